@@ -1,0 +1,176 @@
+"""Uploads as the Data page makes them: field files in, into the store, with what happened.
+
+The page only draws; everything it does to the store is here, so it is tested without a
+browser and any other front end (a scheduled import, a bot) does the same thing:
+
+- `ingest_uploads`: read each file (an unreadable one is reported, the others still load),
+  with the source's saved column mappings; check references against the store; attach the
+  conflicts; store every file as the new version of its source.
+- `map_column`: remember what an unrecognized header of a source means and re-read the stored
+  original with it, as a new version.
+- `marked_upload`: the field team's file of any version with its problems marked in it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from impact.issue_workbook import marked_workbook
+from impact.loading import finish_load, organization_of, read_file
+from impact.report import DroppedColumn, Issue, LoadResult, SheetReport
+from impact.store import IngestOutcome, Store
+from impact.tables import TABLES
+from impact.workbook import UnreadableFile
+
+_UNKNOWN = re.compile(r"^not a column of the (\w+) table")
+Progress = Callable[[int, int, str], None]     # (files done, files in all, file name)
+
+
+@dataclass
+class Intake:
+    """One upload of several files: the load, what the store did, and the unreadable files."""
+    result: LoadResult
+    outcomes: list[IngestOutcome] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)   # file name -> message
+    file_names: list[str] = field(default_factory=list)        # in upload order
+
+    def rows(self) -> list[dict]:
+        """One line per file, in upload order, for the page (status: new, replaced,
+        unchanged or unreadable)."""
+        out = [{"file": name, "organization": "", "status": "unreadable", "message": message,
+                "rows_loaded": 0, "rows_rejected": 0, "rows_skipped": 0, "issues": 0,
+                "upload_id": None, "previous_upload_id": None}
+               for name, message in self.unreadable.items()]
+        for f, outcome in zip(self.result.files, self.outcomes):
+            out.append({"file": f.file_name, "organization": f.organization, "status": outcome.status,
+                        "message": "", "rows_loaded": f.rows_loaded, "rows_rejected": f.rows_rejected,
+                        "rows_skipped": f.rows_skipped, "issues": len(f.issues),
+                        "upload_id": outcome.upload_id, "previous_upload_id": outcome.previous_upload_id})
+        order = {name: i for i, name in enumerate(self.file_names)}
+        return sorted(out, key=lambda r: order.get(r["file"], len(order)))
+
+
+def ingest_uploads(store: Store, files: list[tuple[str, bytes]], organization: str | None = None,
+                   uploader: str = "dashboard", progress: Progress | None = None) -> Intake:
+    """Load (file name, bytes) pairs and store them. `organization` is the one chosen at
+    upload (None: the rows' organization column, else the file name's first part)."""
+    organization = (organization or "").strip() or None
+    read, unreadable = [], {}
+    for done, (name, content) in enumerate(files, 1):
+        try:
+            read.append(_read(store, name, content, organization))
+        except UnreadableFile as exc:
+            unreadable[name] = str(exc)
+        if progress is not None:
+            progress(done, len(files), name)
+    intake = Intake(finish_load(LoadResult(read), store.participant_keys()), unreadable=unreadable,
+                    file_names=[name for name, _ in files])
+    if intake.result.files:
+        intake.result.conflicts = store.conflicts_with(intake.result)
+        intake.outcomes = store.ingest(intake.result, uploader=uploader)
+    return intake
+
+
+def _read(store: Store, name: str, content: bytes, organization: str | None):
+    """Read one file with the saved mappings of its source. The source's organization is only
+    known once the file is read (it may come from an organization column), so the mappings
+    are first guessed, then the file is read again if its source turns out to have others."""
+    guessed = saved_mappings(store, name, organization)
+    file = read_file(name, content, organization, guessed)
+    actual = store.column_mappings(file.organization, name)
+    if actual != guessed:
+        file = read_file(name, content, organization, actual)
+    return file
+
+
+def saved_mappings(store: Store, file_name: str, organization: str | None = None) -> dict[str, dict[str, str]]:
+    """The mappings of the source a file most likely belongs to: the chosen organization's,
+    else the one named by the file name, else those of an earlier upload of that file name."""
+    if organization:
+        return store.column_mappings(organization, file_name)
+    uploads = store.uploads()
+    candidates = [organization_of(file_name, None, [])]
+    candidates += [o for o in uploads.loc[uploads["file_name"] == file_name, "organization"] if o not in candidates]
+    for org in candidates:
+        found = store.column_mappings(org, file_name)
+        if found:
+            return found
+    return {}
+
+
+def upload_report(store: Store, upload_id: int) -> tuple[list[Issue], list[SheetReport], list[DroppedColumn]]:
+    """The stored report of a version as the loader's own objects."""
+    report = store.upload_report(upload_id)
+    return ([Issue(**i) for i in report.get("issues", [])],
+            [SheetReport(**s) for s in report.get("sheets", [])],
+            [DroppedColumn(**d) for d in report.get("dropped_columns", [])])
+
+
+def marked_upload(store: Store, upload_id: int) -> tuple[str, bytes]:
+    """(download name, .xlsx bytes) of a version's original with its problems marked."""
+    file_name, content = store.upload_content(upload_id)
+    issues, sheets, _ = upload_report(store, upload_id)
+    return f"{Path(file_name).stem}_issues.xlsx", marked_workbook(content, file_name, issues, sheets)
+
+
+@dataclass(frozen=True)
+class DroppedHeader:
+    """A column of a version that was not stored, and whether it may be mapped."""
+    sheet: str
+    header: str
+    reason: str
+    table: str | None          # the sheet's table
+    mappable: bool             # an unrecognized header; never a direct identifier
+    choices: tuple[str, ...]   # columns of the table it may be mapped to
+
+
+def dropped_headers(store: Store, upload_id: int) -> list[DroppedHeader]:
+    _, sheets, dropped = upload_report(store, upload_id)
+    tables = {s.sheet: s for s in sheets}
+    out = []
+    for d in dropped:
+        sheet = tables.get(d.sheet)
+        match = _UNKNOWN.match(d.reason)
+        table = sheet.table if sheet and sheet.table else (match.group(1) if match else None)
+        mappable = bool(match) and table in TABLES
+        taken = set(sheet.columns) if sheet else set()
+        choices = tuple(c for c in TABLES[table].column_names if c not in taken) if mappable else ()
+        out.append(DroppedHeader(d.sheet, d.column, d.reason, table, mappable and bool(choices), choices))
+    return out
+
+
+def map_column(store: Store, upload_id: int, sheet: str, header: str, column: str,
+               uploader: str = "dashboard") -> Intake:
+    """Remember that `header` of the version's source means `column`, and re-read the stored
+    original with the source's mappings as its new version. Only an unrecognized header can be
+    mapped: a direct identifier (name, phone) never can."""
+    found = next((d for d in dropped_headers(store, upload_id) if d.sheet == sheet and d.header == header), None)
+    if found is None or not found.mappable:
+        raise ValueError(f"{header!r} in sheet {sheet!r} is not an unrecognized column of upload {upload_id}")
+    if column not in found.choices:
+        raise ValueError(f"{column!r} is not a free column of the {found.table} table")
+    organization, file_name = _source(store, upload_id)
+    store.save_column_mapping(organization, file_name, found.table, header, column)
+    return reingest_upload(store, upload_id, uploader)
+
+
+def reingest_upload(store: Store, upload_id: int, uploader: str = "dashboard") -> Intake:
+    """Read a stored original again with its source's current mappings and store the result
+    (a new version, unless nothing about it changed)."""
+    organization, file_name = _source(store, upload_id)
+    _, content = store.upload_content(upload_id)
+    file = read_file(file_name, content, organization, store.column_mappings(organization, file_name))
+    intake = Intake(finish_load(LoadResult([file]), store.participant_keys()), file_names=[file_name])
+    intake.result.conflicts = store.conflicts_with(intake.result)
+    intake.outcomes = store.ingest(intake.result, uploader=uploader)
+    return intake
+
+
+def _source(store: Store, upload_id: int) -> tuple[str, str]:
+    uploads = store.uploads()
+    row = uploads[uploads["id"] == upload_id]
+    if row.empty:
+        raise KeyError(f"no upload {upload_id}")
+    return row["organization"].iloc[0], row["file_name"].iloc[0]

@@ -1,0 +1,131 @@
+"""Finding the table in a sheet: which contract table it is, where its header row is, what
+each column means, and which rows below the header are data.
+
+Sheets are recognized by their headers, whatever their name (a sheet name that names a
+table only breaks ties), so a renamed or Khmer-named sheet still loads and an
+instructions or pivot sheet is reported as "not a data sheet".
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from impact import aliases
+from impact.cleaning import as_text, is_blank, split_currency
+from impact.tables import TABLES
+
+HEADER_SEARCH_ROWS = 30
+_PHONE = re.compile(r"(\+?855|0)\d{7,9}")
+_LATIN_NAME = re.compile(r"[A-Z][a-z]+( [A-Z][a-z]+){1,3}")
+_NOTE_START = re.compile(r"^(note|notes|source|\*|ចំណាំ|កំណត់សម្គាល់)", re.I)
+_ID_COLUMNS = ("participant_id", "member_id", "group_id")
+# Cheap first test before the full comparison, since every data row is checked.
+_TOTAL_PREFIXES = tuple({label[:2] for label in aliases.total_labels()})
+
+
+@dataclass
+class Layout:
+    table: str
+    header_row: int                                        # 0-based index into the grid
+    columns: dict[int, str]                                # grid column -> canonical column
+    headers: dict[int, str]                                # grid column -> header as written
+    header_currency: dict[int, str] = field(default_factory=dict)
+    dropped: dict[int, str] = field(default_factory=dict)  # grid column -> reason
+    missing_required: list[str] = field(default_factory=list)
+
+
+def _match_row(row: list, table: str, extra: dict[str, str] | None = None) -> dict[int, str]:
+    """Grid column -> canonical column. `extra` (compact header -> column) is a source's own
+    mapping, consulted first; it never makes a direct identifier header a column."""
+    lookup = aliases.column_lookup(table)
+    found: dict[int, str] = {}
+    for i, cell in enumerate(row):
+        if is_blank(cell) or not isinstance(cell, str):
+            continue
+        keys = aliases.header_keys(cell)
+        own = extra if extra and not any(k in aliases.identifier_headers() for k in keys) else None
+        names = [own.get(k) for k in (aliases.compact(cell), *keys)] if own else []
+        for name in names + [lookup.get(k) for k in keys]:
+            if name and name not in found.values():
+                found[i] = name
+                break
+    return found
+
+
+def find_layout(rows: list[list], sheet_name: str, extra: dict[str, dict[str, str]] | None = None
+                ) -> Layout | None:
+    """The best (table, header row) in the first rows of a sheet, or None for a sheet that
+    is not data. A header must name at least two of a table's columns, one of them required.
+    `extra` is the source's saved column mapping: table -> {compact header: column}."""
+    named = aliases.table_names().get(aliases.compact(sheet_name))
+    best, best_score = None, None
+    for r, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if sum(1 for c in row if not is_blank(c)) < 2:
+            continue
+        for table in TABLES:
+            matched = _match_row(row, table, (extra or {}).get(table))
+            required = set(TABLES[table].required)
+            if len(matched) < 2 or not required & set(matched.values()):
+                continue
+            # Most required columns, then most columns, then the sheet's name, then the
+            # fewest cells left over (services and enrollments share participant_id and status).
+            unmatched = sum(1 for c in row if not is_blank(c)) - len(matched)
+            score = (len(required & set(matched.values())), len(matched), table == named, -unmatched)
+            if best_score is None or score > best_score:
+                best, best_score = (table, r, matched), score
+    if best is None:
+        return None
+    table, r, matched = best
+    header = rows[r]
+    layout = Layout(table, r, matched, {i: as_text(c) for i, c in enumerate(header) if not is_blank(c)})
+    layout.missing_required = [c for c in TABLES[table].required if c not in matched.values()]
+    for i, text in layout.headers.items():
+        _, currency = split_currency(text)
+        if currency:
+            layout.header_currency[i] = currency
+        if i in matched:
+            continue
+        keys = aliases.header_keys(text)
+        identifier = next((aliases.identifier_headers()[k] for k in keys if k in aliases.identifier_headers()), None)
+        if identifier:
+            layout.dropped[i] = f"{identifier.replace('_', ' ')}: a direct identifier, never stored"
+        elif not any(k in aliases.rownumber_headers() for k in keys):
+            layout.dropped[i] = "not a column of the " + table + " table: not stored"
+    return layout
+
+
+def identifier_by_content(values: list, canonical: str | None) -> str | None:
+    """'phone' or 'name' when a column's cells look like phone numbers or people's names,
+    so an identifier under an innocent header (or typed into the id column) is never stored."""
+    sample = [as_text(v) for v in itertools.islice((v for v in values if not is_blank(v)), 500)]
+    if len(sample) < 3:
+        return None
+    share = lambda pred: sum(1 for v in sample if pred(v)) / len(sample)  # noqa: E731
+    if share(lambda v: bool(_PHONE.fullmatch(re.sub(r"[\s\-.()]", "", v)))) >= 0.5:
+        return "phone"
+    distinct = len(set(sample)) / len(sample)
+    if canonical in _ID_COLUMNS or (canonical is None and distinct > 0.8):
+        if share(lambda v: bool(_LATIN_NAME.fullmatch(v))) >= 0.5:
+            return "name"
+        if canonical in _ID_COLUMNS and share(lambda v: " " in v and not any(ch.isdigit() for ch in v)) >= 0.5:
+            return "name"
+    return None
+
+
+def classify_row(row: list, header: list) -> str | None:
+    """Why a row below the header is not data ('blank', 'total', 'note', 'repeated header'),
+    or None for a data row."""
+    filled = [c for c in row if c != "" and c is not None and (c.__class__ is not str or c.strip())]
+    if not filled:
+        return "blank"
+    if isinstance(filled[0], str) and filled[0].lstrip().lower().startswith(_TOTAL_PREFIXES):
+        first = aliases.compact(filled[0])
+        if first in aliases.total_labels() or first.startswith(("total", "grandtotal", "សរុប")):
+            return "total"
+    if len(filled) == 1 and isinstance(filled[0], str) and (
+            _NOTE_START.match(filled[0].strip()) or len(filled[0].split()) >= 3):
+        return "note"
+    if row == header:
+        return "repeated header"
+    return None

@@ -1,0 +1,216 @@
+"""The intake path: field files in, clean tables and an issue report out.
+
+read -> find each sheet's table and header -> drop identifiers -> clean each column ->
+validate -> check references across the files of one load. Every data row ends up loaded
+or in the issue report; nothing is silently dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from impact import config
+from impact.cleaning import as_text, clean_column, parser_for
+from impact.frames import typed
+from impact.layout import Layout, classify_row, find_layout, identifier_by_content
+from impact.report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
+from impact.tables import AMOUNT, BOOLEAN, TABLES
+from impact.validation import validation_problems
+from impact.workbook import SPREADSHEET_SUFFIXES, UnreadableFile, read_workbook
+
+_TICKS = ("✓", "✔")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given, and the spreadsheets inside folders; a missing path is an error."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in SPREADSHEET_SUFFIXES
+                          and not f.name.startswith(("~$", ".")))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise UnreadableFile(f"{p}: no such file or folder")
+    return out
+
+
+def load_files(paths: Iterable[str | Path], organization: str | None = None,
+               known_participants: set[tuple[str, str]] | None = None,
+               mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> LoadResult:
+    """Load files or folders from disk (see `load_contents`)."""
+    return load_contents([(p.name, p.read_bytes()) for p in expand_paths(paths)],
+                         organization, known_participants, mappings)
+
+
+def load_contents(files: list[tuple[str, bytes]], organization: str | None = None,
+                  known_participants: set[tuple[str, str]] | None = None,
+                  mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> LoadResult:
+    """Load (file name, bytes) pairs. `known_participants` are (organization, participant_id)
+    already registered elsewhere (the store), for the reference checks. `mappings` are the
+    sources' saved column mappings: file name -> table -> {compact header: column}."""
+    result = LoadResult([read_file(name, content, organization, (mappings or {}).get(name))
+                         for name, content in files])
+    return finish_load(result, known_participants)
+
+
+def finish_load(result: LoadResult, known_participants: set[tuple[str, str]] | None = None) -> LoadResult:
+    """What a load does once every file is read (`read_file`): check references across the
+    files and against `known_participants`, then count each sheet's rows."""
+    _check_references(result, set(known_participants or ()))
+    for f in result.files:
+        _recount(f)
+    return result
+
+
+def organization_of(file_name: str, chosen: str | None, column_values: list) -> str:
+    """The spec's order: the rows' organization column, the one chosen at upload, the file
+    name's first part before `_`."""
+    named = Counter(v for v in column_values if v)
+    if named:
+        return named.most_common(1)[0][0]
+    return chosen or Path(file_name).stem.split("_")[0]
+
+
+def read_file(file_name: str, content: bytes, organization: str | None = None,
+              mappings: dict[str, dict[str, str]] | None = None) -> FileResult:
+    """One file (before the reference checks of `finish_load`). `mappings` (table -> {compact
+    header: column}) are the source's own headers; a file read with mappings gets a sha256 of
+    its bytes and the mappings, so re-reading the same bytes with a new mapping is a new version
+    in the store, and the same bytes with the same mapping are unchanged."""
+    mappings = {table: m for table, m in (mappings or {}).items() if m} or None
+    sheets = read_workbook(content, file_name)
+    layouts = [(s, find_layout(s.rows, s.name, mappings)) for s in sheets]
+    org_cells = [as_text(s.rows[i][c]) for s, lay in layouts if lay
+                 for c, name in lay.columns.items() if name == "organization"
+                 for i in range(lay.header_row + 1, len(s.rows))]
+    digest = hashlib.sha256(content)
+    if mappings:
+        digest.update(json.dumps(mappings, sort_keys=True).encode())
+    result = FileResult(file_name, digest.hexdigest(), content,
+                        organization or organization_of(file_name, None, org_cells))
+    frames: dict[str, list[pd.DataFrame]] = {}
+    for sheet, layout in layouts:
+        if layout is None:
+            result.sheets.append(SheetReport(sheet.name, None, sheet.hidden, note="not a data sheet"))
+            continue
+        report, frame = _read_sheet(result, sheet.name, sheet.rows, layout)
+        report.hidden = sheet.hidden
+        result.sheets.append(report)
+        frames.setdefault(layout.table, []).append(frame)
+    result.tables = {t: pd.concat(fs, ignore_index=True) for t, fs in frames.items()}
+    return result
+
+
+def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
+                ) -> tuple[SheetReport, pd.DataFrame]:
+    table, header = TABLES[layout.table], rows[layout.header_row]
+    data_rows = [i for i in range(layout.header_row + 1, len(rows)) if classify_row(rows[i], header) is None]
+    report = SheetReport(sheet, table.name, header_row=layout.header_row + 1, rows_read=len(data_rows),
+                         rows_skipped=len(rows) - 1 - len(data_rows))
+    excel_rows = [i + 1 for i in data_rows]
+    issue = lambda k, col, value, problem: result.issues.append(  # noqa: E731
+        Issue(result.file_name, sheet, excel_rows[k], col, as_text(value), problem))
+
+    raw = {c: [rows[i][c] for i in data_rows] for c in set(layout.columns) | set(layout.dropped)}
+    for c in list(layout.columns) + list(layout.dropped):
+        found = identifier_by_content(raw[c], layout.columns.get(c))
+        if found:
+            layout.columns.pop(c, None)
+            layout.dropped[c] = f"{found}: looks like a direct identifier, never stored"
+    report.columns = {name: layout.headers[c] for c, name in layout.columns.items()}
+    for c, reason in layout.dropped.items():
+        result.dropped_columns.append(DroppedColumn(result.file_name, sheet, layout.headers[c], reason))
+
+    bad: set[int] = set()
+    for name in [n for n in table.required if n not in layout.columns.values()]:
+        for k in range(len(data_rows)):
+            issue(k, name, "", f"the sheet has no {name} column, which is required")
+        bad.update(range(len(data_rows)))
+
+    clean: dict[str, list] = {}
+    for c, name in layout.columns.items():
+        values, errors = clean_column(raw[c], parser_for(table.name, name))
+        for k, problem in errors.items():
+            issue(k, layout.headers[c], raw[c][k], f"expected {problem}")
+        bad.update(errors)
+        clean[name] = values
+    by_name = {name: c for c, name in layout.columns.items()}
+    for name in [n for n in clean if table.column(n).kind == AMOUNT]:
+        clean[name] = _to_usd(clean[name], clean.get("currency"), layout.header_currency.get(by_name[name]))
+    for name in [n for n in clean if table.column(n).kind == BOOLEAN]:
+        if any(isinstance(v, str) and v.strip() in _TICKS for v in raw[by_name[name]]):
+            clean[name] = [False if v is None else v for v in clean[name]]   # in a ✓ column a blank is no
+
+    clean["organization"] = [o or result.organization for o in clean.get("organization", [None] * len(data_rows))]
+    clean["source_sheet"], clean["source_row"] = [sheet] * len(data_rows), excel_rows
+    frame = typed(pd.DataFrame(clean, index=range(len(data_rows))), table.name)
+    for k, name, problem in validation_problems(table.name, frame):
+        if k not in bad:   # a cell that could not be read is reported once, above
+            c = by_name.get(name)
+            issue(k, layout.headers[c] if c is not None else name, raw[c][k] if c is not None else "", problem)
+    bad.update(k for k, _, _ in validation_problems(table.name, frame))
+    if table.name == "participants" and "participant_id" in by_name:
+        for k, first in _duplicate_ids(frame, bad):
+            issue(k, layout.headers[by_name["participant_id"]], frame.at[k, "participant_id"],
+                  f"participant_id already registered in this sheet at row {excel_rows[first]}")
+            bad.add(k)
+
+    keep = [k for k in range(len(data_rows)) if k not in bad]
+    return report, frame.iloc[keep].reset_index(drop=True)
+
+
+def _to_usd(amounts: list, currencies: list | None, header_currency: str | None) -> list:
+    """A mark in the cell wins, then the row's currency column, then the header's mark."""
+    rate, out = config.khr_per_usd(), []
+    for i, parsed in enumerate(amounts):
+        if parsed is None:
+            out.append(None)
+            continue
+        number, cell_currency = parsed
+        currency = cell_currency or (currencies[i] if currencies else None) or header_currency or "USD"
+        out.append(number / rate if currency == "KHR" else number)
+    return out
+
+
+def _duplicate_ids(frame: pd.DataFrame, bad: set[int]) -> list[tuple[int, int]]:
+    """(row, first row) for a participant registered twice in one sheet: the first counts."""
+    ok = frame.drop(index=list(bad))
+    first = ok.drop_duplicates(["organization", "participant_id"]).reset_index()
+    first = first.set_index(["organization", "participant_id"])["index"]
+    dupes = ok[ok.duplicated(["organization", "participant_id"])]
+    return [(k, int(first[(o, p)])) for k, o, p in zip(dupes.index, dupes["organization"], dupes["participant_id"])]
+
+
+def _check_references(result: LoadResult, known: set[tuple[str, str]]) -> None:
+    """Enrollments, follow-ups and services must name a participant registered by the same
+    organization, in this load or already in the store."""
+    known |= {key for f in result.files if "participants" in f.tables
+              for key in zip(f.tables["participants"]["organization"].tolist(),
+                             f.tables["participants"]["participant_id"].tolist())}
+    for f in result.files:
+        headers = {s.sheet: s.columns for s in f.sheets}
+        for name in [t for t in f.tables if TABLES[t].references_participants]:
+            frame = f.tables[name]
+            keys = zip(frame["organization"].tolist(), frame["participant_id"].tolist())
+            missing = [k for k, key in enumerate(keys) if key not in known]
+            for k in missing:
+                sheet = frame.at[k, "source_sheet"]
+                f.issues.append(Issue(f.file_name, sheet, int(frame.at[k, "source_row"]),
+                                      headers[sheet]["participant_id"], frame.at[k, "participant_id"],
+                                      f"not a registered participant of {frame.at[k, 'organization']}"))
+            f.tables[name] = frame.drop(index=missing).reset_index(drop=True)
+
+
+def _recount(f: FileResult) -> None:
+    loaded = Counter(s for frame in f.tables.values() for s in frame["source_sheet"])
+    for s in f.sheets:
+        if s.table:
+            s.rows_loaded = loaded.get(s.sheet, 0)
+            s.rows_rejected = s.rows_read - s.rows_loaded
+    f.issues.sort(key=lambda i: ([s.sheet for s in f.sheets].index(i.sheet), i.row))

@@ -1,0 +1,140 @@
+"""One engine for every metric of the catalog, any selection, any breakdown.
+
+The output is one long table: metric, period start and end, the group's dimensions,
+numerator, denominator, value and 95% interval. A ratio is always sum over sum within its
+group, so group numerators and denominators add up to the total's. A rate with no
+denominator is "no data" (NaN), never 0%.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from impact.catalog import CATALOG, COUNT, RATE, ROWS, Metric, metric
+from impact.facts import FACTS
+from impact.intervals import wilson_interval
+from impact.prepared import PARTICIPANT_DIMENSIONS, Prepared
+
+DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type")
+TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
+RESULT_COLUMNS = ["metric", "kind", "period_start", "period_end", "numerator", "denominator",
+                  "value", "ci_low", "ci_high", "note"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A period [start, end], both inclusive (no start: from the first record; no end: today),
+    and filters: dimension -> allowed values."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = set(self.filters) - set(DIMENSIONS)
+        if unknown:
+            raise ValueError(f"cannot filter by {', '.join(sorted(unknown))}; dimensions: {', '.join(DIMENSIONS)}")
+
+
+def periods(start: pd.Timestamp, end: pd.Timestamp, grain: str | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Calendar months, quarters or years covering [start, end], clipped to it."""
+    if grain is None:
+        return [(start, end)]
+    step = pd.tseries.frequencies.to_offset(TIME_GRAINS[grain])
+    begin = start.to_period(grain[0].upper()).start_time
+    out = []
+    while begin <= end:
+        out.append((max(begin, start), min(begin + step - pd.Timedelta(days=1), end)))
+        begin += step
+    return out
+
+
+def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categorical:
+    """A dimension's value for every row of a fact: its own column, or its participant's."""
+    if name in fact.columns:
+        return fact[name]
+    source = prepared.participants[name].cat
+    pidx = fact["pidx"].to_numpy()
+    codes = np.append(source.codes.to_numpy(), -1)[pidx]   # pidx -1 (not registered) -> code -1
+    return pd.Categorical.from_codes(codes, categories=source.categories)
+
+
+def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+    if expression is None:
+        return np.full(len(fact), np.nan)
+    if expression == ROWS:
+        return np.ones(len(fact))
+    return np.asarray(fact.eval(expression), dtype=float)
+
+
+def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
+            keys: tuple[str, ...] | None = None, today: dt.date | None = None) -> pd.DataFrame:
+    """The long metric table for a selection, broken down by up to two dimensions and/or one
+    time grain. Metrics that cannot be broken down by a requested dimension are left out;
+    those that cannot take a filter come back as NaN with a note saying why."""
+    grain = next((b for b in by if b in TIME_GRAINS), None)
+    dims = [b for b in by if b not in TIME_GRAINS]
+    if set(dims) - set(DIMENSIONS) or len(dims) > 2 or sum(b in TIME_GRAINS for b in by) > 1:
+        raise ValueError(f"break down by at most two of {', '.join(DIMENSIONS)} and one of month, quarter, year")
+    end = pd.Timestamp(selection.end or today or dt.date.today())
+    start = pd.Timestamp(selection.start) if selection.start else None
+    metrics = [metric(k) for k in keys] if keys else list(CATALOG)
+    frames = []
+    for i, (period_start, period_end) in enumerate(periods(start or prepared.first_date or end, end, grain)):
+        # "All time" flows count everything up to the end, even rows dated before the first intake.
+        flow_start = period_start if start is not None or i > 0 else None
+        facts: dict[str, pd.DataFrame] = {}
+        for m in metrics:
+            build, available = FACTS[m.fact]
+            if not set(dims) <= set(available):
+                continue
+            unfilterable = sorted(set(selection.filters) - set(available))
+            if unfilterable:
+                frames.append(pd.DataFrame([{"metric": m.key, "kind": m.kind, "period_start": period_start,
+                                             "period_end": period_end,
+                                             "note": f"cannot be filtered by {', '.join(unfilterable)}"}]))
+                continue
+            if m.fact not in facts:
+                facts[m.fact] = build(prepared, flow_start, period_end)
+            frames.append(_one(prepared, m, facts[m.fact], selection, dims, period_start, period_end))
+    if not frames:
+        return pd.DataFrame(columns=RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:])
+    out = pd.concat(frames, ignore_index=True)
+    for column in ["numerator", "denominator", "value", "ci_low", "ci_high"]:
+        out[column] = out.get(column, pd.Series(np.nan, index=out.index)).astype(float)
+    out["note"] = out.get("note", pd.Series("", index=out.index)).fillna("")
+    return out[RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:]]
+
+
+def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, selection: Selection, dims: list[str],
+         period_start, period_end) -> pd.DataFrame:
+    keep = np.ones(len(fact), dtype=bool)
+    for name, allowed in selection.filters.items():
+        keep &= np.asarray(pd.Series(_dimension(prepared, fact, name)).isin(allowed))
+    fact = fact[keep]
+    table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
+    table["numerator"] = _measure(fact, m.numerator)
+    table["denominator"] = _measure(fact, m.denominator)
+    if dims:
+        table = table.groupby(dims, observed=True, dropna=False, sort=True)[["numerator", "denominator"]] \
+            .sum(min_count=0).reset_index()
+        for d in dims:
+            table[d] = table[d].astype(object)
+    else:
+        table = table[["numerator", "denominator"]].sum().to_frame().T
+    num, den = table["numerator"].to_numpy(), table["denominator"].to_numpy()
+    if m.kind == COUNT:
+        table["value"], table["numerator"], table["denominator"] = num, np.nan, np.nan
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["value"] = np.where(den > 0, num / den, np.nan)
+        if m.kind == RATE:
+            table["ci_low"], table["ci_high"] = wilson_interval(num, den)
+    table.insert(0, "metric", m.key)
+    table.insert(1, "kind", m.kind)
+    table.insert(2, "period_start", period_start)
+    table.insert(3, "period_end", period_end)
+    table["note"] = np.where(np.isnan(table["value"].to_numpy(dtype=float)), "no data", "")
+    return table

@@ -1,0 +1,21 @@
+"""First start: fill an empty store with generated demo workbooks, so a newcomer's dashboard
+is alive in a minute. The demo files go through the same loader as field files."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from impact.demo import write_demo_workbooks, years_to_recent
+from impact.loading import load_files
+from impact.store import Store
+
+
+def seed_demo_store(store: Store, folder: Path) -> bool:
+    """Load the demo workbooks into `store` if it holds no upload yet; True when it did."""
+    if len(store.uploads()):
+        return False
+    paths = write_demo_workbooks(folder, years_later=years_to_recent(dt.date.today()))
+    result = load_files(paths, known_participants=store.participant_keys())
+    result.conflicts = store.conflicts_with(result)
+    store.ingest(result, uploader="demo")
+    return True

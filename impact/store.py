@@ -1,0 +1,431 @@
+"""The versioned local store: every uploaded file is kept as a version of its source.
+
+A source is (organization, file name). Uploading a new version of a source replaces its rows
+in the clean tables, but the old version's rows, report and original bytes stay, so an M&E
+officer can restore it when a bad sheet went out. The embedded default is a SQLite file; a
+hosted deployment points `DATABASE_URL` at PostgreSQL, so only portable SQLAlchemy Core is used.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    URL,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    update,
+)
+
+from impact.aliases import compact
+from impact.frames import column_kinds, typed
+from impact.report import Conflict, FileResult, Issue, LoadResult
+from impact.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
+
+# Participant attributes that must agree across the sources registering her.
+CONFLICT_COLUMNS = ("program", "site", "intake_date", "birth_year", "referral_source",
+                    "work_setting")
+PARTICIPANT_KEY = ["organization", "participant_id"]
+ISSUE_COLUMNS = [f.name for f in fields(Issue)]
+
+_SQL_TYPES = {DATE: Date, INTEGER: Integer, NUMBER: Float, AMOUNT: Float, BOOLEAN: Boolean,
+              TEXT: Text, CATEGORY: Text}
+
+metadata = MetaData()
+
+uploads_table = Table(
+    "uploads", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),  # UTC
+    Column("uploader", Text, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("rows_skipped", Integer, nullable=False),
+    Column("report_json", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Index("ix_uploads_source", "organization", "file_name", "active"),
+)
+
+
+def _data_table(name: str) -> Table:
+    columns = [Column(col, _SQL_TYPES[kind]) for col, kind in column_kinds(name).items()]
+    indexes = [Index(f"ix_{name}_upload_id", "upload_id")]
+    if "participant_id" in column_kinds(name):
+        indexes.append(Index(f"ix_{name}_participant", *PARTICIPANT_KEY))
+    return Table(name, metadata,
+                 Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
+                 *columns, *indexes)
+
+
+data_tables: dict[str, Table] = {name: _data_table(name) for name in TABLES}
+
+# Headers a field team's source uses for a contract column, chosen on the Data page, so the
+# next version of that source (and a re-read of this one) understands them. `header` is the
+# compact key of the header (impact.aliases.compact).
+column_mappings_table = Table(
+    "column_mappings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization", Text, nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("table", Text, nullable=False),
+    Column("header", Text, nullable=False),
+    Column("column", Text, nullable=False),
+    Index("ux_column_mappings_source", "organization", "file_name", "table", "header", unique=True),
+)
+_up = uploads_table.c
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What ingest did with one file, for the command line and the upload page."""
+    file_name: str
+    organization: str
+    status: Literal["new", "replaced", "unchanged"]
+    upload_id: int                       # the source's active version after ingest
+    previous_upload_id: int | None = None  # the version it replaced
+
+
+def open_store(url_or_path: str | Path) -> Store:
+    """Open (and create if needed) the store at a file path or a database URL."""
+    if isinstance(url_or_path, Path) or "://" not in url_or_path:
+        url = URL.create("sqlite", database=str(url_or_path))
+    else:  # Hosting platforms still hand out the postgres:// scheme SQLAlchemy 2 dropped.
+        url = make_url(url_or_path.replace("postgres://", "postgresql://", 1))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    metadata.create_all(engine)
+    return Store(engine)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL lets the dashboard read while an upload writes; foreign keys are off by default.
+    The driver's own transaction handling is replaced by an explicit BEGIN so that reads and
+    writes of one `engine.begin()` block form a single transaction (SQLAlchemy's recipe)."""
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN")
+
+
+def _python_values(series: pd.Series) -> list:
+    """Plain Python values (None for missing, dates as date) that every DB driver accepts."""
+    if series.dtype.kind == "M":
+        return np.where(series.isna(), None, series.dt.date).tolist()
+    return series.to_numpy(dtype=object, na_value=None).tolist()
+
+
+def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, upload_id: int) -> None:
+    """Bulk insert through the driver's executemany, applying each column type's own bind
+    processing a column at a time: SQLAlchemy's per-row dict handling was most of the time
+    of a 100,000-row ingest."""
+    columns = {"upload_id": [upload_id] * len(frame)}
+    columns.update((col, _python_values(frame[col])) for col in frame.columns)
+    for col, values in columns.items():
+        process = table.c[col].type.bind_processor(conn.dialect)
+        if process is not None:
+            columns[col] = [None if v is None else process(v) for v in values]
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    if compiled.positional:
+        params = list(zip(*(columns[name] for name in compiled.positiontup)))
+    else:
+        params = [dict(zip(columns, row)) for row in zip(*columns.values())]
+    conn.exec_driver_sql(compiled.string, params)
+
+
+def _file_table(file: FileResult, table: str) -> pd.DataFrame:
+    """One table of a loaded file, typed, with rows lacking an organization given the file's."""
+    if table not in TABLES:
+        raise ValueError(f"{file.file_name}: unknown table {table!r}")
+    frame = typed(file.tables[table], table)
+    frame["organization"] = frame["organization"].fillna(file.organization)
+    return frame
+
+
+def _file_report(file: FileResult) -> str:
+    return json.dumps({
+        "issues": [asdict(i) for i in file.issues],
+        "dropped_columns": [asdict(d) for d in file.dropped_columns],
+        "sheets": [asdict(s) for s in file.sheets],
+    }, ensure_ascii=False, default=str)
+
+
+def merge_participants(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (organization, participant_id): a woman registered by several programs is
+    one person. Earliest intake wins; other columns take the first known value in upload order."""
+    if frame.empty:
+        return frame
+    groups = frame.groupby(PARTICIPANT_KEY, sort=False, dropna=False)
+    merged = groups.first()
+    merged["intake_date"] = groups["intake_date"].min()
+    return merged.reset_index()[frame.columns]
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    if series.dtype.kind == "M":
+        return series.dt.strftime("%Y-%m-%d")
+    return series.astype("str")
+
+
+_created: dict[tuple[int, tuple[str, ...]], Engine] = {}
+_created_lock = threading.Lock()
+
+
+def create_missing(engine: Engine, tables: list[Table]) -> Engine:
+    """Create a module's own tables (accounts, share links) in the store's database if they are
+    missing, once per engine, so those modules stay out of the store's schema."""
+    key = (id(engine), tuple(t.name for t in tables))
+    if _created.get(key) is not engine:
+        with _created_lock:
+            if _created.get(key) is not engine:
+                tables[0].metadata.create_all(engine, tables=tables, checkfirst=True)
+                _created[key] = engine
+    return engine
+
+
+class Store:
+    """Versioned clean tables over one SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        # Test hook: called as (table name, upload id) after each bulk insert inside ingest.
+        self._after_table_insert: Callable[[str, int], None] | None = None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def ingest(self, result: LoadResult, uploader: str = "cli") -> list[IngestOutcome]:
+        """Store every file of a load as the new version of its source, all or nothing."""
+        outcomes = []
+        with self.engine.begin() as conn:
+            for file in result.files:
+                active = conn.execute(select(_up.id, _up.sha256).where(
+                    *_source_is(file.organization, file.file_name), _up.active)).first()
+                if active is not None and active.sha256 == file.sha256:
+                    outcomes.append(IngestOutcome(file.file_name, file.organization, "unchanged",
+                                                  active.id))
+                    continue
+                if active is not None:
+                    conn.execute(update(uploads_table).where(_up.id == active.id).values(active=False))
+                upload_id = conn.execute(uploads_table.insert().values(
+                    organization=file.organization, file_name=file.file_name, sha256=file.sha256,
+                    uploaded_at=datetime.now(timezone.utc), uploader=uploader,
+                    rows_read=file.rows_read, rows_loaded=file.rows_loaded,
+                    rows_rejected=file.rows_rejected, rows_skipped=file.rows_skipped,
+                    report_json=_file_report(file), content=file.content, active=True,
+                )).inserted_primary_key[0]
+                for name in file.tables:
+                    frame = _file_table(file, name)
+                    if len(frame):
+                        _insert_rows(conn, data_tables[name], frame, upload_id)
+                    if self._after_table_insert is not None:
+                        self._after_table_insert(name, upload_id)
+                outcomes.append(IngestOutcome(
+                    file.file_name, file.organization, "new" if active is None else "replaced",
+                    upload_id, None if active is None else active.id))
+        return outcomes
+
+    def restore(self, upload_id: int) -> None:
+        """Make an earlier (or any) version the active one of its source."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(_up.organization, _up.file_name)
+                               .where(_up.id == upload_id)).first()
+            if row is None:
+                raise KeyError(f"no upload {upload_id}")
+            conn.execute(update(uploads_table).where(*_source_is(*row)).values(active=False))
+            conn.execute(update(uploads_table).where(_up.id == upload_id).values(active=True))
+
+    def uploads(self) -> pd.DataFrame:
+        """Upload history, newest first, without the file bytes."""
+        columns = [c for c in _up if c.name not in ("content", "report_json")]
+        frame = self._frame(select(*columns).order_by(_up.id.desc()))
+        frame["uploaded_at"] = pd.to_datetime(frame["uploaded_at"], utc=True)
+        return frame.astype({"active": bool})
+
+    def upload_content(self, upload_id: int) -> tuple[str, bytes]:
+        """The original file of any version, so it can be downloaded again."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_up.file_name, _up.content)
+                               .where(_up.id == upload_id)).first()
+        if row is None:
+            raise KeyError(f"no upload {upload_id}")
+        return row.file_name, bytes(row.content)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The clean tables of the active versions, participants merged across sources."""
+        with self.engine.connect() as conn:  # one transaction (a snapshot, on SQLite)
+            out = {name: self._active_rows(name, conn) for name in TABLES}
+        out["participants"] = merge_participants(out["participants"])
+        return out
+
+    def participant_keys(self, organization: str | None = None) -> set[tuple[str, str]]:
+        """(organization, participant_id) of registered participants, to check references."""
+        participants = data_tables["participants"]
+        query = _of_active(select(participants.c.organization, participants.c.participant_id)
+                           .distinct(), participants)
+        if organization is not None:
+            query = query.where(participants.c.organization == organization)
+        with self.engine.connect() as conn:
+            return {(org, pid) for org, pid in conn.execute(query)}
+
+    def conflicts_with(self, result: LoadResult) -> list[Conflict]:
+        """Participants of the result registered elsewhere with different attributes: in other
+        active sources (the versions the result replaces do not count) or its other files."""
+        incoming = [_file_table(f, "participants").assign(file=f.file_name)
+                    for f in result.files if "participants" in f.tables]
+        incoming = [f for f in incoming if not f.empty]
+        if not incoming:
+            return []
+        incoming = pd.concat(incoming, ignore_index=True)
+        participants = data_tables["participants"]
+        stored = self._frame(_of_active(
+            select(participants, _up.organization.label("source_organization"),
+                   _up.file_name.label("file")), participants)
+            .where(participants.c.organization.in_(incoming["organization"].unique().tolist()))
+            .order_by(participants.c.upload_id))
+        replaced = {(f.organization, f.file_name) for f in result.files}
+        stored = stored[~_in(stored, ["source_organization", "file"], list(replaced))]
+        frame = pd.concat([typed(stored, "participants").assign(file=stored["file"]), incoming],
+                          ignore_index=True)
+        frame = frame[_in(frame, PARTICIPANT_KEY,
+                          pd.MultiIndex.from_frame(incoming[PARTICIPANT_KEY]))]
+        values = (frame[PARTICIPANT_KEY + ["file"]]
+                  .assign(**{c: _as_text(frame[c]) for c in CONFLICT_COLUMNS})
+                  .melt(id_vars=PARTICIPANT_KEY + ["file"], value_vars=list(CONFLICT_COLUMNS),
+                        var_name="column")
+                  .dropna(subset=["value"]).drop_duplicates())
+        by = PARTICIPANT_KEY + ["column"]
+        values = values[values.groupby(by, sort=False)["value"].transform("nunique") > 1]
+        return [Conflict(org, pid, column, tuple(zip(group["file"], group["value"])))
+                for (org, pid, column), group in values.groupby(by, sort=False)]
+
+    def issues(self) -> pd.DataFrame:
+        """The issue report of the active versions, as the field teams need to fix it."""
+        with self.engine.connect() as conn:
+            reports = conn.execute(select(_up.report_json).where(_up.active)
+                                   .order_by(_up.id)).scalars().all()
+        rows = [issue for report in reports for issue in json.loads(report)["issues"]]
+        return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+
+    def data_version(self) -> str:
+        """Changes whenever the content changes, so the dashboard can drop its caches. Version
+        rows never change except their active flag, so the content is a function of the newest
+        upload id and the set of active ids."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(select(func.max(_up.id))).scalar() or 0
+            active = conn.execute(select(_up.id).where(_up.active)
+                                  .order_by(_up.id)).scalars().all()
+        digest = hashlib.sha256(",".join(map(str, active)).encode()).hexdigest()[:16]
+        return f"{newest}-{digest}"
+
+    @property
+    def version(self) -> str:
+        return self.data_version()
+
+    def upload_report(self, upload_id: int) -> dict:
+        """The load report kept with a version: issues, dropped_columns and sheets (each with
+        its header_row and `columns`, canonical column -> header as written)."""
+        with self.engine.connect() as conn:
+            report = conn.execute(select(_up.report_json).where(_up.id == upload_id)).scalar()
+        if report is None:
+            raise KeyError(f"no upload {upload_id}")
+        return json.loads(report)
+
+    def save_column_mapping(self, organization: str, file_name: str, table: str, header: str,
+                            column: str) -> None:
+        """Remember that `header` in the source (organization, file_name) means `column` of
+        `table`; saving again for the same header replaces the earlier choice."""
+        if table not in TABLES or column not in TABLES[table].column_names:
+            raise ValueError(f"{column!r} is not a column of the {table} table")
+        key = compact(header)
+        if not key:
+            raise ValueError(f"{header!r} is not a header")
+        m = column_mappings_table.c
+        with self.engine.begin() as conn:
+            conn.execute(column_mappings_table.delete().where(
+                m.organization == organization, m.file_name == file_name, m["table"] == table,
+                m.header == key))
+            conn.execute(column_mappings_table.insert().values(
+                organization=organization, file_name=file_name, table=table, header=key, column=column))
+
+    def column_mappings(self, organization: str, file_name: str) -> dict[str, dict[str, str]]:
+        """The saved mappings of one source: table -> {compact header: column}."""
+        m = column_mappings_table.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(m["table"], m.header, m["column"]).where(
+                m.organization == organization, m.file_name == file_name).order_by(m.id)).all()
+        out: dict[str, dict[str, str]] = {}
+        for table, header, column in rows:
+            out.setdefault(table, {})[header] = column
+        return out
+
+    def _active_rows(self, name: str, conn) -> pd.DataFrame:
+        table = data_tables[name]
+        query = _of_active(select(table), table).order_by(
+            table.c.upload_id, table.c.source_sheet, table.c.source_row)
+        frame = _read(conn, query)
+        return typed(frame, name).assign(upload_id=frame["upload_id"].astype("int64"))
+
+    def _frame(self, query) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return _read(conn, query)
+
+
+def _read(conn, query) -> pd.DataFrame:
+    """Column-wise: pandas' from_records probes every SQLAlchemy Row, ten times slower."""
+    result = conn.execute(query)
+    keys = list(result.keys())
+    columns = list(zip(*result.all())) or [()] * len(keys)
+    return pd.DataFrame({key: list(values) for key, values in zip(keys, columns)})
+
+
+def _in(frame: pd.DataFrame, columns: list[str], keys) -> np.ndarray:
+    """Rows whose values in `columns` form one of `keys` (tuples)."""
+    return pd.MultiIndex.from_frame(frame[columns]).isin(keys)
+
+
+def _source_is(organization: str, file_name: str) -> tuple:
+    return _up.organization == organization, _up.file_name == file_name
+
+
+def _of_active(query, table: Table):
+    """Restrict a query on a data table to the rows of active versions."""
+    return query.join(uploads_table, table.c.upload_id == _up.id).where(_up.active)

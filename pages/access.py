@@ -1,0 +1,133 @@
+"""Who is looking: a donor with a share link, a signed-in staff member, or the single local
+director of a dashboard on this computer. Every page passes through `gate` before it draws
+anything, so a typed URL cannot skip it; a donor link is checked against the store on every
+run, so a revoked link stops at once, even in an open session.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from impact import accounts, sharing
+from impact.accounts import Account, TooManyAttempts
+from impact.sharing import InvalidShareLink, ShareLink
+from impact.texts import text
+
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+
+@dataclass(frozen=True)
+class Visitor:
+    account: Account | None = None
+    link: ShareLink | None = None
+    token: str | None = None
+    local: bool = False
+
+    @property
+    def donor(self) -> bool:
+        return self.link is not None
+
+    def can(self, action: str) -> bool:
+        return self.account is not None and self.account.can(action)
+
+
+def _secrets() -> dict:
+    try:
+        return st.secrets.to_dict()
+    except Exception:   # no secrets.toml at all: the embedded default
+        return {}
+
+
+def server_secret() -> bytes:
+    return sharing.server_secret(_secrets())
+
+
+def _oidc_configured() -> bool:
+    return "auth" in _secrets()
+
+
+def _request_is_local() -> bool:
+    """A browser on this computer: no reverse proxy put another host name in front."""
+    host = (st.context.headers.get("Host") or "localhost") if st.context.headers else "localhost"
+    return host.rsplit(":", 1)[0] in _LOCAL_HOSTS or host in _LOCAL_HOSTS
+
+
+def gate(store, page_path: str, lang: str) -> Visitor:
+    """The visitor of this run, or a sign-in / refusal page and `st.stop()`."""
+    token = st.query_params.get(sharing.SHARE_PARAM)
+    if token:
+        return _donor(store, token, page_path, lang)
+    if _oidc_configured():
+        return _oidc_visitor(lang)
+    if accounts.has_accounts(store):
+        return _local_account(store, lang)
+    if accounts.local_director_mode(st.get_option("server.address"), False, False) and _request_is_local():
+        st.info(text("local_director_banner", lang), icon="🏠")
+        return Visitor(accounts.LOCAL_DIRECTOR, local=True)
+    st.title(text("app_title", lang))
+    st.error(text("no_accounts", lang))
+    st.stop()
+
+
+def _donor(store, token: str, page_path: str, lang: str) -> Visitor:
+    try:
+        link = sharing.verify(store, server_secret(), token)
+    except InvalidShareLink as exc:
+        st.title(text("app_title", lang))
+        st.error(str(exc))
+        st.stop()
+    if page_path not in link.scope.pages:
+        st.title(text("app_title", lang))
+        st.error(text("share_page_not_included", lang))
+        st.stop()
+    seen = st.session_state.setdefault("share_pages_logged", set())
+    if (link.public_id, page_path) not in seen:
+        sharing.log_open(store, link, [page_path])
+        seen.add((link.public_id, page_path))
+    return Visitor(link=link, token=token)
+
+
+def _oidc_visitor(lang: str) -> Visitor:
+    if not st.user.get("is_logged_in", False):
+        st.title(text("app_title", lang))
+        st.button(text("sign_in", lang), on_click=st.login, type="primary")
+        st.stop()
+    email = str(st.user.get("email", "")).lower()
+    directors = {d.lower() for d in _secrets().get("impact", {}).get("directors", [])}
+    return Visitor(Account(email, "director" if email in directors else "staff"))
+
+
+def _local_account(store, lang: str) -> Visitor:
+    username = st.session_state.get("account")
+    account = accounts.get_account(store, username) if username else None   # removal takes effect now
+    if account is not None:
+        return Visitor(account)
+    st.title(text("app_title", lang))
+    with st.form("sign_in"):
+        name = st.text_input(text("username", lang))
+        password = st.text_input(text("password", lang), type="password")
+        submitted = st.form_submit_button(text("sign_in", lang), type="primary")
+    if submitted:
+        try:
+            account = accounts.authenticate(store, name, password)
+        except TooManyAttempts as exc:
+            st.error(str(exc))
+            st.stop()
+        if account is None:
+            st.error(text("sign_in_failed", lang))
+        else:
+            st.session_state["account"] = account.username
+            st.rerun()
+    st.stop()
+
+
+def sign_out_button(visitor: Visitor, lang: str) -> None:
+    if visitor.account is None or visitor.local:
+        return
+    st.caption(f"{visitor.account.username} ({visitor.account.role})")
+    if _oidc_configured():
+        st.button(text("sign_out", lang), on_click=st.logout)
+    elif st.button(text("sign_out", lang)):
+        st.session_state.pop("account", None)
+        st.rerun()

@@ -1,0 +1,226 @@
+"""Data: bring the field teams' workbooks in, see what could not be loaded and hand it back
+marked, tell the dashboard what an unrecognized column holds, restore an earlier version,
+and get the blank template.
+
+Everything that touches the store is in `impact.intake`; this page only draws. The caches of
+the other pages are keyed on `store.data_version()`, so an upload, a re-read or a restore is
+seen by every page on its next run without clearing anything here.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from impact import intake
+from impact.exports import excel_bytes
+from impact.template import write_template
+from impact.texts import text
+from pages import shared
+
+UPLOAD_TYPES = ["xlsx", "xls", "ods", "csv"]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+log = logging.getLogger(__name__)
+
+view, selection, lang = shared.frame("page_data")
+store = shared.store()
+
+
+def t(key: str, **values) -> str:
+    return text(key, lang).format(**values) if values else text(key, lang)
+
+
+@st.cache_data(show_spinner=False)
+def template_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return write_template(Path(folder) / "template.xlsx").read_bytes()
+
+
+def show_load(rows: list[dict]) -> None:
+    """What the last upload did, one message per file."""
+    for r in rows:
+        if r["status"] == "unreadable":
+            st.error(r["message"], icon="⛔")
+            continue
+        status = t(f"data_status_{r['status']}", previous=r["previous_upload_id"])
+        line = t("data_file_loaded", file=r["file"], organization=r["organization"], loaded=f"{r['rows_loaded']:,}",
+                 rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}") + " " + status
+        show = st.info if r["status"] == "unchanged" else st.warning if r["rows_rejected"] else st.success
+        show(line)
+
+
+def keep_valid(key: str, options: list) -> None:
+    """Drop a remembered choice that is no longer offered (after an upload or a restore)."""
+    if key in st.session_state:
+        value = st.session_state[key]
+        if isinstance(value, list):
+            st.session_state[key] = [v for v in value if v in options]
+        elif value not in options:
+            del st.session_state[key]
+
+
+def upload_label(uploads: pd.DataFrame):
+    by_id = uploads.set_index("id")
+
+    def label(upload_id: int) -> str:
+        u = by_id.loc[upload_id]
+        active = f" · {t('data_active')}" if u["active"] else ""
+        return (f"{u['organization']} · {u['file_name']} · {t('data_version')} {upload_id} · "
+                f"{u['uploaded_at']:%d/%m/%Y %H:%M}{active}")
+    return label
+
+
+# (a) Upload ---------------------------------------------------------------------------------
+st.subheader(t("data_upload"))
+nonce = st.session_state.setdefault("data_upload_nonce", 0)
+files = st.file_uploader(t("data_upload_files"), type=UPLOAD_TYPES, accept_multiple_files=True,
+                         key=f"data_files_{nonce}", help=t("data_upload_help"))
+organization = st.text_input(t("data_upload_org"), key="data_organization", help=t("data_upload_org_help"))
+if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"):
+    bar = st.progress(0.0, text=t("data_reading"))
+    try:
+        done = intake.ingest_uploads(
+            store, [(f.name, f.getvalue()) for f in files], organization, uploader="dashboard",
+            progress=lambda n, total, name: bar.progress(n / total, text=f"{t('data_reading')} {name} ({n}/{total})"))
+        st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
+        stored = [r for r in done.rows() if r["upload_id"] is not None]
+        if stored:   # show the file just loaded below, the first with problems if any
+            st.session_state["data_upload_choice"] = next(
+                (r for r in stored if r["rows_rejected"]), stored[0])["upload_id"]
+    except Exception:   # a bug must not show the field team a traceback; the log keeps it
+        log.exception("upload failed")
+        st.session_state["data_last_load"] = {"failed": True}
+    st.session_state["data_upload_nonce"] = nonce + 1    # empty the file picker
+    st.rerun()
+
+last = st.session_state.get("data_last_load")
+if last and last.get("failed"):
+    st.error(t("data_load_failed"))
+elif last:
+    show_load(last["rows"])
+    if last["conflicts"]:
+        st.info(t("data_conflicts", n=last["conflicts"]))
+for message in st.session_state.pop("data_messages", []):
+    st.success(message)
+
+# (b) Issue report ---------------------------------------------------------------------------
+st.subheader(t("issue_report"))
+issues = store.issues()
+left, middle, right = st.columns(3)
+file_options = sorted(issues["file"].unique())
+keep_valid("data_issue_files", file_options)
+chosen_files = left.multiselect(t("data_file"), file_options, key="data_issue_files", placeholder=t("all"))
+in_files = issues[issues["file"].isin(chosen_files)] if chosen_files else issues
+sheet_options = sorted(in_files["sheet"].unique())
+keep_valid("data_issue_sheets", sheet_options)
+chosen_sheets = middle.multiselect(t("data_sheet"), sheet_options, key="data_issue_sheets", placeholder=t("all"))
+search = right.text_input(t("data_search"), key="data_issue_search").strip().lower()
+shown = in_files[in_files["sheet"].isin(chosen_sheets)] if chosen_sheets else in_files
+if search:
+    haystack = shown["problem"].str.lower() + " " + shown["column"].str.lower() + " " + shown["value"].str.lower()
+    shown = shown[haystack.str.contains(search, regex=False)]
+if issues.empty:
+    st.success(t("data_no_issues"))
+else:
+    st.caption(t("data_issues_shown", shown=f"{len(shown):,}", total=f"{len(issues):,}") + " " + t("data_fix_hint"))
+    st.dataframe(shown, hide_index=True, key="data_issues", column_config={
+        "file": t("data_file"), "sheet": t("data_sheet"), "row": t("data_row"), "column": t("data_column"),
+        "value": t("data_value"), "problem": t("data_problem")})
+    st.download_button(t("data_download_issues"), excel_bytes({"Issues": shown}), "issues.xlsx",
+                       key="data_issues_xlsx", on_click="ignore")
+
+# One file: marked workbook, original, columns not stored ------------------------------------
+uploads = store.uploads()
+if len(uploads):
+    st.subheader(t("data_one_file"))
+    ordered = pd.concat([uploads[uploads["active"]], uploads[~uploads["active"]]])["id"].tolist()
+    keep_valid("data_upload_choice", ordered)
+    upload_id = st.selectbox(t("data_choose_upload"), ordered, key="data_upload_choice",
+                             format_func=upload_label(uploads))
+    upload_name = uploads.set_index("id").at[upload_id, "file_name"]
+    left, right = st.columns(2)
+    # Made only when clicked: marking a large file takes seconds.
+    left.download_button(t("data_download_marked"), lambda chosen=upload_id: intake.marked_upload(store, chosen)[1],
+                         f"{Path(upload_name).stem}_issues.xlsx", XLSX, key="data_marked", on_click="ignore",
+                         help=t("data_download_marked_help"))
+    right.download_button(t("data_download_original"), lambda chosen=upload_id: store.upload_content(chosen)[1],
+                          upload_name, key="data_original", on_click="ignore")
+
+    # (e) Columns not stored, and mapping an unrecognized one
+    st.markdown(f"**{t('data_dropped')}**")
+    dropped = intake.dropped_headers(store, upload_id)
+    if not dropped:
+        st.caption(t("data_no_dropped"))
+    else:
+        st.dataframe(pd.DataFrame([(d.sheet, d.header, d.reason, d.mappable) for d in dropped],
+                                  columns=["sheet", "column", "reason", "mappable"]),
+                     hide_index=True, key="data_dropped", column_config={
+                         "sheet": t("data_sheet"), "column": t("data_column"), "reason": t("data_reason"),
+                         "mappable": st.column_config.CheckboxColumn(t("data_mappable"))})
+        mappable = [d for d in dropped if d.mappable]
+        st.caption(t("data_map_help"))
+        if not mappable:
+            st.caption(t("data_no_mappable"))
+        else:
+            left, right = st.columns(2)
+            which = left.selectbox(t("data_map_column"), range(len(mappable)), key=f"data_map_header_{upload_id}",
+                                   format_func=lambda i: f"{mappable[i].sheet} › {mappable[i].header}")
+            target = right.selectbox(t("data_map_to"), mappable[which].choices, index=None,
+                                     key=f"data_map_column_{upload_id}_{which}",
+                                     format_func=lambda c: f"{c} ({mappable[which].table})")
+
+            def save_mapping(found=mappable[which], column=target, chosen=upload_id):
+                try:
+                    done = intake.map_column(store, chosen, found.sheet, found.header, column)
+                except (ValueError, KeyError) as exc:
+                    st.session_state["data_last_load"] = {"rows": [{"status": "unreadable", "message": str(exc)}],
+                                                          "conflicts": 0}
+                    return
+                st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
+                st.session_state["data_messages"] = [t("data_mapped", header=found.header, column=column)]
+                st.session_state["data_upload_choice"] = done.outcomes[0].upload_id
+
+            st.button(t("data_map_save"), key="data_map_save", disabled=target is None, on_click=save_mapping)
+
+# (c) Upload history and restore -------------------------------------------------------------
+st.subheader(t("upload_history"))
+if len(uploads):
+    st.dataframe(uploads.drop(columns=["sha256"]), hide_index=True, key="data_history", column_config={
+        "id": t("data_version"), "organization": t("organization"), "file_name": t("data_file"),
+        "uploaded_at": st.column_config.DatetimeColumn(t("data_uploaded_at"), format="DD/MM/YYYY HH:mm"),
+        "uploader": t("data_uploader"), "rows_read": t("data_rows_read"), "rows_loaded": t("data_rows_loaded"),
+        "rows_rejected": t("data_rows_rejected"), "rows_skipped": t("data_rows_skipped"),
+        "active": st.column_config.CheckboxColumn(t("data_active"))})
+earlier = uploads[~uploads["active"]]["id"].tolist()
+if not earlier:
+    st.caption(t("data_no_restore"))
+else:
+    label = upload_label(uploads)
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    keep_valid("data_restore_choice", earlier)
+    to_restore = left.selectbox(t("data_restore_choose"), earlier, key="data_restore_choice", format_func=label)
+    if right.button(t("data_restore"), key="data_restore"):
+        st.session_state["data_confirm_restore"] = to_restore
+    pending = st.session_state.get("data_confirm_restore")
+    if pending is not None and pending == to_restore:
+        u = uploads.set_index("id").loc[pending]
+        st.warning(t("data_restore_confirm", id=pending, file=u["file_name"], date=f"{u['uploaded_at']:%d/%m/%Y %H:%M}"))
+
+        def restore(chosen=pending, file_name=u["file_name"]):
+            store.restore(chosen)
+            st.session_state.pop("data_confirm_restore", None)
+            st.session_state["data_messages"] = [t("data_restored", id=chosen, file=file_name)]
+
+        yes, no = st.columns(2)
+        yes.button(t("data_restore_yes"), key="data_restore_yes", type="primary", on_click=restore)
+        no.button(t("data_cancel"), key="data_restore_cancel",
+                  on_click=lambda: st.session_state.pop("data_confirm_restore", None))
+
+# (d) Blank template -------------------------------------------------------------------------
+st.subheader(t("data_template"))
+st.caption(t("data_template_caption"))
+st.download_button(t("data_download_template"), template_bytes(), "impact_template.xlsx", XLSX,
+                   key="data_template", on_click="ignore")

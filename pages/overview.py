@@ -1,0 +1,76 @@
+"""Overview: the headline numbers with their change and progress to target, the funnel from
+first contact to a sustained exit, and monthly or quarterly trends."""
+from __future__ import annotations
+
+import streamlit as st
+
+from impact import charts
+from impact.breakdowns import targets_in_view
+from impact.funnel import funnel
+from impact.metrics import Selection
+from impact.report_html import report_html, report_workbook
+from impact.targets import target_progress
+from impact.texts import text
+from impact.view import previous_period
+from pages import cards, shared
+
+KPIS = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
+        "referral_completion_rate", "people_reached")
+TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
+
+view, selection, lang = shared.frame("page_overview")
+prepared, today = shared.prepared(), shared.today()
+
+current = shared.metrics(selection, keys=KPIS)
+previous = None
+if selection.start and not shared.donor():
+    start, end = previous_period(selection.start, selection.end)
+    previous = shared.metrics(Selection(start, end, selection.filters), keys=KPIS).set_index("metric")
+progress = cards.staff(target_progress, prepared, today=today)
+targets = None if progress is None else targets_in_view(progress, selection)
+for column, key in zip(st.columns(3) + st.columns(3), KPIS):   # three a row: labels stay whole
+    cards.kpi(column, key, current, lang)
+    value = current.set_index("metric").at[key, "value"]
+    if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
+        change = value - previous.at[key, "value"]
+        shown = f"{change:+.1%}" if charts.METRICS[key].kind == "rate" else f"{change:+,.0f}"
+        column.caption(f"{shown} {text('change_since', lang)}")
+    if targets is not None:
+        for _, row in targets[targets["indicator"] == key].head(1).iterrows():
+            if row["percent_achieved"] == row["percent_achieved"]:
+                column.progress(min(float(row["percent_achieved"]), 1.0),
+                                text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
+
+steps = cards.staff(funnel, prepared, selection, today=today)
+if steps is not None and steps["count"].fillna(0).gt(0).any():
+    st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
+elif steps is None:
+    st.info(text("staff_only", lang))
+
+# A segmented control, as on the other pages: a keyed st.radio shows no option selected once
+# the language (its format_func) changes, though it keeps its value.
+grain = st.segmented_control(text("by_period", lang), ("quarter", "month"), default="quarter", required=True,
+                             key="overview_grain", format_func=lambda g: text(g, lang))
+trends = shared.metrics(selection, by=(grain,), keys=TRENDS)
+for column, key in zip(st.columns(2) * 2, TRENDS):
+    with column:
+        if shared.has_values(trends, key):
+            shared.chart_card(charts.trend(trends, key, lang), trends[trends["metric"] == key], key, lang,
+                              f"trend_{key}")
+        else:
+            st.markdown(f"**{charts.metric_question(key, lang)}**")
+            rows = trends[trends["metric"] == key]
+            # For a donor, figures hidden to protect small groups are not "no data".
+            if "suppressed" in rows and rows["suppressed"].any():
+                st.info(text("withheld_small", lang))
+            else:
+                shared.no_data(lang)
+
+# The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
+left, right, _ = st.columns([1, 1, 3])
+figures = [charts.trend(trends, key, lang) for key in TRENDS if shared.has_values(trends, key)]
+subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
+left.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
+                     "impact_report.html", "text/html", key="report_html")
+right.download_button(text("report_excel", lang), lambda: report_workbook({"kpis": current, "trends": trends}),
+                      "impact_report.xlsx", key="report_excel")

@@ -1,0 +1,41 @@
+"""Savings groups: how many members save and how much, by group type and group, and total
+savings over time, in dollars or riel."""
+from __future__ import annotations
+
+import streamlit as st
+
+from impact import breakdowns, charts, config
+from impact.savings_groups import cumulative_savings, savings_by_group
+from impact.texts import text
+from pages import cards, shared
+
+view, selection, lang = shared.frame("page_savings")
+KEYS = ("savings_rate", "savings_per_member")
+currency = st.segmented_control(text("currency", lang), ("USD", "KHR"), default="USD", required=True,
+                                key="currency", format_func=lambda c: "USD ($)" if c == "USD" else "KHR (៛)")
+prepared, today = shared.prepared(), shared.today()
+
+totals = breakdowns.in_currency(shared.metrics(selection, keys=KEYS), currency)
+for column, key in zip(st.columns(2), KEYS):
+    cards.kpi(column, key, totals, lang, currency)
+
+by_type = breakdowns.in_currency(shared.metrics(selection, by=("group_type",), keys=KEYS), currency)
+groups = cards.staff(savings_by_group, prepared, selection, currency=currency, today=today)
+by_group = None if groups is None else breakdowns.group_metrics(groups)
+for key in KEYS:
+    left, right = st.columns(2)
+    for column, table, by, color in ((left, by_type, "group_type", None), (right, by_group, "group", "group_type")):
+        with column:
+            title = cards.by_title(charts.metric_question(key, lang), f"by_{by}", lang)
+            rows = None if table is None else table[(table["metric"] == key) & table["value"].notna()]
+            if cards.ready(rows, title, lang):
+                fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)
+                shared.chart_card(fig, rows, key, lang, f"{key}_by_{by}")
+
+growth = cards.staff(cumulative_savings, prepared, selection, by="group_type", currency=currency, today=today)
+title = text("cumulative_title", lang)
+if cards.ready(growth, title, lang):
+    fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True,
+                       currency=currency, hover={"members": text("members", lang)}, y_title=text("net_savings", lang))
+    definition = text("def_cumulative", lang).format(rate=f"{config.khr_per_usd():,.0f}")
+    cards.card(fig, growth, "cumulative_savings", lang, definition)

@@ -1,0 +1,32 @@
+"""Targets: every target of the view with its actual, percent achieved and status, as a table
+a director can paste into a donor report or download."""
+from __future__ import annotations
+
+import streamlit as st
+
+from impact import breakdowns
+from impact.targets import target_progress
+from impact.texts import text
+from pages import cards, shared
+
+view, selection, lang = shared.frame("page_targets")
+
+progress = cards.staff(target_progress, shared.prepared(), today=shared.today())   # actuals are exact figures
+progress = None if progress is None else breakdowns.targets_in_view(progress, selection)
+if not cards.ready(progress, text("targets_title", lang), lang):
+    st.stop()
+
+for column, status in zip(st.columns(4), breakdowns.STATUS_MARKS):
+    column.metric(f"{breakdowns.STATUS_MARKS[status]} {text('status_' + status.replace(' ', '_'), lang)}",
+                  f"{(progress['status'] == status).sum():,}", border=True)
+
+report = breakdowns.target_report(progress, lang)
+st.subheader(text("targets_title", lang))
+st.caption(text("targets_caption", lang))
+percent = text("percent_achieved", lang)
+st.dataframe(report, hide_index=True, height=36 * (len(report) + 1) + 2, column_config={
+    percent: st.column_config.ProgressColumn(percent, format="%.0f%%", min_value=0, max_value=100),
+    text("status", lang): st.column_config.TextColumn(text("status", lang), help=text("def_status", lang))})
+
+left, right, _ = st.columns([1, 1, 3])
+shared.download_buttons(report, "targets", lang, left, right)

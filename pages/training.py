@@ -1,0 +1,43 @@
+"""Training: enrollments ended and graduation by course and by site, progression from life
+skills to vocational training, and scholarships."""
+from __future__ import annotations
+
+import streamlit as st
+
+from impact import breakdowns, charts
+from impact.texts import text
+from pages import cards, shared
+
+view, selection, lang = shared.frame("page_training")
+KEYS = ("graduation_rate", "vocational_progression")
+
+totals = shared.metrics(selection, keys=KEYS)
+grants = cards.staff(breakdowns.scholarships, shared.prepared(), selection, today=shared.today())
+ended = totals.set_index("metric").at["graduation_rate", "denominator"]
+first, second, third, fourth = st.columns(4)
+first.metric(text("enrollments_ended", lang), f"{ended:,.0f}" if ended > 0 else "–", border=True,
+             help=charts.METRICS["graduation_rate"].description)
+cards.kpi(second, "graduation_rate", totals, lang)
+cards.kpi(third, "vocational_progression", totals, lang)
+fourth.metric(text("scholarships", lang), cards.figure(grants, lambda t: f"{t['with_scholarship'].sum():,}"),
+              border=True, help=text("def_scholarships", lang))
+
+CHARTS = (("graduation_rate", "course"), ("graduation_rate", "site"), ("vocational_progression", "site"))
+for i, (key, by) in enumerate(CHARTS):
+    if i % 2 == 0:
+        columns = st.columns(2)
+    with columns[i % 2]:
+        table = shared.metrics(selection, by=(by,), keys=(key,))
+        title = cards.by_title(charts.metric_question(key, lang), f"by_{by}", lang)
+        if shared.has_values(table, key):
+            shared.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
+                              dimension=by if by == "site" else None)
+        else:
+            cards.empty(title, lang)
+
+with columns[1]:
+    title = cards.by_title(text("scholarships_question", lang), "by_course", lang)
+    if cards.ready(grants, title, lang):
+        fig = charts.counts(grants, "course", {"with_scholarship": text("with_scholarship", lang)}, title,
+                            hover={"enrollments": text("enrollments_started", lang)}, x_title=text("course", lang))
+        cards.card(fig, grants, "scholarships_by_course", lang, text("def_scholarships", lang))

@@ -1,0 +1,485 @@
+"""Staff sign-in and donor share links, on a real SQLite store, and through the command line."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from argon2 import PasswordHasher
+
+from impact import accounts, sharing
+from impact.accounts import Account, TooManyAttempts, authenticate
+from impact.sharing import InvalidShareLink, Scope, scope_filters, scope_period, verify
+from impact.store import open_store
+
+REPO = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch):
+    """Argon2 with small costs in this process, so the many sign-ins stay quick; the command
+    line (a subprocess) and the app use the library's defaults (test_production_hash_costs)."""
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(accounts, "_dummy_hash", None)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "impact.db"
+
+
+@pytest.fixture
+def store(db):
+    store = open_store(db)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def secret() -> bytes:
+    return secrets.token_bytes(32)
+
+
+@pytest.fixture
+def director(store) -> Account:
+    return accounts.add_user(store, "Director", PASSWORD, "director")
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+def _hash_of(store, username: str) -> str:
+    with store.engine.connect() as conn:
+        return conn.execute(accounts.accounts_table.select()
+                            .where(accounts.accounts_table.c.username == username)).one().password_hash
+
+
+def test_hashes_are_salted_argon2_and_never_listed(store):
+    accounts.add_user(store, "sokha", PASSWORD, "director")
+    accounts.add_user(store, "dara", PASSWORD, "staff")
+    first, second = _hash_of(store, "sokha"), _hash_of(store, "dara")
+    assert first != second and first.startswith("$argon2id$") and PASSWORD not in first
+    users = accounts.list_users(store)
+    assert [u["username"] for u in users] == ["dara", "sokha"]
+    assert all(set(u) == {"username", "role", "created_at", "disabled"} for u in users)
+    assert first not in repr(users) and second not in repr(users)
+
+
+def test_production_hash_costs(monkeypatch):
+    monkeypatch.undo()
+    hasher = accounts._hasher
+    assert hasher.type.name == "ID"
+    assert hasher.time_cost >= 3 and hasher.memory_cost >= 65536 and hasher.parallelism >= 4   # RFC 9106
+
+
+def test_usernames_normalized_roles_and_passwords_checked(store):
+    assert accounts.add_user(store, "  Sokha ", PASSWORD, "director") == Account("sokha", "director")
+    with pytest.raises(ValueError, match="already"):
+        accounts.add_user(store, "SOKHA", PASSWORD, "staff")
+    with pytest.raises(ValueError, match="10 characters"):
+        accounts.add_user(store, "dara", "short", "staff")
+    with pytest.raises(ValueError, match="role"):
+        accounts.add_user(store, "dara", PASSWORD, "admin")
+    assert authenticate(store, " SOKHA", PASSWORD, now=T0) == Account("sokha", "director")
+
+
+def test_wrong_password_and_unknown_user_refused(store, director):
+    assert authenticate(store, "director", PASSWORD + "x", now=T0) is None
+    assert authenticate(store, "nobody", PASSWORD, now=T0) is None
+    assert authenticate(store, "director", PASSWORD, now=T0) == director
+
+
+def test_roles():
+    director, staff = Account("a", "director"), Account("b", "staff")
+    assert all(director.can(a) for a in accounts.ACTIONS)
+    assert staff.can("view") and staff.can("upload")
+    assert not any(staff.can(a) for a in ("share", "restore", "manage_accounts"))
+    with pytest.raises(ValueError):
+        staff.can("download_participant_rows")
+
+
+def test_rate_limit_locks_even_the_right_password_then_lets_go(store, director):
+    for i in range(5):
+        assert authenticate(store, "director", "wrong password", now=T0 + dt.timedelta(minutes=i)) is None
+    with pytest.raises(TooManyAttempts, match=r"try again in 15 minutes") as locked:
+        authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(minutes=4))
+    assert locked.value.wait == dt.timedelta(minutes=15)
+    with pytest.raises(TooManyAttempts, match=r"try again in 2 minutes"):
+        authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(minutes=17, seconds=30))
+    # the lock is per username
+    accounts.add_user(store, "dara", PASSWORD, "staff")
+    assert authenticate(store, "dara", PASSWORD, now=T0 + dt.timedelta(minutes=5)) is not None
+    # after the window the right password works again
+    assert authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(minutes=19, seconds=1)) == director
+
+
+def test_failures_spread_over_more_than_the_window_do_not_lock(store, director):
+    for i in range(8):
+        assert authenticate(store, "director", "wrong password", now=T0 + dt.timedelta(minutes=4 * i)) is None
+    assert authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(minutes=33)) == director
+
+
+def test_a_success_clears_the_count(store, director):
+    for i in range(4):
+        authenticate(store, "director", "wrong password", now=T0 + dt.timedelta(seconds=i))
+    assert authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(seconds=5)) == director
+    for i in range(4):
+        authenticate(store, "director", "wrong password", now=T0 + dt.timedelta(seconds=10 + i))
+    assert authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(seconds=20)) == director
+
+
+def test_unknown_usernames_are_rate_limited_too(store):
+    for _ in range(5):
+        assert authenticate(store, "guess", "whatever", now=T0) is None
+    with pytest.raises(TooManyAttempts):
+        authenticate(store, "guess", "whatever", now=T0 + dt.timedelta(minutes=1))
+
+
+def test_attempts_survive_reopening_the_store(db):
+    store = open_store(db)
+    accounts.add_user(store, "director", PASSWORD, "director")
+    for _ in range(5):
+        authenticate(store, "director", "wrong password", now=T0)
+    store.close()
+    store = open_store(db)
+    with pytest.raises(TooManyAttempts):
+        authenticate(store, "director", PASSWORD, now=T0 + dt.timedelta(minutes=1))
+    assert accounts.lock_remaining(store, "director", now=T0 + dt.timedelta(minutes=1)) == dt.timedelta(minutes=14)
+    with store.engine.connect() as conn:
+        columns = set(conn.execute(accounts.attempts_table.select()).keys())
+    assert columns == {"id", "username", "at", "success"}          # no address kept
+    store.close()
+
+
+def test_disabled_and_removed_accounts_cannot_sign_in(store, director):
+    accounts.add_user(store, "dara", PASSWORD, "staff")
+    accounts.set_disabled(store, "dara")
+    assert authenticate(store, "dara", PASSWORD, now=T0) is None
+    assert accounts.get_account(store, "dara") is None
+    accounts.set_disabled(store, "dara", False)
+    assert authenticate(store, "dara", PASSWORD, now=T0) == Account("dara", "staff")
+    with pytest.raises(ValueError, match="last director"):
+        accounts.remove_user(store, "director")
+    accounts.remove_user(store, "dara")
+    assert authenticate(store, "dara", PASSWORD, now=T0) is None
+    with pytest.raises(LookupError):
+        accounts.remove_user(store, "dara")
+
+
+def test_local_director_mode_only_on_localhost_without_sign_in():
+    for address in ("localhost", "127.0.0.1", "::1", "[::1]"):
+        assert accounts.local_director_mode(address, has_oidc=False, has_accounts=False)
+    for address in ("", "0.0.0.0", "::", "192.168.1.20", "example.org"):
+        assert not accounts.local_director_mode(address, has_oidc=False, has_accounts=False)
+    assert not accounts.local_director_mode("localhost", has_oidc=True, has_accounts=False)
+    assert not accounts.local_director_mode("localhost", has_oidc=False, has_accounts=True)
+
+
+# --- share links --------------------------------------------------------------------------
+
+SCOPE = Scope(("KWCD",), sites=("Phnom Penh",), period_start=dt.date(2024, 1, 1),
+              period_end=dt.date(2024, 12, 31), pages=("overview", "savings"))
+
+
+@pytest.fixture
+def link(store, secret, director):
+    return sharing.create_link(store, secret, director, SCOPE, T0 + dt.timedelta(days=30), "Donor X", now=T0)
+
+
+def _reason(store, secret, token, now=T0) -> InvalidShareLink:
+    with pytest.raises(InvalidShareLink) as caught:
+        verify(store, secret, token, now=now)
+    return caught.value
+
+
+def _flip(token: str, i: int) -> str:
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+
+
+def test_valid_token_opens_its_link(store, secret, link):
+    token, record = link
+    opened = verify(store, secret, token, now=T0 + dt.timedelta(days=1))
+    assert opened == record and opened.scope == SCOPE and opened.note == "Donor X"
+    assert opened.created_by == "director" and opened.status(T0) == "active"
+    assert record.public_id in token and len(record.public_id) >= 22
+
+
+def test_every_bad_token_gets_its_own_clear_reason(store, secret, link):
+    token, record = link
+    messages = {}
+    cases = {
+        "tampered": [_flip(token, 5), _flip(token, len(token) - 1)],     # in the id, in the signature
+        "other_secret": [sharing.sign(secrets.token_bytes(32), record.public_id)],
+        "unknown": [sharing.sign(secret, secrets.token_urlsafe(16))],
+        "garbled": ["garbage", "", token[:-3], token + "!", None, 42, "a.b.c", " " * 5],
+    }
+    for reason, tokens in cases.items():
+        for bad in tokens:
+            error = _reason(store, secret, bad)
+            assert error.reason == reason, (bad, error)
+            messages[reason] = str(error)
+    messages["expired"] = str(_reason(store, secret, token, now=T0 + dt.timedelta(days=30)))
+    assert "expired on 31/03/2025" in messages["expired"]
+    sharing.revoke(store, record.public_id, now=T0 + dt.timedelta(days=2))
+    error = _reason(store, secret, token)
+    assert error.reason == "revoked" and "revoked on 03/03/2025" in str(error)
+    messages["revoked"] = str(error)
+    assert len(set(messages.values())) == 6 and all(m.endswith(".") for m in messages.values())
+    assert "altered" in messages["tampered"] and "another key" in messages["other_secret"]
+    assert "does not exist" in messages["unknown"] and "incomplete or garbled" in messages["garbled"]
+
+
+def test_revocation_is_immediate_and_kept(store, secret, link):
+    token, record = link
+    verify(store, secret, token, now=T0)
+    first = sharing.revoke(store, record.public_id, now=T0 + dt.timedelta(hours=1))
+    assert _reason(store, secret, token).reason == "revoked"
+    again = sharing.revoke(store, record.public_id, now=T0 + dt.timedelta(hours=2))
+    assert again.revoked_at == first.revoked_at == T0 + dt.timedelta(hours=1)
+    with pytest.raises(LookupError):
+        sharing.revoke(store, "no-such-link")
+
+
+def test_staff_cannot_create_links(store, secret, director):
+    staff = accounts.add_user(store, "dara", PASSWORD, "staff")
+    for who in (staff, "dara", "nobody"):
+        with pytest.raises(PermissionError):
+            sharing.create_link(store, secret, who, SCOPE, T0 + dt.timedelta(days=1), "x", now=T0)
+    token, _ = sharing.create_link(store, secret, "Director", SCOPE, T0 + dt.timedelta(days=1), "x", now=T0)
+    assert verify(store, secret, token, now=T0).created_by == "director"
+    assert sharing.list_links(store)[0].created_by == "director" and len(sharing.list_links(store)) == 1
+
+
+def test_without_any_account_the_named_creator_is_the_local_director(store, secret):
+    token, link = sharing.create_link(store, secret, "Sokha", SCOPE, T0 + dt.timedelta(days=1), "x", now=T0)
+    assert link.created_by == "Sokha" and verify(store, secret, token, now=T0) == link
+    token, link = sharing.create_link(store, secret, accounts.LOCAL_DIRECTOR, SCOPE, T0 + dt.timedelta(days=1),
+                                      "y", now=T0)
+    assert link.created_by == "local director"
+
+
+def test_unusable_secret_file_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("IMPACT_SECRET", raising=False)
+    (tmp_path / "dir.key").mkdir()
+    with pytest.raises(ValueError, match="secret key file"):
+        sharing.server_secret(path=tmp_path / "dir.key")
+    (tmp_path / "short.key").write_bytes(b"abc")
+    with pytest.raises(ValueError, match="too short"):
+        sharing.server_secret(path=tmp_path / "short.key")
+
+
+def test_scope_is_validated():
+    with pytest.raises(ValueError, match="organization"):
+        Scope(())
+    for page in ("data", "accounts", "share"):
+        with pytest.raises(ValueError, match="cannot share"):
+            Scope(("KWCD",), pages=("overview", page))
+    with pytest.raises(ValueError, match="after"):
+        Scope(("KWCD",), period_start=dt.date(2025, 1, 1), period_end=dt.date(2024, 1, 1))
+    assert Scope(("KWCD",), pages=()).pages == sharing.DONOR_PAGES
+    assert "data" not in sharing.DONOR_PAGES
+    assert Scope("KWCD").organizations == ("KWCD",)
+
+
+def test_requested_filters_are_clamped_to_the_scope_never_widened():
+    assert scope_filters(SCOPE, {}) == {"organization": ("KWCD",), "site": ("Phnom Penh",)}
+    widened = scope_filters(SCOPE, {"organization": ("KWCD", "Other NGO"), "site": ("Phnom Penh", "Siem Reap"),
+                                    "program": ("Sewing",), "age_band": ("18-24",), "nonsense": ("x",)})
+    assert widened == {"organization": ("KWCD",), "site": ("Phnom Penh",), "program": ("Sewing",),
+                       "age_band": ("18-24",)}
+    # entirely outside the scope: nothing (an empty tuple matches no row), not everything
+    outside = scope_filters(SCOPE, {"organization": ("Other NGO",), "site": ("Siem Reap",)})
+    assert outside == {"organization": (), "site": ()}
+    # a scope with every site of the organization lets a donor narrow to any one of them
+    assert scope_filters(Scope(("KWCD",)), {"site": ("Siem Reap",)}) == {"organization": ("KWCD",),
+                                                                          "site": ("Siem Reap",)}
+
+
+def test_a_clamped_selection_counts_only_the_scope_in_the_metrics():
+    from impact.metrics import Selection, compute
+    from impact.prepared import prepare
+    from tests.test_metrics import clean_tables, person
+    tables = clean_tables(participants=[
+        person("P-1", "2024-02-01", site="Phnom Penh"),
+        person("P-2", "2024-03-01", site="Siem Reap"),
+        person("P-3", "2023-03-01", site="Phnom Penh"),                 # before the shared period
+        person("P-4", "2024-03-01", site="Phnom Penh", organization="Other NGO"),
+    ])
+    prepared = prepare(tables)
+
+    def registered(requested: dict, start=None, end=None) -> float:
+        period = scope_period(SCOPE, start, end, dt.date(2025, 6, 1))
+        if period is None:
+            return 0
+        result = compute(prepared, Selection(*period, scope_filters(SCOPE, requested)),
+                         keys=("participants_registered",))
+        return result["value"].iloc[0]
+
+    assert registered({}) == 1
+    assert registered({}, dt.date(2020, 1, 1)) == 1                         # earlier start: clamped
+    assert registered({"organization": ("Other NGO", "KWCD")}) == 1
+    assert registered({"site": ("Siem Reap",)}) == 0                          # outside: nothing
+    assert registered({"organization": ("Other NGO",)}) == 0
+    assert registered({}, dt.date(2025, 1, 1)) == 0
+
+
+def test_requested_period_is_clamped_to_the_scope():
+    today = dt.date(2025, 6, 1)
+    assert scope_period(SCOPE, None, None, today) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    assert scope_period(SCOPE, dt.date(2020, 1, 1), dt.date(2030, 1, 1), today) == \
+        (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
+    assert scope_period(SCOPE, dt.date(2024, 4, 1), dt.date(2024, 6, 30), today) == \
+        (dt.date(2024, 4, 1), dt.date(2024, 6, 30))
+    assert scope_period(SCOPE, dt.date(2025, 1, 1), None, today) is None      # no overlap: nothing
+    assert scope_period(SCOPE, None, dt.date(2023, 12, 31), today) is None
+    open_scope = Scope(("KWCD",))
+    assert scope_period(open_scope, None, None, today) == (None, today)
+
+
+def test_requested_pages_are_clamped_to_the_scope():
+    assert sharing.scope_pages(SCOPE, ["data", "savings", "training"]) == ("savings",)
+
+
+def test_secret_file_is_private_and_reused(tmp_path, monkeypatch):
+    monkeypatch.delenv("IMPACT_SECRET", raising=False)
+    path = tmp_path / "keys" / "secret.key"
+    monkeypatch.setenv("IMPACT_SECRET_FILE", str(path))
+    first = sharing.server_secret()
+    assert len(first) == 32 and path.read_bytes() == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sharing.server_secret() == first
+    assert sharing.server_secret({"IMPACT_SECRET": "s" * 40}) == b"s" * 40      # Streamlit secrets
+    monkeypatch.setenv("IMPACT_SECRET", "e" * 40)
+    assert sharing.server_secret({"IMPACT_SECRET": "s" * 40}) == b"e" * 40      # environment first
+    monkeypatch.setenv("IMPACT_SECRET", "short")
+    with pytest.raises(ValueError, match="too short"):
+        sharing.server_secret()
+
+
+def test_default_secret_file_is_ignored_by_git():
+    relative = sharing.DEFAULT_SECRET_FILE.relative_to(REPO)
+    out = subprocess.run(["git", "check-ignore", "-q", str(relative)], cwd=REPO)
+    assert out.returncode == 0
+
+
+def test_links_and_opens_survive_reopening_the_store(db, secret):
+    store = open_store(db)
+    accounts.add_user(store, "director", PASSWORD, "director")
+    token, record = sharing.create_link(store, secret, "director", SCOPE, dt.date(2025, 12, 31), "Donor X", now=T0)
+    sharing.log_open(store, record, ["overview", "savings"], now=T0)
+    store.close()
+    store = open_store(db)
+    assert verify(store, secret, token, now=T0) == record
+    assert record.expires_at == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)    # through the whole day
+    assert sharing.open_counts(store) == {record.public_id: {"opens": 1, "last_opened": T0}}
+    with store.engine.connect() as conn:
+        assert set(conn.execute(sharing.share_opens_table.select()).keys()) == {"id", "link_id", "at", "pages"}
+    store.close()
+
+
+def test_expiry_must_be_in_the_future(store, secret, director):
+    with pytest.raises(ValueError, match="past"):
+        sharing.create_link(store, secret, director, SCOPE, T0 - dt.timedelta(seconds=1), "x", now=T0)
+
+
+# --- command line -------------------------------------------------------------------------
+
+def run(*args, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "impact", *map(str, args)], cwd=REPO, input=stdin,
+                          capture_output=True, text=True, timeout=120, env=env)
+
+
+def _one_error_line(stderr: str) -> bool:
+    """One line saying what is wrong (warnings other modules print on import aside), no traceback."""
+    lines = [line for line in stderr.splitlines() if "Warning" not in line and line.startswith("error:")]
+    return len(lines) == 1 and "Traceback" not in stderr
+
+
+@pytest.fixture
+def cli_env(tmp_path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("IMPACT_SECRET", "DATABASE_URL", "IMPACT_STORE")}
+    env["IMPACT_SECRET_FILE"] = str(tmp_path / "secret.key")
+    return env
+
+
+def test_cli_users_round_trip(db, cli_env):
+    added = run("users", "add", " Sokha ", "--role", "director", "--password-stdin", "--store", db,
+                stdin=PASSWORD + "\n", env=cli_env)
+    assert added.returncode == 0, added.stderr
+    short = run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+                stdin="short\n", env=cli_env)
+    assert short.returncode == 2 and _one_error_line(short.stderr) and "10 characters" in short.stderr
+    assert run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+               stdin=PASSWORD + "\n", env=cli_env).returncode == 0
+    listed = run("users", "list", "--json", "--store", db, env=cli_env)
+    users = json.loads(listed.stdout)
+    assert [(u["username"], u["role"], u["disabled"]) for u in users] == [("dara", "staff", False),
+                                                                        ("sokha", "director", False)]
+    table = run("users", "list", "--store", db, env=cli_env).stdout
+    assert "sokha" in table and "director" in table
+    assert "argon2" not in listed.stdout + table and "hash" not in listed.stdout + table
+    store = open_store(db)
+    assert authenticate(store, "sokha", PASSWORD) == Account("sokha", "director")
+    store.close()
+    assert run("users", "remove", "dara", "--store", db, env=cli_env).returncode == 0
+    missing = run("users", "remove", "dara", "--store", db, env=cli_env)
+    assert missing.returncode == 2 and "no account named 'dara'" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_cli_share_create_verify_revoke(db, tmp_path, cli_env):
+    run("users", "add", "sokha", "--role", "director", "--password-stdin", "--store", db,
+        stdin=PASSWORD + "\n", env=cli_env)
+    run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+        stdin=PASSWORD + "\n", env=cli_env)
+    created = run("share", "create", "--organization", "KWCD", "--site", "Phnom Penh", "--from", "2024-01-01",
+                  "--to", "2024-12-31", "--page", "overview", "--page", "savings", "--expires", "30d",
+                  "--note", "Donor X", "--by", "sokha", "--base-url", "http://host:8501/", "--store", db,
+                  env=cli_env)
+    assert created.returncode == 0, created.stderr
+    url = created.stdout.strip()
+    assert url.startswith("http://host:8501/?share=")
+    token = parse_qs(urlsplit(url).query)["share"][0]
+    secret = (tmp_path / "secret.key").read_bytes()
+    assert stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
+    store = open_store(db)
+    link = verify(store, secret, token)
+    assert link.scope == SCOPE and link.note == "Donor X" and link.created_by == "sokha"
+
+    as_json = run("share", "create", "--organization", "KWCD", "--expires", "2099-12-31", "--note", "Donor Y",
+                  "--by", "sokha", "--json", "--store", db, env=cli_env)
+    record = json.loads(as_json.stdout)
+    assert set(record) >= {"id", "url", "expires", "scope"} and record["expires"].startswith("2100-01-01")
+    assert record["scope"]["pages"] == list(sharing.DONOR_PAGES) and record["scope"]["organizations"] == ["KWCD"]
+
+    staff = run("share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "x", "--by", "dara",
+                "--store", db, env=cli_env)
+    assert staff.returncode == 2 and "only a director" in staff.stderr and _one_error_line(staff.stderr)
+    for bad in (["--expires", "soon"], ["--expires", "2020-01-01"], ["--page", "data"]):
+        args = ["share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "x", "--by", "sokha",
+                *bad, "--store", db]
+        out = run(*args, env=cli_env)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+
+    listed = json.loads(run("share", "list", "--json", "--store", db, env=cli_env).stdout)
+    assert [entry["note"] for entry in listed] == ["Donor Y", "Donor X"]
+    assert all(entry["status"] == "active" and token not in json.dumps(entry) for entry in listed)
+    assert "Donor X" in run("share", "list", "--store", db, env=cli_env).stdout
+
+    assert run("share", "verify", url, "--store", db, env=cli_env).returncode == 0
+    revoked = run("share", "revoke", link.public_id, "--store", db, env=cli_env)
+    assert revoked.returncode == 0, revoked.stderr
+    assert _reason(store, secret, token, now=None).reason == "revoked"
+    after = run("share", "verify", url, "--store", db, env=cli_env)
+    assert after.returncode == 2 and "revoked" in after.stderr
+    unknown = run("share", "revoke", "nope", "--store", db, env=cli_env)
+    assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no share link 'nope'"
+    store.close()

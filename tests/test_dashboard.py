@@ -1,0 +1,78 @@
+"""The dashboard shell, run by Streamlit's AppTest on a real SQLite store seeded with demo data."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impact.metrics import Selection, compute
+from impact.prepared import prepare
+from impact.seed import seed_demo_store
+from impact.store import open_store
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory) -> Path:
+    """One seeded store for the session; tests get their own copy."""
+    folder = tmp_path_factory.mktemp("demo")
+    seed_demo_store(open_store(folder / "store.db"), folder / "workbooks")
+    return folder / "store.db"
+
+
+@pytest.fixture
+def app(demo_store, tmp_path, monkeypatch):
+    db = tmp_path / "store.db"
+    shutil.copy(demo_store, db)
+    monkeypatch.setenv("IMPACT_STORE", str(db))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.store_path = db
+    return at
+
+
+def test_first_start_seeds_an_empty_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "new.db"))
+    monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    assert len(open_store(tmp_path / "new.db").uploads()) == 6
+
+
+def test_overview_shows_what_impact_computes_and_the_url_follows_filters(app):
+    at = app.run()
+    assert not at.exception
+    at.multiselect(key="f_organization").set_value(["KWCD"])
+    at.selectbox(key="preset").set_value("all_time")
+    at.run()
+    assert not at.exception
+    assert at.query_params == {"period": ["all_time"], "org": ["KWCD"]} or \
+        at.query_params == {"period": "all_time", "org": "KWCD"}
+    expected = compute(prepare(open_store(app.store_path).tables()),
+                       Selection(None, dt.date.today(), {"organization": ("KWCD",)}),
+                       keys=("participants_registered", "graduation_rate"))
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Women registered"] == f"{expected['value'].iloc[0]:,.0f}"
+    assert shown["Graduation rate"] == f"{expected['value'].iloc[1]:.1%}"
+
+
+def test_khmer_switch(app):
+    at = app.run()
+    at.radio(key="lang").set_value("km").run()
+    assert not at.exception
+    assert at.title[0].value == "ទិដ្ឋភាពទូទៅ"
+    assert "អត្រាបញ្ចប់ការសិក្សា" in [m.label for m in at.metric]
+
+
+def test_a_selection_with_no_data_says_so(app):
+    at = app.run()
+    at.selectbox(key="preset").set_value("custom").run()
+    at.date_input(key="start").set_value(dt.date(2001, 1, 1))
+    at.date_input(key="end").set_value(dt.date(2001, 12, 31)).run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Graduation rate"] == "–" and values["Women registered"] == "0"
+    assert any("No data" in i.value for i in at.info)

@@ -1,0 +1,199 @@
+"""The Data page, run by Streamlit's AppTest on a real SQLite store seeded with the demo data.
+
+AppTest of this Streamlit runs the entry point once and then only the page script (each page
+draws its own sidebar), so every test starts at dashboard.py and switches to the page.
+This AppTest drives st.file_uploader, so the upload itself is tested here.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import openpyxl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impact import charts, intake
+from impact.store import open_store
+from tests.workbooks import PARTICIPANT_HEADER, participant
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def store_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "store.db"))
+    monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
+    return tmp_path / "store.db"
+
+
+def data_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def workbook(rows: list[list]) -> bytes:
+    wb = openpyxl.Workbook()
+    for row in rows:
+        wb.active.append(row)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def table(at: AppTest, *columns: str):
+    """The first table showing these columns (a display table has no key in AppTest)."""
+    return next(d.value for d in at.dataframe if set(columns) <= set(d.value.columns))
+
+
+def issue_table(at: AppTest):
+    return table(at, "file", "sheet", "row", "column", "value", "problem")
+
+
+def texts(elements) -> str:
+    return "\n".join(e.value for e in elements)
+
+
+def test_issue_report_shows_every_issue_of_the_store_and_the_downloads_exist(store_path):
+    at = data_page()
+    issues = open_store(store_path).issues()
+    assert len(issues) > 0                              # the demo files carry deliberate mistakes
+    table = issue_table(at)
+    assert len(table) == len(issues)
+    assert f"of {len(issues):,} problem(s)" in texts(at.caption)
+    labels = {b.key: b.label for b in at.download_button}
+    assert labels["data_template"] == "Download the template (Excel)"
+    assert {"data_issues_xlsx", "data_marked", "data_original"} <= labels.keys()
+    # The problem filter narrows the table.
+    at.text_input(key="data_issue_search").set_value("Calendar DATE").run()
+    narrowed = issue_table(at)
+    assert 0 < len(narrowed) == issues["problem"].str.contains("calendar date").sum() < len(issues)
+
+
+def test_upload_with_a_bad_row_and_an_unreadable_file(store_path):
+    at = data_page()
+    before = open_store(store_path).data_version()
+    today = dt.date.today().strftime("%d/%m/%Y")
+    good = workbook([["Pouk register"], PARTICIPANT_HEADER, participant("UP-1", today), participant("UP-2", today),
+                     participant("UP-3", "not a date")])
+    at.file_uploader[0].set_value([("KWCD_Upload_test.xlsx", good, XLSX), ("broken.xlsx", b"not a workbook", XLSX)])
+    at.run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, at.exception
+    assert "broken.xlsx: the workbook could not be read" in texts(at.error)
+    assert "KWCD_Upload_test.xlsx (KWCD): 2 row(s) loaded, 1 rejected" in texts(at.warning)
+    assert "Stored as a new source." in texts(at.warning)
+    store = open_store(store_path)
+    assert store.data_version() != before
+    # The bad row is in the issue report, at its Excel row.
+    at.multiselect(key="data_issue_files").set_value(["KWCD_Upload_test.xlsx"]).run()
+    table = issue_table(at)
+    assert table[["row", "column", "value"]].values.tolist() == [[5, "Intake Date", "not a date"]]
+    assert len(at.file_uploader[0].value or []) == 0      # the picker is emptied
+    # The same file again is unchanged.
+    at.file_uploader[0].set_value(("KWCD_Upload_test.xlsx", good, XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert "Unchanged: this exact file is already in the store." in texts(at.info)
+
+
+def test_new_data_reaches_the_other_pages(store_path):
+    at = data_page()
+    at.switch_page("pages/overview.py").run()
+    registered = next(m for m in at.metric if m.label == charts.metric_label("participants_registered", "en"))
+    before = int(registered.value.replace(",", ""))
+    today = dt.date.today().strftime("%d/%m/%Y")
+    at.switch_page("pages/data.py").run()
+    at.file_uploader[0].set_value(("KWCD_New.xlsx", workbook(
+        [PARTICIPANT_HEADER] + [participant(f"NEW-{i}", today) for i in range(7)]), XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/overview.py").run()
+    registered = next(m for m in at.metric if m.label == registered.label)
+    assert int(registered.value.replace(",", "")) == before + 7
+
+
+def test_restore_an_earlier_version_after_confirming(store_path):
+    at = data_page()
+    store = open_store(store_path)
+    name = "KWCD_Versions.xlsx"
+    v1 = intake.ingest_uploads(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1")]))]).outcomes[0]
+    v2 = intake.ingest_uploads(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1"),
+                                                        participant("V-2")]))]).outcomes[0]
+    assert v2.status == "replaced"
+    at.run()
+    at.selectbox(key="data_restore_choice").set_value(v1.upload_id).run()
+    at.button(key="data_restore").click().run()
+    assert f"Make version {v1.upload_id} of {name}" in texts(at.warning)
+    active = store.uploads().set_index("id")["active"]
+    assert active[v2.upload_id] and not active[v1.upload_id]        # nothing before confirming
+    at.button(key="data_restore_yes").click().run()
+    assert not at.exception, at.exception
+    active = store.uploads().set_index("id")["active"]
+    assert active[v1.upload_id] and not active[v2.upload_id]
+    assert f"Version {v1.upload_id} of {name} is active again." in texts(at.success)
+    participants = store.tables()["participants"]
+    assert "V-2" not in set(participants["participant_id"]) and "V-1" in set(participants["participant_id"])
+
+
+def test_map_an_unrecognized_column_and_identifiers_cannot_be_mapped(store_path):
+    at = data_page()
+    store = open_store(store_path)
+    name = "KWCD_Joined.xlsx"
+    content = workbook([["Participant ID", "Program", "Site", "Date joined", "Phone"],
+                        ["J-1", "Night Outreach", "Phnom Penh", "15/03/2024", "012345678"],
+                        ["J-2", "Night Outreach", "Phnom Penh", "16/03/2024", "012345679"],
+                        ["J-3", "Night Outreach", "Phnom Penh", "17/03/2024", "012345670"]])
+    (first,) = intake.ingest_uploads(store, [(name, content)]).outcomes
+    at.run()
+    at.selectbox(key="data_upload_choice").set_value(first.upload_id).run()
+    dropped = table(at, "reason", "mappable")
+    assert dropped.set_index("column")["mappable"].to_dict() == {"Date joined": True, "Phone": False}
+    header_choice = at.selectbox(key=f"data_map_header_{first.upload_id}")
+    assert header_choice.options == ["Sheet › Date joined"]
+    at.selectbox(key=f"data_map_column_{first.upload_id}_0").set_value("intake_date").run()
+    at.button(key="data_map_save").click().run()
+    assert not at.exception, at.exception
+    assert "Date joined is now read as intake_date." in texts(at.success)
+    assert store.column_mappings("KWCD", name) == {"participants": {"datejoined": "intake_date"}}
+    newest = store.uploads().iloc[0]
+    assert newest["file_name"] == name and newest["active"] and newest["rows_loaded"] == 3
+    assert at.selectbox(key="data_upload_choice").value == newest["id"]
+    assert {"J-1", "J-2", "J-3"} <= set(store.tables()["participants"]["participant_id"])
+
+
+def test_the_page_in_khmer(store_path):
+    at = data_page()
+    at.radio(key="lang").set_value("km").run()
+    assert not at.exception, at.exception
+    assert "ទាញយកគំរូ (Excel)" in {b.label for b in at.download_button}
+
+
+def test_the_marked_workbook_and_the_original_are_made_when_clicked(store_path, monkeypatch):
+    """Deferred downloads: the page hands Streamlit callables; run the ones it registered."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    registered: dict[str, object] = {}
+    original_add = MediaFileManager.add_deferred
+
+    def capture(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        registered[file_name] = data_callable
+        return original_add(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", capture)
+    at = data_page()
+    store = open_store(store_path)
+    name = "KWCD_Marked.xlsx"
+    content = workbook([PARTICIPANT_HEADER, participant("M-1"), participant("M-2", "someday")])
+    (upload,) = intake.ingest_uploads(store, [(name, content)]).outcomes
+    at.run()
+    at.selectbox(key="data_upload_choice").set_value(upload.upload_id).run()
+    assert not at.exception, at.exception
+    assert registered[name]() == content
+    marked = openpyxl.load_workbook(io.BytesIO(registered["KWCD_Marked_issues.xlsx"]()))
+    assert marked.sheetnames == ["Issues", "Sheet"]
+    assert "expected" in marked["Sheet"]["D3"].comment.text

@@ -1,0 +1,288 @@
+"""The intake path on real workbooks written by the tests, one kind of messiness at a time."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from impact.loading import load_files
+from impact.report import LoadResult
+from tests.workbooks import (
+    PARTICIPANT_HEADER,
+    participant,
+    write_csv,
+    write_ods,
+    write_xls,
+    write_xlsx,
+    write_xlsxwriter,
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
+
+
+def assert_accounted(result: LoadResult) -> None:
+    """Every data row is loaded or rejected, and every rejected row is in the issue report."""
+    for f in result.files:
+        assert f.rows_read == f.rows_loaded + f.rows_rejected, f.file_name
+        for s in f.sheets:
+            assert s.rows_read == s.rows_loaded + s.rows_rejected, (f.file_name, s.sheet)
+            reported = {i.row for i in f.issues if i.sheet == s.sheet}
+            assert len(reported) == s.rows_rejected, (f.file_name, s.sheet, reported)
+
+
+def only_file(result: LoadResult):
+    assert len(result.files) == 1
+    return result.files[0]
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="shared samples not beside the repo")
+def test_every_sample_row_is_accounted_for():
+    result = load_files([SAMPLES])
+    assert_accounted(result)
+    summary = result.summary()
+    assert summary["tables"]["participants"] == 73
+    assert summary["rows_loaded"] + summary["rows_rejected"] == sum(f.rows_read for f in result.files)
+    # Each data sheet holds one deliberately bad row (the follow-ups two).
+    rejected = {(i["file"], i["sheet"]) for i in summary["issues"]}
+    assert len(rejected) == 6
+    dropped = {d["column"]: d["reason"] for d in summary["dropped_columns"]}
+    assert dropped.keys() == {"ឈ្មោះ", "លេខទូរស័ព្ទ"}
+    sheets = {s.sheet: s for f in result.files for s in f.sheets}
+    assert sheets["Pivot"].table is None and sheets["Pivot"].hidden
+    assert sheets["Instructions"].table is None
+    assert sheets["អ្នកចូលរួម"].header_row == 5
+    savings = result.table("savings")
+    assert savings["group_id"].notna().all()           # merged cells fill down the group
+    assert round(savings["deposit"].sum(), 2) == 481.25
+
+
+@pytest.mark.skipif(not SAMPLES.exists(), reason="shared samples not beside the repo")
+def test_no_name_or_phone_reaches_the_tables():
+    result = load_files([SAMPLES])
+    text = " ".join(str(v) for t in ("participants", "enrollments", "services")
+                    for v in result.table(t).to_numpy().ravel())
+    for leaked in ("Lim Lina", "Nhem Leakhena", "088 282 9466", "017 578 1655"):
+        assert leaked not in text
+
+
+def test_title_rows_total_and_notes_are_skipped(tmp_path):
+    rows = [["KWCD participant register 2024"], ["logo"], [], PARTICIPANT_HEADER,
+            participant("P-1"), participant("P-2"), [], ["Total", 2],
+            ["Note: data checked by the M&E officer in March"]]
+    f = only_file(load_files([write_xlsx(tmp_path / "KWCD_reg.xlsx", {"Sheet1": rows})]))
+    assert f.organization == "KWCD"
+    (sheet,) = f.sheets
+    assert (sheet.table, sheet.header_row, sheet.rows_read, sheet.rows_loaded) == ("participants", 4, 2, 2)
+    assert sheet.rows_skipped == 6 and f.issues == []
+
+
+def test_khmer_and_variant_headers_and_labels(tmp_path):
+    header = ["ល.រ", "លេខសម្គាល់អ្នកចូលរួម", "កម្មវិធី", "តំបន់", "ថ្ងៃចុះឈ្មោះ (Intake Date)",
+              "ឆ្នាំកំណើត", "ប្រភពបញ្ជូន", "ទីកន្លែងការងារ"]
+    rows = [header,
+            [1, "P-1", "Night Outreach", "Siem Reap - Pouk", "០៣/០២/២០២៤", "១៩៩៩", "បណ្ដាញសហគមន៍", "ខារ៉ាអូខេ"],
+            [2, " P-2 ", "Night Outreach", "Siem Reap - Pouk", "2024-02-04", 2001, "Peer  Educator", "None"]]
+    f = only_file(load_files([write_xlsx(tmp_path / "SRP_x.xlsx", {"បញ្ជី": rows})]))
+    p = f.tables["participants"]
+    assert list(p["participant_id"]) == ["P-1", "P-2"]
+    assert list(p["referral_source"]) == ["community_network", "peer_educator"]   # ្ដ typed for ្ត
+    assert list(p["work_setting"]) == ["karaoke", "none"]                          # None is a category
+    assert p["intake_date"].tolist() == [dt.datetime(2024, 2, 3), dt.datetime(2024, 2, 4)]
+    assert list(p["birth_year"]) == [1999, 2001]
+    assert f.dropped_columns == []    # the row-number column is ignored, not reported
+
+
+def test_english_header_variants(tmp_path):
+    rows = [["participant id*", "PROGRAM", " Site ", "Intake Date (dd/mm/yyyy)", "Year of birth"],
+            ["P-1", "Night Outreach", "Phnom Penh", "01/12/2023", 1990]]
+    f = only_file(load_files([write_xlsx(tmp_path / "A_x.xlsx", {"Anything": rows})]))
+    assert f.tables["participants"]["intake_date"].iloc[0] == dt.datetime(2023, 12, 1)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (dt.datetime(2024, 3, 5), dt.date(2024, 3, 5)),
+    (45356, dt.date(2024, 3, 5)),                  # an Excel serial number
+    ("05/03/2024", dt.date(2024, 3, 5)),           # day first
+    ("5/3/24", dt.date(2024, 3, 5)),
+    ("2024-03-05", dt.date(2024, 3, 5)),
+    ("5 March 2024", dt.date(2024, 3, 5)),
+    ("Mar 2024", dt.date(2024, 3, 1)),             # month only: the first of the month
+    ("០៥/០៣/២០២៤", dt.date(2024, 3, 5)),           # Khmer digits
+])
+def test_date_forms(tmp_path, raw, expected):
+    rows = [PARTICIPANT_HEADER, participant("P-1", raw)]
+    f = only_file(load_files([write_xlsx(tmp_path / "A_x.xlsx", {"S": rows})]))
+    assert f.issues == []
+    assert f.tables["participants"]["intake_date"].iloc[0].date() == expected
+
+
+def test_bad_dates_are_reported_with_excel_row(tmp_path):
+    rows = [["title"], PARTICIPANT_HEADER, participant("P-1", "30/02/2024"),
+            participant("P-2", "someday"), participant("P-3", "01/01/2024")]
+    result = load_files([write_xlsx(tmp_path / "A_x.xlsx", {"S": rows})])
+    f = only_file(result)
+    assert [(i.row, i.column, i.value) for i in f.issues] == [
+        (3, "Intake Date", "30/02/2024"), (4, "Intake Date", "someday")]
+    assert "date" in f.issues[0].problem
+    assert_accounted(result)
+
+
+def test_amounts_currency_marks_and_riel(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPACT_KHR_PER_USD", "4100")
+    rows = [["Group ID", "Member ID", "Month", "Deposit (៛)", "Withdrawal", "Currency"],
+            ["G1", "M1", "Jan 2024", "41,000", "", ""],        # header mark: riel
+            ["G1", "M2", "Jan 2024", "$5.00", "", ""],         # the cell's mark wins
+            ["G1", "M3", "Jan 2024", "៤,១០០", "", "KHR"],
+            ["G1", "M4", "Jan 2024", 10, 2, "USD"],             # the row's currency beats the header
+            ["G1", "M5", "Jan 2024", "8,200 KHR", "", "USD"]]
+    f = only_file(load_files([write_xlsx(tmp_path / "A_sav.xlsx", {"Savings": rows})]))
+    s = f.tables["savings"]
+    assert list(s["deposit"]) == [10.0, 5.0, 1.0, 10.0, 2.0]
+    assert list(s["withdrawal"].fillna(0)) == [0, 0, 0, 2.0, 0]
+
+
+def test_category_typos_and_ambiguity(tmp_path):
+    rows = [["Participant ID", "Course", "Course Type", "Start Date", "End Date", "Status"],
+            ["P-1", "Sewing", "Vocational", "01/01/2024", "01/03/2024", "Graduted"],
+            ["P-1", "Sewing", "vocational", "01/01/2024", "", "បោះបង់"],
+            ["P-1", "Sewing", "vocational", "01/01/2024", "", "finished"],
+            ["P-1", "Sewing", "life-skills", "01/01/2024", "", "kompung"]]
+    reg = [PARTICIPANT_HEADER, participant("P-1")]
+    result = load_files([write_xlsx(tmp_path / "A_x.xlsx", {"Reg": reg, "Enr": rows})])
+    e = result.table("enrollments")
+    assert list(e["status"]) == ["graduated", "dropped_out"]
+    problems = [i.problem for i in result.issues]
+    assert len(problems) == 2 and all("enrolled, graduated, dropped_out" in p for p in problems)
+    assert_accounted(result)
+
+
+def test_booleans_in_every_form_and_tick_columns(tmp_path):
+    header = ["Participant ID", "Course", "Course Type", "Start Date", "Status", "Scholarship"]
+    values = ["Yes", "N", "TRUE", 0, "ចាស", "ទេ", "✓", ""]
+    rows = [header] + [["P-1", "Sewing", "vocational", "01/01/2024", "enrolled", v] for v in values]
+    reg = [PARTICIPANT_HEADER, participant("P-1")]
+    f = only_file(load_files([write_xlsx(tmp_path / "A_x.xlsx", {"Reg": reg, "Enr": rows})]))
+    assert list(f.tables["enrollments"]["scholarship"]) == [True, False, True, False, True, False, True, False]
+
+
+def test_hidden_sheet_is_read_and_pivot_is_not_data(tmp_path):
+    pivot = [["Row Labels", "Count of Participant ID"], ["Night Outreach", 3], ["Grand Total", 3]]
+    path = write_xlsx(tmp_path / "A_x.xlsx", {"Read me": [["Fill one row per woman"]], "Pivot": pivot,
+                                              "Old": [PARTICIPANT_HEADER, participant("P-9")]},
+                      hidden=("Pivot", "Old"))
+    f = only_file(load_files([path]))
+    kinds = {s.sheet: (s.table, s.hidden) for s in f.sheets}
+    assert kinds == {"Read me": (None, False), "Pivot": (None, True), "Old": ("participants", True)}
+    assert list(f.tables["participants"]["participant_id"]) == ["P-9"]
+
+
+def test_merged_cells_fill_down(tmp_path):
+    rows = [["Group ID", "Group type", "Member ID", "Month", "Deposit"],
+            ["G1", "karaoke workers", "M1", "Jan 2024", 1],
+            [None, None, "M2", "Jan 2024", 2],
+            [None, None, "M3", "Jan 2024", 3]]
+    path = write_xlsx(tmp_path / "A_x.xlsx", {"S": rows}, merges={"S": ["A2:A4", "B2:B4"]})
+    s = only_file(load_files([path])).tables["savings"]
+    assert list(s["group_id"]) == ["G1"] * 3 and list(s["group_type"]) == ["karaoke workers"] * 3
+
+
+def test_merged_header_cells(tmp_path):
+    rows = [["Participant register", None, None, None, None],
+            ["Participant ID", "Program", "Site", "Intake Date", None],
+            ["P-1", "Night Outreach", "Phnom Penh", "01/01/2024", "02/01/2024"]]
+    path = write_xlsx(tmp_path / "A_x.xlsx", {"S": rows}, merges={"S": ["A1:E1", "D2:E2"]})
+    f = only_file(load_files([path]))
+    assert f.sheets[0].header_row == 2 and len(f.tables["participants"]) == 1
+
+
+def test_validation_rules(tmp_path):
+    reg = [PARTICIPANT_HEADER, participant("P-1"), participant("P-1"), ["", "Night Outreach", "Phnom Penh",
+                                                                       "01/01/2024", 1999, "", ""]]
+    enr = [["Participant ID", "Course", "Course Type", "Start Date", "End Date", "Status"],
+           ["P-1", "Sewing", "vocational", "01/03/2024", "01/02/2024", "graduated"],
+           ["P-404", "Sewing", "vocational", "01/03/2024", "", "enrolled"]]
+    sav = [["Group", "Member", "Month", "Deposit", "Withdrawal"], ["G", "P-1", "Jan 2024", -5, ""]]
+    result = load_files([write_xlsx(tmp_path / "A_x.xlsx", {"Reg": reg, "Enr": enr, "Sav": sav})])
+    problems = {(i.sheet, i.row): i.problem for i in result.issues}
+    assert "already registered" in problems[("Reg", 3)] and "row 2" in problems[("Reg", 3)]
+    assert "required" in problems[("Reg", 4)]
+    assert "start" in problems[("Enr", 2)]
+    assert "not a registered participant of A" in problems[("Enr", 3)]
+    assert "0 or more" in problems[("Sav", 2)]
+    assert_accounted(result)
+    assert result.summary()["rows_loaded"] == 1
+
+
+def test_references_can_come_from_the_store(tmp_path):
+    fu = [["Participant ID", "Follow-up date", "Employment status"], ["P-7", "01/05/2024", "studying"]]
+    path = write_xlsx(tmp_path / "A_fu.xlsx", {"Follow-ups": fu})
+    assert load_files([path]).summary()["rows_rejected"] == 1
+    assert load_files([path], known_participants={("A", "P-7")}).summary()["rows_loaded"] == 1
+
+
+def test_missing_required_column_rejects_rows_with_a_reason(tmp_path):
+    rows = [["Participant ID", "Program", "Intake Date"], ["P-1", "Night Outreach", "01/01/2024"]]
+    result = load_files([write_xlsx(tmp_path / "A_x.xlsx", {"S": rows})])
+    (issue,) = result.issues
+    assert issue.column == "site" and "no site column" in issue.problem
+    assert_accounted(result)
+
+
+def test_identifiers_dropped_by_header_and_content(tmp_path):
+    rows = [PARTICIPANT_HEADER + ["Full name", "Contact", "Remarks"],
+            participant("P-1") + ["Sok Dara", "012 345 678", "ok"],
+            participant("P-2") + ["Chan Sreymom", "+855 97 765 4321", "ok"],
+            participant("P-3") + ["Keo Malis", "(088) 111-2222", "ok"]]
+    f = only_file(load_files([write_xlsx(tmp_path / "A_x.xlsx", {"S": rows})]))
+    reasons = {d.column: d.reason for d in f.dropped_columns}
+    assert reasons["Full name"].startswith("name") and reasons["Contact"].startswith("phone")
+    assert "not stored" in reasons["Remarks"]
+    assert "Sok Dara" not in f.tables["participants"].to_string()
+
+
+def test_names_typed_into_the_id_column_are_not_stored(tmp_path):
+    rows = [PARTICIPANT_HEADER] + [participant(n) for n in ("Sok Dara", "Chan Sreymom", "Keo Malis")]
+    result = load_files([write_xlsx(tmp_path / "A_x.xlsx", {"S": rows})])
+    assert result.summary()["rows_loaded"] == 0
+    assert result.dropped_columns[0].reason.startswith("name")
+    assert all("Sok" not in i.value for i in result.issues)
+    assert_accounted(result)
+
+
+@pytest.mark.parametrize("writer, suffix", [(write_xlsxwriter, ".xlsx"), (write_ods, ".ods"), (write_xls, ".xls")])
+def test_every_format(tmp_path, writer, suffix):
+    rows = [["Activities 2024"], [], ["Activity Date", "Site", "Activity Type", "Reached", "New contacts"],
+            ["06/01/2024", "Phnom Penh", "Night outreach visit", "1,400", 3],
+            ["07/01/2024", "Phnom Penh", "radio call-in", "៣៧", 0],
+            ["Total", None, None, 1437, 3]]
+    f = only_file(load_files([writer(tmp_path / f"A_act{suffix}", {"Activities": rows})]))
+    a = f.tables["activities"]
+    assert list(a["reached"]) == [1400, 37] and list(a["activity_type"]) == ["night_outreach_visit", "radio_callin"]
+    assert f.sheets[0].rows_skipped == 3
+
+
+@pytest.mark.parametrize("bom, delimiter", [(True, ","), (False, ","), (False, ";")])
+def test_csv(tmp_path, bom, delimiter):
+    rows = [["LBC activities (export)", "", ""], ["Activity Date", "Site", "Activity Type"],
+            ["06/01/2024", "Phnom Penh", "Awareness course"], ["Total", "", ""]]
+    f = only_file(load_files([write_csv(tmp_path / "A_act.csv", rows, bom, delimiter)]))
+    assert len(f.tables["activities"]) == 1 and f.issues == []
+
+
+def test_a_participant_in_several_files_and_folder_loading(tmp_path):
+    write_xlsx(tmp_path / "A_one.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1")]})
+    write_xlsx(tmp_path / "A_two.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1", site="Kampot")]})
+    (tmp_path / "~$A_one.xlsx").write_bytes(b"lock file")     # Excel's lock files are not data
+    result = load_files([tmp_path])
+    assert [f.file_name for f in result.files] == ["A_one.xlsx", "A_two.xlsx"]
+    assert len(result.table("participants")) == 2   # one per source; the store merges them
+
+
+def test_organization_column_and_chosen_organization(tmp_path):
+    rows = [PARTICIPANT_HEADER + ["Organization"], participant("P-1") + ["KWCD"], participant("P-2") + [""]]
+    path = write_xlsx(tmp_path / "register.xlsx", {"S": rows})
+    f = only_file(load_files([path], organization="SRP"))
+    assert f.organization == "SRP"
+    assert list(f.tables["participants"]["organization"]) == ["KWCD", "SRP"]
+    assert only_file(load_files([path])).organization == "KWCD"

@@ -1,0 +1,161 @@
+"""Every page of the dashboard, run by Streamlit's AppTest on a real SQLite store: it runs on
+the demo data and shows what `impact/` computes for the same selection, it runs in Khmer, an
+empty selection or an empty store says "no data" instead of failing or showing 0, and a donor
+(share link) sees no breakdown that skipped disclosure control.
+
+One seeded store serves the module (seeding takes seconds; no test writes to it). AppTest
+reruns only the page script after `switch_page`, and a page switch resets the sidebar's
+widgets, so each test sets the period (and language) it means after switching.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from impact import charts, config, sharing
+from impact.breakdowns import target_report, targets_in_view
+from impact.cohorts import followup_cohorts
+from impact.metrics import Selection, compute
+from impact.prepared import prepare
+from impact.seed import seed_demo_store
+from impact.store import open_store
+from impact.targets import target_progress
+from impact.texts import text
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
+PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
+NO_DATA = text("no_data")
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("pages")
+    store = open_store(folder / "store.db")
+    seed_demo_store(store, folder / "demo")
+    store.close()
+    return folder / "store.db"
+
+
+@pytest.fixture(scope="module")
+def expected(demo_store):
+    """What impact/ computes for the pages' default view (this year, no filter)."""
+    today = dt.date.today()
+    tables = open_store(demo_store).tables()
+    prepared = prepare(tables)
+    selection = Selection(dt.date(today.year, 1, 1), today)
+    return dict(today=today, tables=tables, prepared=prepared, selection=selection,
+                metrics=compute(prepared, selection, today=today).set_index("metric"))
+
+
+def open_page(page: str, lang: str = "en") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    at.selectbox(key="preset").set_value("this_year")
+    at.radio(key="lang").set_value(lang).run()
+    assert not at.exception, at.exception[0].message
+    return at
+
+
+def shown(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def value(expected, key: str, column: str = "value") -> str:
+    return charts.format_value(key, expected["metrics"].at[key, column])
+
+
+CHECKS = {
+    "overview": ("participants_registered",),
+    "outreach": ("people_reached", "new_contacts"),
+    "training": ("graduation_rate", "vocational_progression"),
+    "livelihoods": ("job_exit_rate", "followup_coverage", "sustained_exit_6m", "business_starts"),
+    "savings": ("savings_rate", "savings_per_member"),
+    "services": ("referral_completion_rate",),
+    "targets": (),
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, demo_store, expected, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+    at = open_page(page)
+    assert at.title[0].value == text(f"page_{page}")
+    figures = shown(at)
+    for key in CHECKS[page]:
+        assert figures[charts.metric_label(key, "en")] == value(expected, key), key
+    selection, today, prepared = expected["selection"], expected["today"], expected["prepared"]
+
+    if page == "outreach":      # counted straight from the stored activity log
+        dates = expected["tables"]["activities"]["activity_date"]
+        held = dates.between(pd.Timestamp(selection.start), pd.Timestamp(selection.end)).sum()
+        assert figures[text("activities")] == f"{held:,}"
+    if page == "training":
+        assert figures[text("enrollments_ended")] == f"{expected['metrics'].at['graduation_rate', 'denominator']:,.0f}"
+    if page == "livelihoods":
+        cohorts = followup_cohorts(prepared, selection, today=today)
+        pd.testing.assert_frame_equal(at.dataframe[0].value.reset_index(drop=True), cohorts, check_dtype=False)
+    if page == "savings":       # the currency switch converts what is shown
+        at.segmented_control(key="currency").set_value("KHR").run()
+        per_member = expected["metrics"].at["savings_per_member", "value"] * config.khr_per_usd()
+        assert shown(at)[charts.metric_label("savings_per_member", "en")] == \
+            charts.format_value("savings_per_member", per_member, "KHR")
+    if page == "targets":
+        report = target_report(targets_in_view(target_progress(prepared, today=today), selection))
+        assert len(report) > 0
+        assert at.dataframe[0].value["Actual"].tolist() == report["Actual"].tolist()
+        assert at.dataframe[0].value["Status"].tolist() == report["Status"].tolist()
+
+    at.radio(key="lang").set_value("km").run()
+    assert not at.exception, at.exception[0].message
+    assert at.title[0].value == text(f"page_{page}", "km")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_selection_without_data_says_so(page, demo_store, monkeypatch):
+    """One site, a year before the demo data begins: no data, never 0% or $0."""
+    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+    at = open_page(page)
+    at.multiselect(key="f_site").set_value(["Phnom Penh"])
+    at.selectbox(key="preset").set_value("custom").run()
+    at.date_input(key="start").set_value(dt.date(2020, 1, 1))
+    at.date_input(key="end").set_value(dt.date(2020, 12, 31)).run()
+    assert not at.exception, at.exception[0].message
+    assert "2020" in at.caption[0].value
+    assert NO_DATA in [i.value for i in at.info]
+    assert not [m.value for m in at.metric if m.value in ("0.0%", "$0.00")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "empty.db"))
+    monkeypatch.setattr("pages.shared.seed_demo_store", lambda store, folder: False)
+    at = open_page(page)
+    assert NO_DATA in [i.value for i in at.info]
+    at.radio(key="lang").set_value("km").run()
+    assert not at.exception, at.exception[0].message
+    assert text("no_data", "km") in [i.value for i in at.info]
+
+
+@pytest.mark.parametrize("page", PAGES[1:])
+def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure_control(
+        page, demo_store, tmp_path, monkeypatch):
+    db = tmp_path / "store.db"
+    shutil.copy(demo_store, db)
+    monkeypatch.setenv("IMPACT_STORE", str(db))
+    monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
+    token, _ = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
+                                   expires_at=dt.date.today() + dt.timedelta(days=30))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params[sharing.SHARE_PARAM] = token
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    at.selectbox(key="preset").set_value("this_year").run()
+    assert not at.exception, at.exception[0].message
+    assert text("staff_only") in [i.value for i in at.info]        # cohorts, groups, targets...: staff only
+    assert not at.dataframe                                           # no cohort or target table
