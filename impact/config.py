@@ -20,4 +20,4 @@ def khr_per_usd() -> float:
 
 
 # Demo workbooks are generated here on first start, never committed.
-DEMO_DIR = PROJECT_DIR / "data" / "demo"
+DEMO_DIR = Path(os.environ.get("IMPACT_DEMO_DIR") or PROJECT_DIR / "data" / "demo")

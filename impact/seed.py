@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from impact.demo import write_demo_workbooks, years_to_recent
-from impact.loading import load_files
 from impact.store import Store
 
 
@@ -14,6 +12,11 @@ def seed_demo_store(store: Store, folder: Path) -> bool:
     """Load the demo workbooks into `store` if it holds no upload yet; True when it did."""
     if len(store.uploads()):
         return False
+    # Imported only when there is something to seed: the dashboard calls this on every start,
+    # and the loader's validation (pandera) adds a fifth of a second to the first paint.
+    from impact.demo import write_demo_workbooks, years_to_recent
+    from impact.loading import load_files
+
     paths = write_demo_workbooks(folder, years_later=years_to_recent(dt.date.today()))
     result = load_files(paths, known_participants=store.participant_keys())
     result.conflicts = store.conflicts_with(result)

@@ -13,33 +13,34 @@ from impact.targets import target_progress
 from impact.texts import text
 from impact.view import previous_period
 from pages import cards, shared
-
-KPIS = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
-        "referral_completion_rate", "people_reached")
-TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
+from pages.shared import HEADLINE, TRENDS
 
 view, selection, lang = shared.frame("page_overview")
 prepared, today = shared.prepared(), shared.today()
 
-current = shared.metrics(selection, keys=KPIS)
+current = shared.metrics(selection, keys=HEADLINE)
 previous = None
 if selection.start and not shared.donor():
     start, end = previous_period(selection.start, selection.end)
-    previous = shared.metrics(Selection(start, end, selection.filters), keys=KPIS).set_index("metric")
-progress = cards.staff(target_progress, prepared, today=today)
-targets = None if progress is None else targets_in_view(progress, selection)
-for column, key in zip(st.columns(3) + st.columns(3), KPIS):   # three a row: labels stay whole
+    previous = shared.metrics(Selection(start, end, selection.filters), keys=HEADLINE).set_index("metric")
+columns = st.columns(3) + st.columns(3)   # three a row: labels stay whole
+for column, key in zip(columns, HEADLINE):
     cards.kpi(column, key, current, lang)
     value = current.set_index("metric").at[key, "value"]
     if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
         change = value - previous.at[key, "value"]
         shown = f"{change:+.1%}" if charts.METRICS[key].kind == "rate" else f"{change:+,.0f}"
         column.caption(f"{shown} {text('change_since', lang)}")
-    if targets is not None:
-        for _, row in targets[targets["indicator"] == key].head(1).iterrows():
-            if row["percent_achieved"] == row["percent_achieved"]:
-                column.progress(min(float(row["percent_achieved"]), 1.0),
-                                text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
+
+# Progress to target goes under the tiles once computed: every target's actual takes a while
+# with a cold cache (a cold start, a new upload), and the headline numbers should not wait.
+progress = cards.staff(target_progress, prepared, today=today)
+targets = None if progress is None else targets_in_view(progress, selection)
+for column, key in zip(columns, HEADLINE) if targets is not None else ():
+    for _, row in targets[targets["indicator"] == key].head(1).iterrows():
+        if row["percent_achieved"] == row["percent_achieved"]:
+            column.progress(min(float(row["percent_achieved"]), 1.0),
+                            text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
 steps = cards.staff(funnel, prepared, selection, today=today)
 if steps is not None and steps["count"].fillna(0).gt(0).any():

@@ -16,10 +16,12 @@ import streamlit as st
 from impact import aliases, charts, config, disclosure, sharing
 from impact.catalog import METRICS
 from impact.exports import csv_bytes, excel_bytes
+from impact.funnel import funnel
 from impact.metrics import TIME_GRAINS, Selection, compute
 from impact.prepared import NOT_RECORDED, Prepared, prepare
 from impact.seed import seed_demo_store
 from impact.store import open_store
+from impact.targets import target_progress
 from impact.texts import text
 from impact.view import (
     FILTER_PARAMS,
@@ -29,6 +31,7 @@ from impact.view import (
     decode_view,
     encode_view,
     period_of,
+    previous_period,
 )
 from pages import access
 from pages.access import Visitor
@@ -47,6 +50,10 @@ PAGES = (
 )
 # Pages only a signed-in staff member reaches, and the action each needs.
 STAFF_PAGES = {"data": "view", "share": "share"}
+# The Overview's headline figures and trends.
+HEADLINE = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
+            "referral_completion_rate", "people_reached")
+TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
 
 
 @st.cache_resource(show_spinner=False)
@@ -86,6 +93,23 @@ def prepared():
 @st.cache_data(show_spinner=False, max_entries=256)
 def _metrics(url: str, version: str, selection: Selection, by: tuple[str, ...], keys: tuple[str, ...] | None):
     return compute(_prepared(url, version), selection, by, keys, today=today())
+
+
+def warm_up() -> None:
+    """What the first visitor of a fresh server would otherwise wait for, done before the
+    server lets anyone in (serve.py): the store (seeded with demo data on a first start), its
+    prepared tables, every target's progress, and the Overview of the default view as staff
+    see it. Each result lands in the cache the pages read."""
+    url, version = config.store_url(), store().data_version()
+    data, day = prepared(), today()
+    start, end = period_of(decode_view({}), day, _first_date())
+    selection = Selection(start, end, {})
+    _metrics(url, version, selection, (), HEADLINE)
+    if start:
+        _metrics(url, version, Selection(*previous_period(start, end), {}), (), HEADLINE)
+    _metrics(url, version, selection, ("quarter",), TRENDS)
+    cached(target_progress, data, today=day)
+    cached(funnel, data, selection, today=day)
 
 
 def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:

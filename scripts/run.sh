@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the dashboard needs and start it on http://localhost:8501.
-# On first start the dashboard seeds its store with demo data. Safe to run again:
+# serve.py seeds the store with demo data on a first start and warms the caches before it
+# answers, so the first page opens as fast as the next. Safe to run again:
 # an existing .venv is reused and brought up to requirements.txt.
 # Extra arguments go to `streamlit run` (e.g. --server.port 8502).
 set -euo pipefail
@@ -17,4 +18,4 @@ fi
 
 ensure_venv run.sh
 
-exec .venv/bin/streamlit run dashboard.py --server.headless true "$@"
+exec .venv/bin/streamlit run serve.py --server.headless true "$@"

@@ -1,4 +1,5 @@
-"""The dashboard in a real browser: one Streamlit server on a seeded demo store, driven by
+"""The dashboard in a real browser: one Streamlit server as scripts/run.sh starts it (serve.py)
+on a demo store it seeds itself, driven by
 Debian's Chromium through Playwright (never `playwright install`).
 
 What AppTest cannot see is tested here: the view carried by the URL, the language switch and
@@ -32,7 +33,6 @@ import pytest
 
 from impact import sharing
 from impact.exports import escape_formulas
-from impact.seed import seed_demo_store
 from impact.store import open_store
 from impact.texts import text
 from tests.workbooks import PARTICIPANT_HEADER, participant
@@ -66,11 +66,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """A Streamlit server of dashboard.py on a seeded store of its own; the same secret key
-    file for it and for this process, so links made here open there."""
+    """`streamlit run serve.py` on an empty store of its own, which its start-up step seeds;
+    the same secret key file for it and for this process, so links made here open there."""
     folder = tmp_path_factory.mktemp("browser")
     db = folder / "store.db"
-    seed_demo_store(open_store(db), folder / "demo")
     secret = folder / "secret.key"
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(sharing.SECRET_ENV, raising=False)
@@ -78,16 +77,16 @@ def server(tmp_path_factory):
         sharing.server_secret()                       # made once, here, read by both
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", sharing.SECRET_ENV)}
-        env.update(IMPACT_STORE=str(db), IMPACT_SECRET_FILE=str(secret))
+        env.update(IMPACT_STORE=str(db), IMPACT_SECRET_FILE=str(secret), IMPACT_DEMO_DIR=str(folder / "demo"))
         log = (folder / "server.log").open("wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+            [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "localhost",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://localhost:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180   # seeding the demo store first
             while True:
                 if process.poll() is not None:
                     raise RuntimeError(f"streamlit exited ({process.returncode}): "
@@ -99,9 +98,10 @@ def server(tmp_path_factory):
                 except OSError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not answer within 60 s")
+                    raise RuntimeError("streamlit did not answer within 180 s")
                 time.sleep(0.2)
-            yield {"base": base, "db": db, "secret": secret, "folder": folder}
+            yield {"base": base, "db": db, "secret": secret, "folder": folder,
+                   "uploads_when_ready": len(open_store(db).uploads())}
         finally:
             process.terminate()
             try:
@@ -225,6 +225,10 @@ def number(text: str) -> int:
 
 
 # --- the staff views ------------------------------------------------------------------------
+
+def test_the_server_seeds_its_store_before_it_lets_anyone_in(server):
+    assert server["uploads_when_ready"] == 6    # the demo workbooks of three organizations
+
 
 def test_the_overview_opens_with_its_kpis(server, page):
     open_app(page, server["base"])

@@ -76,3 +76,22 @@ def test_a_selection_with_no_data_says_so(app):
     values = {m.label: m.value for m in at.metric}
     assert values["Graduation rate"] == "–" and values["Women registered"] == "0"
     assert any("No data" in i.value for i in at.info)
+
+
+def test_warm_up_computes_what_the_first_overview_would(app, monkeypatch):
+    """serve.py's start-up step: afterwards the default Overview computes nothing itself (its
+    metrics, funnel and target progress all come from the caches warm_up filled)."""
+    import impact.funnel
+    import impact.targets
+    from pages import shared
+    calls = []
+    for module in (shared, impact.funnel, impact.targets):
+        real = module.compute
+        monkeypatch.setattr(module, "compute", lambda *a, real=real, name=module.__name__, **k:
+                            calls.append(name) or real(*a, **k))
+    shared.warm_up()
+    assert {"pages.shared", "impact.funnel", "impact.targets"} <= set(calls)
+    calls.clear()
+    at = app.run()
+    assert not at.exception
+    assert calls == [] and len(at.metric) == 6
