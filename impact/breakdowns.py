@@ -255,8 +255,9 @@ def group_metrics(groups: pd.DataFrame) -> pd.DataFrame:
 
 
 STATUS_MARKS = {"achieved": "✅", "on track": "🟡", "behind": "🔴", "no data": "⚪"}
-REPORT_COLUMNS = ("indicator", "organization", "program", "site", "from", "to", "target", "actual",
-                  "percent_achieved", "status", "note")
+# The status right after the indicator: what a director reads first, never off the right edge.
+REPORT_COLUMNS = ("indicator", "status", "organization", "program", "site", "from", "to", "target", "actual",
+                  "percent_achieved", "note")
 
 
 def target_report(progress: pd.DataFrame, lang: str = "en") -> pd.DataFrame:

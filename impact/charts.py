@@ -6,6 +6,7 @@ must not look like a 100% from 300.
 """
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 
 import pandas as pd
@@ -101,9 +102,29 @@ def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color:
     return _layout(fig, title or metric_question(key, lang))
 
 
-def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = None) -> go.Figure:
-    """A metric over time (rows broken down by month, quarter or year), with its interval."""
-    rows = table[(table["metric"] == key) & table["value"].notna()].sort_values("period_end")
+def reported(table: pd.DataFrame, through: dict[str, dt.date | None]) -> pd.DataFrame:
+    """The rows of periods that begin by their metric's latest record (`through`, by metric):
+    for the periods after it nothing was reported yet, and a zero would read as a collapse."""
+    limit = table["metric"].map(lambda key: pd.Timestamp(through.get(key) or pd.Timestamp.max))
+    return table[table["period_start"] <= limit]
+
+
+def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = None, grain: str | None = None,
+          through: dt.date | None = None) -> go.Figure:
+    """A metric over time (rows broken down by `grain`: month, quarter or year), with its
+    interval, over the periods `reported` by `through` (the metric's latest record). A period
+    only partly covered (by the selection or the data) is drawn as an open circle and says so on
+    hover."""
+    rows = reported(table[table["metric"] == key], {key: through})
+    rows = rows[rows["value"].notna()].sort_values("period_end")
+    partial = pd.Series(False, index=rows.index)
+    if through is not None:
+        partial = rows["period_end"] > pd.Timestamp(through)
+    if grain is not None:
+        calendar = rows["period_start"].dt.to_period(grain[0].upper())
+        partial |= (rows["period_start"] > calendar.dt.start_time) | \
+            (rows["period_end"] < calendar.dt.end_time.dt.normalize())
+    covered_to = rows["period_end"] if through is None else rows["period_end"].clip(upper=pd.Timestamp(through))
     fig = go.Figure()
     for i, (name, part) in enumerate(rows.groupby(color, sort=False) if color else [(None, rows)]):
         colour = PALETTE[i % len(PALETTE)]
@@ -111,8 +132,13 @@ def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = N
             fig.add_scatter(x=list(part["period_end"]) + list(part["period_end"])[::-1],
                             y=list(part["ci_high"]) + list(part["ci_low"])[::-1], fill="toself",
                             line={"width": 0}, fillcolor=colour, opacity=0.15, hoverinfo="skip", showlegend=False)
+        note = [("<br>" + text("partial_period", lang).format(start=f"{s:%d/%m/%Y}", end=f"{e:%d/%m/%Y}"))
+                if p else "" for s, e, p in zip(part["period_start"], covered_to[part.index], partial[part.index])]
         fig.add_scatter(x=part["period_end"], y=part["value"], mode="lines+markers", name=str(name) if name else "",
-                        line={"color": colour}, hovertext=[_hover(r, key) for _, r in part.iterrows()],
+                        line={"color": colour},
+                        marker={"symbol": ["circle-open" if p else "circle" for p in partial[part.index]],
+                                "size": [9 if p else 6 for p in partial[part.index]]},
+                        hovertext=[_hover(r, key) + n for (_, r), n in zip(part.iterrows(), note)],
                         hoverinfo="text+x")
     if METRICS[key].kind == RATE:
         fig.update_yaxes(tickformat=".0%", range=[0, 1.05])

@@ -125,3 +125,24 @@ FACTS = {
     "services": (services, PARTICIPANT_DIMENSIONS),
     "activities": (activities, ("organization", "site")),
 }
+
+# The table and date column each fact's records come from: how far its data reaches.
+FACT_DATES = {
+    "registrations": ("participants", "intake_date"),
+    "enrollment_ends": ("enrollments", "end_date"),
+    "life_skills_graduates": ("enrollments", "end_date"),
+    "participant_status": ("followups", "followup_date"),
+    "savers": ("savings", "period"),
+    "services": ("services", "service_date"),
+    "activities": ("activities", "activity_date"),
+}
+
+
+def latest_record(p: Prepared, fact: str | None = None) -> pd.Timestamp | None:
+    """The latest date of a fact's records (of any fact's, without one). Field workbooks arrive
+    weeks late, so the months after it are not reported yet, rather than empty."""
+    dates = [getattr(p, table)[column].max() for name, (table, column) in FACT_DATES.items()
+             if fact in (None, name)]
+    dates = [d for d in dates if pd.notna(d)]
+    return max(dates) if dates else None
+

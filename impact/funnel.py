@@ -18,30 +18,26 @@ from impact.facts import life_skills_graduates, participant_status
 from impact.metrics import Selection, compute
 from impact.prepared import PARTICIPANT_DIMENSIONS
 from impact.subsets import bounds, registered_in
+from impact.texts import read_texts, text
 
 ACTIVITY_FILTERS = ("organization", "site")
-# step, label, the step its conversion is measured against, note
+# step, and the step its conversion is measured against. Labels and notes are texts
+# (`funnel_<step>`, `funnel_note_<step>` in impact/texts.csv), in English and Khmer.
 STEPS = (
-    ("people_reached", "People reached", None,
-     "activity count: people reached by outreach and awareness, not distinct women"),
-    ("new_contacts", "New contacts", "people_reached",
-     "activity count: people newly connected at activities, not distinct women"),
-    ("registered", "Registered", "new_contacts",
-     "women registered in the period; from here on the same women, as at the period's end"),
-    ("enrolled", "Enrolled in a course", "registered", ""),
-    ("graduated", "Graduated a course", "enrolled", ""),
-    ("progressed_to_vocational", "Went on to vocational training", "graduated",
-     "graduated a life-skills course, then started a vocational, apprenticeship or higher-education course"),
-    ("exited_entertainment", "Left entertainment work", "registered",
-     ("at-risk women among the registered whose latest known status is out of entertainment work; "
-      "compared with all registered, not with the course steps")),
-    ("exit_sustained_6m", "Exit sustained 6 months", "exited_entertainment",
-     "exit followed up at least 180 days later and held; exits not yet followed that long do not count"),
+    ("people_reached", None),
+    ("new_contacts", "people_reached"),
+    ("registered", "new_contacts"),
+    ("enrolled", "registered"),
+    ("graduated", "enrolled"),
+    ("progressed_to_vocational", "graduated"),
+    ("exited_entertainment", "registered"),
+    ("exit_sustained_6m", "exited_entertainment"),
 )
 
 
-def funnel(prepared, selection: Selection = Selection(), today: dt.date | None = None) -> pd.DataFrame:
-    """Columns step, label, count, conversion, conversion_of, note.
+def funnel(prepared, selection: Selection = Selection(), today: dt.date | None = None,
+           lang: str = "en") -> pd.DataFrame:
+    """Columns step, label, count, conversion, conversion_of, note (label and note in `lang`).
 
     conversion = count / the count of the step in conversion_of (the previous step, except
     "left entertainment work", which is measured against all registered because it is not a
@@ -72,18 +68,22 @@ def funnel(prepared, selection: Selection = Selection(), today: dt.date | None =
         "exit_sustained_6m": int((exited & status["sustained"]).sum()),
     }
 
-    out = pd.DataFrame(STEPS, columns=["step", "label", "conversion_of", "note"])
+    out = pd.DataFrame(STEPS, columns=["step", "conversion_of"])
+    out["label"] = [text(f"funnel_{step}", lang) for step in out["step"]]
+    out["note"] = [text(f"funnel_note_{step}", lang) if f"funnel_note_{step}" in read_texts() else ""
+                   for step in out["step"]]
     out["count"] = out["step"].map(counts).astype(float)
     base = out["conversion_of"].map(counts).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         out["conversion"] = np.where(base > 0, out["count"] / base, np.nan)
-    out.loc[out["step"] == "exited_entertainment", "note"] += f" ({len(status)} at-risk women registered)"
-    out["note"] = [_with_unapplied(note, step, selection) for note, step in zip(out["note"], out["step"])]
+    out.loc[out["step"] == "exited_entertainment", "note"] += " " + text("funnel_at_risk", lang).format(n=len(status))
+    out["note"] = [_with_unapplied(note, step, selection, lang) for note, step in zip(out["note"], out["step"])]
     return out[["step", "label", "count", "conversion", "conversion_of", "note"]]
 
 
-def _with_unapplied(note: str, step: str, selection: Selection) -> str:
+def _with_unapplied(note: str, step: str, selection: Selection, lang: str) -> str:
     applies = ACTIVITY_FILTERS if step in ("people_reached", "new_contacts") else PARTICIPANT_DIMENSIONS
     left_out = sorted(set(selection.filters) - set(applies))
-    extra = f"not filtered by {', '.join(left_out)}" if left_out else ""
+    names = [text(name, lang) if name in read_texts() else name for name in left_out]
+    extra = text("not_filtered_by", lang).format(names=", ".join(names)) if left_out else ""
     return "; ".join(x for x in (note, extra) if x)

@@ -8,8 +8,8 @@ every sheet its name; formatting, formulas and charts of the original are not ke
 holds the value the loader saw).
 
 Nothing a field file holds is ever run as a formula: text cells are written as text
-(xlsxwriter with `strings_to_formulas` off), and the Issues sheet is escaped as every
-export of the dashboard is (`impact.exports.escape_formulas`).
+(xlsxwriter with `strings_to_formulas` off), and in the Issues sheet a value that looks like a
+formula also carries Excel's quote-prefix flag, as in every export (`impact.exports`).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 
 from impact.aliases import compact
 from impact.cleaning import as_text, is_blank
-from impact.exports import escape_formulas
+from impact.exports import looks_like_formula
 from impact.report import Issue, SheetReport
 from impact.workbook import read_workbook
 
@@ -179,9 +179,8 @@ def _write_issue_sheet(workbook, formats: _Formats, name: str, issues: list[Issu
                        names: dict[str, str]) -> None:
     ws = workbook.add_worksheet(name)
     ws.activate()
-    frame = escape_formulas(pd.DataFrame(
-        [(i.file, i.sheet, i.row, i.column, i.value, i.problem) for i in issues],
-        columns=list(ISSUE_COLUMNS[:-1])))
+    frame = pd.DataFrame([(i.file, i.sheet, i.row, i.column, i.value, i.problem) for i in issues],
+                         columns=list(ISSUE_COLUMNS[:-1]))
     bold = formats.get(None, bold=True)
     for c, title in enumerate(ISSUE_COLUMNS):
         ws.write_string(0, c, title, bold)
@@ -189,7 +188,7 @@ def _write_issue_sheet(workbook, formats: _Formats, name: str, issues: list[Issu
     for r, (row, issue, cell) in enumerate(zip(frame.itertuples(index=False), issues, cells), 1):
         for c, value in enumerate(row):
             if isinstance(value, str):
-                ws.write_string(r, c, value)
+                ws.write_string(r, c, value, formats.get(None, quote_prefix=True) if looks_like_formula(value) else None)
             else:
                 ws.write_number(r, c, int(value))
         if cell:

@@ -38,11 +38,15 @@ cohorts = cards.staff(followup_cohorts, prepared, selection, today=today)
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
     cards.card(charts.cohorts(cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
-    percent = {c: st.column_config.NumberColumn(text(c, lang), format="percent") for c in
-               ("share_out", "ci_low", "ci_high", "share_lost")}
-    st.dataframe(cohorts, hide_index=True, column_config={
+    # Shares in percent with one decimal, the interval in one column, so the table fits.
+    shown = cohorts.drop(columns=["ci_low", "ci_high"]).assign(
+        share_out=cohorts["share_out"] * 100, share_lost=cohorts["share_lost"] * 100,
+        interval=[f"{low:.1%} – {high:.1%}" if low == low else "" for low, high in
+                  zip(cohorts["ci_low"], cohorts["ci_high"])])
+    st.dataframe(shown, hide_index=True, column_config={
         **{c: text(c, lang) for c in ("cohort", "milestone_months", "participants", "out_of_entertainment",
-                                      "in_entertainment", "lost_to_followup")}, **percent})
+                                      "in_entertainment", "lost_to_followup", "interval")},
+        **{c: st.column_config.NumberColumn(text(c, lang), format="%.1f%%") for c in ("share_out", "share_lost")}})
 
 curve, summary = cards.staff(time_to_exit, prepared, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)

@@ -42,7 +42,7 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
             column.progress(min(float(row["percent_achieved"]), 1.0),
                             text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
-steps = cards.staff(funnel, prepared, selection, today=today)
+steps = cards.staff(funnel, prepared, selection, today=today, lang=lang)
 if steps is not None and steps["count"].fillna(0).gt(0).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
 elif steps is None:
@@ -52,12 +52,13 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), ("quarter", "month"), default="quarter", required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-trends = shared.metrics(selection, by=(grain,), keys=TRENDS)
+latest = {key: shared.latest_record(charts.METRICS[key].fact) for key in TRENDS}
+trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:
         if shared.has_values(trends, key):
-            shared.chart_card(charts.trend(trends, key, lang), trends[trends["metric"] == key], key, lang,
-                              f"trend_{key}")
+            shared.chart_card(charts.trend(trends, key, lang, grain=grain, through=latest[key]),
+                              trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             st.markdown(f"**{charts.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
@@ -68,10 +69,10 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
                 shared.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-left, right, _ = st.columns([1, 1, 3])
-figures = [charts.trend(trends, key, lang) for key in TRENDS if shared.has_values(trends, key)]
+figures = [charts.trend(trends, key, lang, grain=grain, through=latest[key]) for key in TRENDS if shared.has_values(trends, key)]
 subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
-left.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
-                     "impact_report.html", "text/html", key="report_html")
-right.download_button(text("report_excel", lang), lambda: report_workbook({"kpis": current, "trends": trends}),
-                      "impact_report.xlsx", key="report_excel")
+with st.container(horizontal=True):
+    st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
+                       "impact_report.html", "text/html", key="report_html", type="primary")
+    st.download_button(text("report_excel", lang), lambda: report_workbook({"kpis": current, "trends": trends}),
+                       "impact_report.xlsx", key="report_excel")

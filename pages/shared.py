@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from impact import aliases, charts, config, disclosure, sharing
+from impact import aliases, charts, config, disclosure, facts, sharing
 from impact.catalog import METRICS
 from impact.exports import csv_bytes, excel_bytes
 from impact.funnel import funnel
@@ -102,14 +102,15 @@ def warm_up() -> None:
     see it. Each result lands in the cache the pages read."""
     url, version = config.store_url(), store().data_version()
     data, day = prepared(), today()
-    start, end = period_of(decode_view({}), day, _first_date())
+    default = decode_view({})
+    start, end = period_of(default, day, _first_date())
     selection = Selection(start, end, {})
     _metrics(url, version, selection, (), HEADLINE)
     if start:
         _metrics(url, version, Selection(*previous_period(start, end), {}), (), HEADLINE)
     _metrics(url, version, selection, ("quarter",), TRENDS)
     cached(target_progress, data, today=day)
-    cached(funnel, data, selection, today=day)
+    cached(funnel, data, selection, today=day, lang=default.lang)
 
 
 def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -218,6 +219,12 @@ def _first_date() -> dt.date | None:
     return None if first is None else first.date()
 
 
+def latest_record(fact: str | None = None) -> dt.date | None:
+    """How far the store's data of a fact (of any, without one) reaches."""
+    last = facts.latest_record(prepared(), fact)
+    return None if last is None else last.date()
+
+
 def set_filter(dimension: str, value: str) -> None:
     """Narrow the view to one value of a dimension (a click on a bar) and rerun."""
     if dimension in FILTER_PARAMS.values():
@@ -243,18 +250,18 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
                             selection_mode=("points",), config={"displaylogo": False})
     if dimension and event and event.selection and event.selection.points:
         set_filter(dimension, str(event.selection.points[0].get("x")))
-    left, middle, right = st.columns([3, 1, 1])
-    with left.popover(text("definition", lang)):
-        st.markdown(definition or f"**{charts.metric_label(key, lang)}**: {METRICS[key].description}")
-    download_buttons(table, name, lang, middle, right)
+    with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
+        with st.popover(text("definition", lang)):
+            st.markdown(definition or f"**{charts.metric_label(key, lang)}**: {METRICS[key].description}")
+        download_buttons(table, name, lang)
 
 
-def download_buttons(table: pd.DataFrame, name: str, lang: str, left, right) -> None:
+def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:
     """CSV and Excel of an aggregated table, built only when clicked (formulas escaped)."""
-    left.download_button(text("download_csv", lang), partial(csv_bytes, table), f"{name}.csv", "text/csv",
-                         key=f"csv_{name}")
-    right.download_button(text("download_excel", lang), partial(excel_bytes, {name: table}), f"{name}.xlsx",
-                          key=f"xlsx_{name}")
+    st.download_button(text("download_csv", lang), partial(csv_bytes, table), f"{name}.csv", "text/csv",
+                       key=f"csv_{name}")
+    st.download_button(text("download_excel", lang), partial(excel_bytes, {name: table}), f"{name}.xlsx",
+                       key=f"xlsx_{name}")
 
 
 def frame(page_key: str) -> tuple[View, Selection, str]:
@@ -284,5 +291,7 @@ def frame(page_key: str) -> tuple[View, Selection, str]:
                                                     until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
     st.title(text(page_key, view.lang))
     start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"
-    st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}")
+    latest = latest_record()
+    reaches = f" · {text('latest_record', view.lang)}: {latest:%d/%m/%Y}" if latest else ""
+    st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}{reaches}")
     return view, selection, view.lang

@@ -24,9 +24,12 @@ report = breakdowns.target_report(progress, lang)
 st.subheader(text("targets_title", lang))
 st.caption(text("targets_caption", lang))
 percent = text("percent_achieved", lang)
+narrow = {text(c, lang): st.column_config.TextColumn(width="small")
+          for c in ("organization", "program", "from", "to", "target")}   # dates and codes: room for the rest
 st.dataframe(report, hide_index=True, height=36 * (len(report) + 1) + 2, column_config={
+    **narrow,
     percent: st.column_config.ProgressColumn(percent, format="%.0f%%", min_value=0, max_value=100),
     text("status", lang): st.column_config.TextColumn(text("status", lang), help=text("def_status", lang))})
 
-left, right, _ = st.columns([1, 1, 3])
-shared.download_buttons(report, "targets", lang, left, right)
+with st.container(horizontal=True):
+    shared.download_buttons(report, "targets", lang)

@@ -2,7 +2,7 @@
 # Install everything the tests need and run them all. Called by .ci/run.
 # System packages: Debian's Chromium (browser tests drive /usr/bin/chromium through
 # Playwright's executable_path; never `playwright install`) and Khmer fonts (so Khmer
-# labels render in screenshots and charts). Python packages: requirements.txt in .venv.
+# labels render in screenshots and charts) and an emoji font. Python packages: requirements.txt in .venv.
 # Extra arguments go to pytest (e.g. -k loader, -m "not browser", -x).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,6 +17,8 @@ have_khmer_font() {
 apt_packages=()
 [ -x /usr/bin/chromium ] || apt_packages+=(chromium)
 have_khmer_font || apt_packages+=(fonts-khmeros)
+# Status marks (✅ 🔴) and page icons in the screenshots, as a director's own browser shows them.
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || apt_packages+=(fonts-noto-color-emoji)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 # PostgreSQL: the store's tests also run against the server a hosted deployment uses.
 have_postgres() { compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null; }

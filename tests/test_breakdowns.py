@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from impact import breakdowns, charts
+from impact.facts import FACT_DATES, FACTS, latest_record
 from impact.metrics import Selection, compute
 from tests import frames
 
@@ -213,8 +214,8 @@ def test_targets_in_view_overlap_the_period_and_keep_the_scope_filtered():
 
 def test_the_target_report_reads_as_a_donor_report_in_both_languages():
     report = breakdowns.target_report(progress_rows())
-    assert list(report.columns) == ["Indicator", "Organization", "Program", "Site", "From", "To", "Target", "Actual",
-                                    "% achieved", "Status", "Note"]
+    assert list(report.columns) == ["Indicator", "Status", "Organization", "Program", "Site", "From", "To", "Target",
+                                    "Actual", "% achieved", "Note"]
     first = report.iloc[0]
     assert (first["Indicator"], first["Program"], first["Actual"], first["% achieved"], first["Status"]) == \
         ("Graduation rate", "All", "90% (9 / 10)", 112.5, "✅ Achieved")
@@ -222,7 +223,7 @@ def test_the_target_report_reads_as_a_donor_report_in_both_languages():
     assert report["From"].iloc[0] == "01/01/2024" and report["Actual"].iloc[2] == ""
     khmer = breakdowns.target_report(progress_rows(), "km")
     assert khmer.iloc[0, 0] == "អត្រាបញ្ចប់ការសិក្សា"
-    assert khmer.iloc[0, 2] == "ទាំងអស់"
+    assert khmer.iloc[0, 3] == "ទាំងអស់"
 
 
 # --- chart builders ------------------------------------------------------------------------
@@ -268,3 +269,31 @@ def test_long_questions_wrap_and_plain_counts_hover_with_every_figure():
     fig = charts.counts(table, "kind", {"reached": "People reached"}, "How many?", labels={"radio_callin": "radio"},
                         hover={"activities": "Activities"})
     assert fig.data[0].hovertext[0] == "<b>radio</b><br>People reached: 200<br>Activities: 1"
+
+
+def test_a_trend_stops_at_the_latest_record_and_marks_partial_periods():
+    data = frames.prepared(ORG, participants=[
+        dict(participant_id=f"P{i}", intake_date=day, program="Life Skills", site="Phnom Penh")
+        for i, day in enumerate(["2026-01-10", "2026-02-10", "2026-04-10", "2026-05-20"])])
+    through = latest_record(data, "registrations").date()
+    assert through == dt.date(2026, 5, 20) and latest_record(data, "services") is None
+    # A year to 23 November by quarter: the third and fourth quarters were never reported.
+    table = compute(data, Selection(dt.date(2026, 1, 1), dt.date(2026, 11, 23)), ("quarter",),
+                    ("participants_registered",))
+    assert len(table) == 4 and table["value"].tolist() == [2, 2, 0, 0]
+    shown = charts.reported(table, {"participants_registered": through})
+    assert shown["value"].tolist() == [2, 2]
+    fig = charts.trend(table, "participants_registered", grain="quarter", through=through)
+    line = fig.data[-1]
+    assert list(line.y) == [2, 2] and list(line.marker.symbol) == ["circle", "circle-open"]
+    assert "partial period: 01/04/2026 – 20/05/2026 only" in line.hovertext[1]
+    # Khmer hover text, and a selection starting mid-quarter is partial too.
+    table = compute(data, Selection(dt.date(2026, 2, 1), dt.date(2026, 6, 30)), ("quarter",),
+                    ("participants_registered",))
+    fig = charts.trend(table, "participants_registered", "km", grain="quarter")
+    assert list(fig.data[-1].marker.symbol) == ["circle-open", "circle"]
+    assert "រយៈពេលមិនពេញ" in fig.data[-1].hovertext[0]
+
+
+def test_every_fact_says_where_its_dates_are():
+    assert set(FACT_DATES) == set(FACTS)

@@ -81,9 +81,9 @@ def test_issue_sheet_lists_every_issue_and_formulas_stay_text():
         (FILE, "Pouk", 5, "Intake Date"), (FILE, "Pouk", 7, "Work Setting"), (FILE, "Follow ups", 2, "followup_date")]
     assert [r[6] for r in rows[1:]] == ["D5", "G7", "A2"]
     assert wb["Issues"]["G2"].hyperlink.location == "'Pouk'!D5"
-    # The value is escaped in the list and never a formula anywhere.
-    assert listed[0][4] == "'" + EVIL
-    assert wb["Issues"]["E2"].data_type == "s"
+    # The value is listed as found, flagged as text, and never a formula anywhere.
+    assert listed[0][4] == EVIL
+    assert wb["Issues"]["E2"].data_type == "s" and wb["Issues"]["E2"].quotePrefix
     assert wb["Pouk"]["D5"].value == EVIL and wb["Pouk"]["D5"].data_type == "s"
     for ws in wb.worksheets:
         assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)

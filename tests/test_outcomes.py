@@ -144,6 +144,9 @@ def test_the_funnel_of_a_tiny_program_counts_each_step_by_hand():
     assert got.loc["exited_entertainment", "conversion_of"] == "registered"
     assert "3 at-risk women" in got.loc["exited_entertainment", "note"]
     assert "not distinct women" in got.loc["people_reached", "note"]
+    khmer = funnel(tiny_program(), YEAR_2024, lang="km").set_index("step")
+    assert khmer.loc["graduated", "label"] == "បានបញ្ចប់វគ្គសិក្សា" and khmer["count"].equals(got["count"])
+    assert "ស្ត្រីប្រឈមហានិភ័យ 3 នាក់" in khmer.loc["exited_entertainment", "note"]
 
 
 def test_the_funnel_applies_site_to_activities_and_participant_filters_to_women():
@@ -152,7 +155,7 @@ def test_the_funnel_applies_site_to_activities_and_participant_filters_to_women(
     counts = got.set_index("step")["count"]
     steps = ["people_reached", "registered", "exited_entertainment", "exit_sustained_6m"]
     assert counts[steps].tolist() == [30, 1, 1, 1]
-    assert "not filtered by work_setting" in got.set_index("step").loc["people_reached", "note"]
+    assert "not filtered by Work setting at intake" in got.set_index("step").loc["people_reached", "note"]
     empty = funnel(tiny_program(), Selection(dt.date(2030, 1, 1), dt.date(2030, 12, 31)))
     assert empty["count"].eq(0).all() and empty["conversion"].isna().all()
 

@@ -13,6 +13,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -99,7 +100,12 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, demo_store, 
         assert figures[text("enrollments_ended")] == f"{expected['metrics'].at['graduation_rate', 'denominator']:,.0f}"
     if page == "livelihoods":
         cohorts = followup_cohorts(prepared, selection, today=today)
-        pd.testing.assert_frame_equal(at.dataframe[0].value.reset_index(drop=True), cohorts, check_dtype=False)
+        table = at.dataframe[0].value.reset_index(drop=True)
+        counts = ["cohort", "milestone_months", "participants", "out_of_entertainment", "lost_to_followup"]
+        pd.testing.assert_frame_equal(table[counts], cohorts[counts], check_dtype=False)
+        assert np.allclose(table["share_out"], cohorts["share_out"] * 100, equal_nan=True)
+        first = cohorts.iloc[0]
+        assert table["interval"].iloc[0] == f"{first['ci_low']:.1%} – {first['ci_high']:.1%}"
     if page == "savings":       # the currency switch converts what is shown
         at.segmented_control(key="currency").set_value("KHR").run()
         per_member = expected["metrics"].at["savings_per_member", "value"] * config.khr_per_usd()
