@@ -136,13 +136,3 @@ FACT_DATES = {
     "services": ("services", "service_date"),
     "activities": ("activities", "activity_date"),
 }
-
-
-def latest_record(p: Prepared, fact: str | None = None) -> pd.Timestamp | None:
-    """The latest date of a fact's records (of any fact's, without one). Field workbooks arrive
-    weeks late, so the months after it are not reported yet, rather than empty."""
-    dates = [getattr(p, table)[column].max() for name, (table, column) in FACT_DATES.items()
-             if fact in (None, name)]
-    dates = [d for d in dates if pd.notna(d)]
-    return max(dates) if dates else None
-

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from impact.catalog import CATALOG, COUNT, RATE, ROWS, Metric, metric
-from impact.facts import FACTS
+from impact.facts import FACT_DATES, FACTS
 from impact.intervals import wilson_interval
 from impact.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
@@ -59,6 +59,21 @@ def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categori
     pidx = fact["pidx"].to_numpy()
     codes = np.append(source.codes.to_numpy(), -1)[pidx]   # pidx -1 (not registered) -> code -1
     return pd.Categorical.from_codes(codes, categories=source.categories)
+
+
+def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
+    """The latest date of a fact's records (of any fact's, without one), for some organizations
+    (all, without them). Field workbooks arrive weeks late, and not every organization's at
+    once, so the months after it are not reported yet, rather than empty."""
+    dates = []
+    for name, (table, column) in FACT_DATES.items():
+        if fact in (None, name):
+            rows = getattr(prepared, table)
+            if organizations:
+                rows = rows[np.asarray(_dimension(prepared, rows, "organization").isin(list(organizations)))]
+            dates.append(rows[column].max())
+    dates = [d for d in dates if pd.notna(d)]
+    return max(dates) if dates else None
 
 
 def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:

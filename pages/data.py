@@ -189,11 +189,11 @@ if len(uploads):
 st.subheader(t("upload_history"))
 if len(uploads):
     st.dataframe(uploads.drop(columns=["sha256"]), hide_index=True, key="data_history", column_config={
-        "id": t("data_version"), "organization": t("organization"), "file_name": t("data_file"),
+        "id": t("data_version").capitalize(), "organization": t("organization"), "file_name": t("data_file"),
         "uploaded_at": st.column_config.DatetimeColumn(t("data_uploaded_at"), format="DD/MM/YYYY HH:mm"),
         "uploader": t("data_uploader"), "rows_read": t("data_rows_read"), "rows_loaded": t("data_rows_loaded"),
         "rows_rejected": t("data_rows_rejected"), "rows_skipped": t("data_rows_skipped"),
-        "active": st.column_config.CheckboxColumn(t("data_active"))})
+        "active": st.column_config.CheckboxColumn(t("data_active").capitalize())})
 earlier = uploads[~uploads["active"]]["id"].tolist()
 if not earlier:
     st.caption(t("data_no_restore"))

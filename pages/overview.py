@@ -52,7 +52,7 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), ("quarter", "month"), default="quarter", required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: shared.latest_record(charts.METRICS[key].fact) for key in TRENDS}
+latest = {key: shared.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:

@@ -46,7 +46,10 @@ else:
     table = pd.DataFrame([{**link.to_dict(), "opens": opens.get(link.public_id, {}).get("opens", 0)} for link in links])
     for column in ("created_at", "expires_at", "revoked_at"):
         table[column] = pd.to_datetime(table[column], utc=True).dt.strftime("%d/%m/%Y").fillna("")
-    st.dataframe(table.drop(columns=["scope"]), hide_index=True, width="stretch")
+    table["status"] = table["status"].map(lambda status: text(f"link_{status}", lang))
+    table = table.drop(columns=["scope"])
+    st.dataframe(table.rename(columns={c: text(f"share_col_{c}", lang) for c in table.columns}),
+                 hide_index=True, width="stretch")
     active = [link.public_id for link in links if link.status() == "active"]
     chosen = st.selectbox(text("share_revoke_which", lang), active, index=None,
                           format_func=lambda pid: next(f"{l.note or pid} ({l.expires_at:%d/%m/%Y})" for l in links if l.public_id == pid))

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from impact import aliases, charts, config, disclosure, facts, sharing
+from impact import aliases, charts, config, disclosure, sharing
 from impact.catalog import METRICS
 from impact.exports import csv_bytes, excel_bytes
 from impact.funnel import funnel
-from impact.metrics import TIME_GRAINS, Selection, compute
+from impact.metrics import TIME_GRAINS, Selection, compute, latest_record
 from impact.prepared import NOT_RECORDED, Prepared, prepare
 from impact.seed import seed_demo_store
 from impact.store import open_store
@@ -219,9 +219,10 @@ def _first_date() -> dt.date | None:
     return None if first is None else first.date()
 
 
-def latest_record(fact: str | None = None) -> dt.date | None:
-    """How far the store's data of a fact (of any, without one) reaches."""
-    last = facts.latest_record(prepared(), fact)
+def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
+    """How far the data of a fact (of any, without one) reaches for the selection's
+    organizations (a donor's: her link's, so nothing about the others shows)."""
+    last = latest_record(prepared(), fact, selection.filters.get("organization"))
     return None if last is None else last.date()
 
 
@@ -291,7 +292,7 @@ def frame(page_key: str) -> tuple[View, Selection, str]:
                                                     until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
     st.title(text(page_key, view.lang))
     start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"
-    latest = latest_record()
+    latest = data_reaches(selection)
     reaches = f" · {text('latest_record', view.lang)}: {latest:%d/%m/%Y}" if latest else ""
     st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}{reaches}")
     return view, selection, view.lang

@@ -165,3 +165,22 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     assert not at.exception, at.exception[0].message
     assert text("staff_only") in [i.value for i in at.info]        # cohorts, groups, targets...: staff only
     assert not at.dataframe                                           # no cohort or target table
+
+
+def test_the_share_page_lists_links_in_the_readers_language(demo_store, tmp_path, monkeypatch):
+    db = tmp_path / "store.db"
+    shutil.copy(demo_store, db)
+    monkeypatch.setenv("IMPACT_STORE", str(db))
+    monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
+    _, link = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
+                                  expires_at=dt.date.today() + dt.timedelta(days=30), note="Donor X")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/share.py").run()
+    at.radio(key="lang").set_value("km").run()
+    assert not at.exception, at.exception[0].message
+    table = at.dataframe[0].value
+    assert list(table.columns) == [text(f"share_col_{c}", "km") for c in
+                                   ("id", "note", "created_by", "created_at", "expires_at", "revoked_at", "status",
+                                    "opens")]
+    row = table.iloc[0]
+    assert (row.iloc[0], row.iloc[1], row.iloc[6]) == (link.public_id, "Donor X", "កំពុងប្រើ")
