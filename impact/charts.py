@@ -238,6 +238,7 @@ def lines(frame: pd.DataFrame, x: str, y: str, title: str, *, color: str | None 
         fig.add_scatter(x=part[x], y=part[y].astype(float), mode="lines+markers", name=_name(name, labels) if color
                         else "", line={"color": PALETTE[i % len(PALETTE)]}, hovertext=tips, hoverinfo="text")
     fig.update_layout(showlegend=bool(color), yaxis_title=y_title)
+    fig.update_yaxes(rangemode="tozero")     # from zero: a cut axis exaggerates growth
     if is_money and currency == "USD":
         fig.update_yaxes(tickprefix="$")
     return _layout(fig, title)

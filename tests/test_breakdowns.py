@@ -299,3 +299,12 @@ def test_a_trend_stops_at_the_latest_record_and_marks_partial_periods():
 
 def test_every_fact_says_where_its_dates_are():
     assert set(FACT_DATES) == set(FACTS)
+
+
+def test_totals_over_time_are_drawn_from_zero_with_money_on_the_axis():
+    growth = pd.DataFrame({"period_end": pd.to_datetime(["2026-01-31", "2026-02-28"]), "net_savings": [1500.0, 1800.0],
+                           "group_type": ["karaoke_workers"] * 2})
+    fig = charts.lines(growth, "period_end", "net_savings", "How have savings grown?", color="group_type",
+                       is_money=True, labels={"karaoke_workers": "karaoke workers"})
+    assert fig.layout.yaxis.rangemode == "tozero" and fig.layout.yaxis.tickprefix == "$"
+    assert fig.data[0].name == "karaoke workers" and "$1,800.00" in fig.data[0].hovertext[1]
