@@ -96,60 +96,71 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
     end = pd.Timestamp(selection.end or today or dt.date.today())
     start = pd.Timestamp(selection.start) if selection.start else None
     metrics = [metric(k) for k in keys] if keys else list(CATALOG)
-    frames = []
+    parts: list[dict[str, np.ndarray]] = []
     for i, (period_start, period_end) in enumerate(periods(start or prepared.first_date or end, end, grain)):
         # "All time" flows count everything up to the end, even rows dated before the first intake.
         flow_start = period_start if start is not None or i > 0 else None
-        facts: dict[str, pd.DataFrame] = {}
+        facts: dict[str, pd.DataFrame] = {}     # each fact built and filtered once per period
         for m in metrics:
             build, available = FACTS[m.fact]
             if not set(dims) <= set(available):
                 continue
             unfilterable = sorted(set(selection.filters) - set(available))
             if unfilterable:
-                frames.append(pd.DataFrame([{"metric": m.key, "kind": m.kind, "period_start": period_start,
-                                             "period_end": period_end,
-                                             "note": f"cannot be filtered by {', '.join(unfilterable)}"}]))
+                parts.append(_rows(m, {}, period_start, period_end, np.array([np.nan]), np.array([np.nan]),
+                                   note=f"cannot be filtered by {', '.join(unfilterable)}"))
                 continue
             if m.fact not in facts:
-                facts[m.fact] = build(prepared, flow_start, period_end)
-            frames.append(_one(prepared, m, facts[m.fact], selection, dims, period_start, period_end))
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:])
-    out = pd.concat(frames, ignore_index=True)
-    for column in ["numerator", "denominator", "value", "ci_low", "ci_high"]:
-        out[column] = out.get(column, pd.Series(np.nan, index=out.index)).astype(float)
-    out["note"] = out.get("note", pd.Series("", index=out.index)).fillna("")
-    return out[RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:]]
+                facts[m.fact] = _filtered(prepared, build(prepared, flow_start, period_end), selection)
+            parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
+    columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in columns})
+    for column in ("period_start", "period_end"):
+        out[column] = pd.to_datetime(out[column])
+    return out
 
 
-def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, selection: Selection, dims: list[str],
-         period_start, period_end) -> pd.DataFrame:
+def _filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection) -> pd.DataFrame:
     keep = np.ones(len(fact), dtype=bool)
     for name, allowed in selection.filters.items():
         keep &= np.asarray(pd.Series(_dimension(prepared, fact, name)).isin(allowed))
-    fact = fact[keep]
-    table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
-    table["numerator"] = _measure(fact, m.numerator)
-    table["denominator"] = _measure(fact, m.denominator)
+    return fact[keep]
+
+
+def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
+         period_start, period_end) -> dict[str, np.ndarray]:
+    num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
     if dims:
+        table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
+        table["numerator"], table["denominator"] = num, den
         table = table.groupby(dims, observed=True, dropna=False, sort=True)[["numerator", "denominator"]] \
             .sum(min_count=0).reset_index()
-        for d in dims:
-            table[d] = table[d].astype(object)
+        groups = {d: table[d].astype(object).to_numpy() for d in dims}
+        num, den = table["numerator"].to_numpy(dtype=float), table["denominator"].to_numpy(dtype=float)
     else:
-        table = table[["numerator", "denominator"]].sum().to_frame().T
-    num, den = table["numerator"].to_numpy(), table["denominator"].to_numpy()
+        groups, num, den = {}, np.array([np.nansum(num)]), np.array([np.nansum(den)])
     if m.kind == COUNT:
-        table["value"], table["numerator"], table["denominator"] = num, np.nan, np.nan
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            table["value"] = np.where(den > 0, num / den, np.nan)
-        if m.kind == RATE:
-            table["ci_low"], table["ci_high"] = wilson_interval(num, den)
-    table.insert(0, "metric", m.key)
-    table.insert(1, "kind", m.kind)
-    table.insert(2, "period_start", period_start)
-    table.insert(3, "period_end", period_end)
-    table["note"] = np.where(np.isnan(table["value"].to_numpy(dtype=float)), "no data", "")
-    return table
+        return _rows(m, groups, period_start, period_end, num, np.full(len(num), np.nan), value=num)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(den > 0, num / den, np.nan)
+    interval = wilson_interval(num, den) if m.kind == RATE else None
+    return _rows(m, groups, period_start, period_end, num, den, value=value, interval=interval)
+
+
+def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, num: np.ndarray, den: np.ndarray,
+          value: np.ndarray | None = None, interval=None, note: str | None = None) -> dict[str, np.ndarray]:
+    """Result rows of one metric in one period, as columns (one frame is made at the end)."""
+    n = len(num)
+    value = np.full(n, np.nan) if value is None else np.asarray(value, dtype=float)
+    low, high = (np.full(n, np.nan), np.full(n, np.nan)) if interval is None else interval
+    counted = m.kind == COUNT
+    return {"metric": np.full(n, m.key, dtype=object), "kind": np.full(n, m.kind, dtype=object),
+            "period_start": np.full(n, period_start, dtype=object), "period_end": np.full(n, period_end, dtype=object),
+            **groups,
+            "numerator": np.full(n, np.nan) if counted else np.asarray(num, dtype=float),
+            "denominator": np.full(n, np.nan) if counted else np.asarray(den, dtype=float),
+            "value": value, "ci_low": np.asarray(low, dtype=float), "ci_high": np.asarray(high, dtype=float),
+            "note": np.full(n, note, dtype=object) if note is not None else
+            np.where(np.isnan(value), "no data", "").astype(object)}

@@ -54,11 +54,12 @@ grain = st.segmented_control(text("by_period", lang), ("quarter", "month"), defa
                              key="overview_grain", format_func=lambda g: text(g, lang))
 latest = {key: shared.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)
+figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:
         if shared.has_values(trends, key):
-            shared.chart_card(charts.trend(trends, key, lang, grain=grain, through=latest[key]),
-                              trends[trends["metric"] == key], key, lang, f"trend_{key}")
+            figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
+            shared.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             st.markdown(f"**{charts.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
@@ -69,7 +70,6 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
                 shared.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-figures = [charts.trend(trends, key, lang, grain=grain, through=latest[key]) for key in TRENDS if shared.has_values(trends, key)]
 subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
