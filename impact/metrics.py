@@ -142,7 +142,7 @@ def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
     else:
         groups, num, den = {}, np.array([np.nansum(num)]), np.array([np.nansum(den)])
     if m.kind == COUNT:
-        return _rows(m, groups, period_start, period_end, num, np.full(len(num), np.nan), value=num)
+        return _rows(m, groups, period_start, period_end, num, den, value=num)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(den > 0, num / den, np.nan)
     interval = wilson_interval(num, den) if m.kind == RATE else None
