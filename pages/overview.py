@@ -73,6 +73,6 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
 subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
-                       "impact_report.html", "text/html", key="report_html", type="primary")
+                       "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
     st.download_button(text("report_excel", lang), lambda: report_workbook({"kpis": current, "trends": trends}),
-                       "impact_report.xlsx", key="report_excel")
+                       "impact_report.xlsx", key="report_excel", on_click="ignore")

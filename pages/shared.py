@@ -258,11 +258,12 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
 
 
 def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:
-    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped)."""
+    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped); a
+    click downloads without rerunning the page."""
     st.download_button(text("download_csv", lang), partial(csv_bytes, table), f"{name}.csv", "text/csv",
-                       key=f"csv_{name}")
+                       key=f"csv_{name}", on_click="ignore")
     st.download_button(text("download_excel", lang), partial(excel_bytes, {name: table}), f"{name}.xlsx",
-                       key=f"xlsx_{name}")
+                       key=f"xlsx_{name}", on_click="ignore")
 
 
 def frame(page_key: str) -> tuple[View, Selection, str]:
