@@ -266,6 +266,8 @@ def test_a_copied_url_reopens_the_same_view(server, page, browser):
     try:
         copy = other.new_page()
         open_app(copy, url)
+        # A retrying wait, as for the first page: the sidebar's tags may draw after the charts.
+        expect(multiselect(copy, "Organization").locator("span[data-tag]")).to_have_count(1)
         assert chosen(copy, "Organization") == ["CPN"]
         assert {label: kpi(copy, label).inner_text() for label in shown} == shown
         assert parse_qs(urlparse(copy.url).query).get("org") == ["CPN"]
