@@ -36,10 +36,11 @@ def _text_columns(frame: pd.DataFrame) -> list:
 def quote_formulas(worksheet, frame: pd.DataFrame, as_text) -> None:
     """Rewrite the cells of `frame` (written at A1 with its header) that look like formulas as
     text with `as_text`, an xlsxwriter format with quote_prefix."""
+    text_columns = _text_columns(frame)
     for c, column in enumerate(frame.columns):
         if looks_like_formula(column):
             worksheet.write_string(0, c, column, as_text)
-        if column in _text_columns(frame):
+        if column in text_columns:
             for r, value in enumerate(frame[column], 1):
                 if looks_like_formula(value):
                     worksheet.write_string(r, c, value, as_text)

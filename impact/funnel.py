@@ -18,7 +18,7 @@ from impact.facts import life_skills_graduates, participant_status
 from impact.metrics import Selection, compute
 from impact.prepared import PARTICIPANT_DIMENSIONS
 from impact.subsets import bounds, registered_in
-from impact.texts import read_texts, text
+from impact.texts import text
 
 ACTIVITY_FILTERS = ("organization", "site")
 # step, and the step its conversion is measured against. Labels and notes are texts
@@ -70,8 +70,7 @@ def funnel(prepared, selection: Selection = Selection(), today: dt.date | None =
 
     out = pd.DataFrame(STEPS, columns=["step", "conversion_of"])
     out["label"] = [text(f"funnel_{step}", lang) for step in out["step"]]
-    out["note"] = [text(f"funnel_note_{step}", lang) if f"funnel_note_{step}" in read_texts() else ""
-                   for step in out["step"]]
+    out["note"] = [text(f"funnel_note_{step}", lang, default="") for step in out["step"]]
     out["count"] = out["step"].map(counts).astype(float)
     base = out["conversion_of"].map(counts).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -84,6 +83,6 @@ def funnel(prepared, selection: Selection = Selection(), today: dt.date | None =
 def _with_unapplied(note: str, step: str, selection: Selection, lang: str) -> str:
     applies = ACTIVITY_FILTERS if step in ("people_reached", "new_contacts") else PARTICIPANT_DIMENSIONS
     left_out = sorted(set(selection.filters) - set(applies))
-    names = [text(name, lang) if name in read_texts() else name for name in left_out]
+    names = [text(name, lang, default=name) for name in left_out]
     extra = text("not_filtered_by", lang).format(names=", ".join(names)) if left_out else ""
     return "; ".join(x for x in (note, extra) if x)

@@ -15,7 +15,10 @@ def read_texts() -> dict[str, dict[str, str]]:
         return {row["key"]: {"en": row["en"], "km": row["km"]} for row in csv.DictReader(f)}
 
 
-def text(key: str, lang: str = "en") -> str:
-    """A text in the language asked for; English where the Khmer cell is still empty."""
+def text(key: str, lang: str = "en", default: str | None = None) -> str:
+    """A text in the language asked for; English where the Khmer cell is still empty; `default`
+    (when given) for a key the table does not have."""
+    if default is not None and key not in read_texts():
+        return default
     entry = read_texts()[key]
     return entry.get(lang) or entry["en"]

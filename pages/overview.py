@@ -13,7 +13,7 @@ from impact.targets import target_progress
 from impact.texts import text
 from impact.view import previous_period
 from pages import cards, shared
-from pages.shared import HEADLINE, TRENDS
+from pages.shared import HEADLINE, TREND_GRAINS, TRENDS
 
 view, selection, lang = shared.frame("page_overview")
 prepared, today = shared.prepared(), shared.today()
@@ -50,7 +50,7 @@ elif steps is None:
 
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
-grain = st.segmented_control(text("by_period", lang), ("quarter", "month"), default="quarter", required=True,
+grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
 latest = {key: shared.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)

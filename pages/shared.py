@@ -54,6 +54,7 @@ STAFF_PAGES = {"data": "view", "share": "share"}
 HEADLINE = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
             "referral_completion_rate", "people_reached")
 TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
+TREND_GRAINS = ("quarter", "month")     # the first is the default
 
 
 @st.cache_resource(show_spinner=False)
@@ -108,7 +109,7 @@ def warm_up() -> None:
     _metrics(url, version, selection, (), HEADLINE)
     if start:
         _metrics(url, version, Selection(*previous_period(start, end), {}), (), HEADLINE)
-    _metrics(url, version, selection, ("quarter",), TRENDS)
+    _metrics(url, version, selection, TREND_GRAINS[:1], TRENDS)
     cached(target_progress, data, today=day)
     cached(funnel, data, selection, today=day, lang=default.lang)
 
@@ -222,7 +223,7 @@ def _first_date() -> dt.date | None:
 def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
     """How far the data of a fact (of any, without one) reaches for the selection's
     organizations (a donor's: her link's, so nothing about the others shows)."""
-    last = latest_record(prepared(), fact, selection.filters.get("organization"))
+    last = cached(latest_record, prepared(), fact, selection.filters.get("organization"))
     return None if last is None else last.date()
 
 
