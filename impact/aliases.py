@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from rapidfuzz.distance import DamerauLevenshtein
+
 from impact.tables import TABLES
 
 ALIAS_FILE = Path(__file__).with_name("aliases.csv")
@@ -23,6 +25,7 @@ _KHMER_DIGITS = str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
 _BRACKETS = re.compile(r"[(\[{（]([^)\]}）]*)[)\]}）]")
 # Khmer coeng-da and coeng-ta are typed interchangeably (ផ្តល់ / ផ្ដល់).
 _COENG_DA, _COENG_TA = "\u17d2\u178a", "\u17d2\u178f"
+_WORD_BREAK = re.compile(r"[\s_\-/.,:;]+")
 
 
 def khmer_digits_to_ascii(text: str) -> str:
@@ -30,24 +33,37 @@ def khmer_digits_to_ascii(text: str) -> str:
 
 
 def compact(text: object) -> str:
-    """The comparison key: letters, marks and digits only, lower case."""
+    """The comparison key: letters, marks and decimal digits only, lower case. Footnote marks
+    (¹ ² †‡§¶*#), punctuation and spaces are not part of it: `Work setting ¹` is work setting."""
     s = unicodedata.normalize("NFC", str(text)).replace(_COENG_DA, _COENG_TA).lower()
     s = khmer_digits_to_ascii(s)
-    return "".join(ch for ch in s if unicodedata.category(ch)[0] in "LMN")
+    return "".join(ch for ch in s if _is_key_char(unicodedata.category(ch)))
+
+
+def _is_key_char(category: str) -> bool:
+    return category[0] in "LM" or category == "Nd"
 
 
 def header_keys(header: object) -> list[str]:
     """Keys a header may match: the text without bracketed parts (units, formats), then
-    each bracketed part, so `ថ្ងៃចុះឈ្មោះ (Intake Date)` matches on either language."""
+    each bracketed part, so `ថ្ងៃចុះឈ្មោះ (Intake Date)` matches on either language. A
+    bracketed number (`Program (1)`) is a footnote mark, not a key."""
     text = str(header)
     keys = [compact(_BRACKETS.sub(" ", text))]
     keys += [compact(part) for part in _BRACKETS.findall(text)]
-    return [k for k in keys if k]
+    return [k for i, k in enumerate(keys) if k and not (i and k.isdigit())]
+
+
+def header_words(header: object) -> tuple[str, ...]:
+    """The words of a header without its bracketed parts, sorted, to recognise the same words
+    in another order (`Date of intake` / `Intake date`)."""
+    text = _BRACKETS.sub(" ", unicodedata.normalize("NFC", str(header)))
+    return tuple(sorted(w for w in (compact(part) for part in _WORD_BREAK.split(text)) if w))
 
 
 @dataclass(frozen=True)
 class Alias:
-    kind: str     # table, column, value, boolean, currency, total, rownumber, identifier
+    kind: str     # table, column, value, boolean, currency, total, rownumber, identifier, listsheet
     name: str     # the contract name it stands for
     scope: str    # tables (space separated) for columns, column for values, * for any
     alias: str
@@ -126,6 +142,12 @@ def total_labels() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
+def list_sheet_names() -> frozenset[str]:
+    """Names of the sheets behind Excel's drop-down lists (`Lists`, `Dropdowns`, `Lookup`)."""
+    return frozenset(_keyed("listsheet"))
+
+
+@lru_cache(maxsize=1)
 def rownumber_headers() -> frozenset[str]:
     return frozenset(_keyed("rownumber"))
 
@@ -136,3 +158,48 @@ def aliases_by_name() -> dict[tuple[str, str], list[str]]:
     for a in read_aliases():
         out[(a.kind, a.name)].append(a.alias)
     return out
+
+
+@dataclass(frozen=True)
+class NearHeader:
+    """A contract column (or a direct identifier) that a header nearly names."""
+    target: str       # a column of the table, or "identifier" for names, phones, ids
+    alias: str        # the name or alias it is near, as written in aliases.csv
+    close: bool       # near enough to read the column as it, when it is the only one
+
+
+def _edits_allowed(key: str) -> int:
+    """Typos tolerated in a header key of this length: none in a short one (`No` is not `ID`)."""
+    return 0 if len(key) < 4 else 1 if len(key) < 8 else 2
+
+
+@lru_cache(maxsize=None)
+def _header_targets(table: str) -> tuple[tuple[str, tuple[str, ...], str, str], ...]:
+    """(compact key, sorted words, target, alias) of every name a header of `table` may mean."""
+    names = [(c, c.replace("_", " ")) for c in TABLES[table].column_names]
+    names += [(a.name, a.alias) for a in read_aliases() if a.kind == "column"
+              and (a.scope == "*" or table in a.scope.split()) and a.name in TABLES[table].column_names]
+    names += [("identifier", a.alias) for a in read_aliases() if a.kind == "identifier"]
+    return tuple((compact(alias), header_words(alias), target, alias) for target, alias in names
+                 if compact(alias))
+
+
+def near_headers(header: object, table: str) -> list[NearHeader]:
+    """The columns of `table` a header that matched none nearly names, nearest first: within
+    two edits (fewer for short headers), the same words in another order, or a header cut
+    short (`Work sett.`). Only `close` ones may be read without asking."""
+    key, words = (header_keys(header) or [""])[0], header_words(header)
+    if not key:
+        return []
+    best: dict[str, tuple[int, NearHeader]] = {}
+    for alias_key, alias_words, target, alias in _header_targets(table):
+        distance = DamerauLevenshtein.distance(key, alias_key, score_cutoff=3)
+        reordered = len(words) > 1 and words == alias_words
+        cut_short = len(key) >= 4 and alias_key.startswith(key)
+        if distance > 2 and not (reordered or cut_short):
+            continue
+        close = reordered or distance <= _edits_allowed(min(key, alias_key, key=len))
+        rank = (0 if close else 1, distance)
+        if target not in best or rank < best[target][0]:
+            best[target] = (rank, NearHeader(target, alias, close))
+    return [near for _, near in sorted(best.values(), key=lambda item: item[0])]

@@ -350,13 +350,18 @@ def readable_report(result: LoadResult, max_issues: int = 50) -> str:
                      f"{f['rows_loaded']:>7} {f['rows_rejected']:>8} {f['rows_skipped']:>7}")
     lines.append("")
     lines.append("loaded: " + ", ".join(f"{t} {n}" for t, n in summary["tables"].items() if n))
-    if summary["issues"]:
-        lines.append(f"\n{len(summary['issues'])} issue(s):")
-        for i in summary["issues"][:max_issues]:
+    headers = [i for i in summary["issues"] if i["scope"] != "cell"]
+    cells = [i for i in summary["issues"] if i["scope"] == "cell"]
+    if headers:   # first: a misread or unread column changes every row below it
+        lines.append(f"\n{len(headers)} column and sheet issue(s):")
+        lines += [f"  {i['file']} / {i['sheet']} / row {i['row']} / {i['column']}: {i['problem']}" for i in headers]
+    if cells:
+        lines.append(f"\n{len(cells)} issue(s):")
+        for i in cells[:max_issues]:
             lines.append(f"  {i['file']} / {i['sheet']} / row {i['row']} / {i['column']}: "
                          f"{i['value']!r}: {i['problem']}")
-        if len(summary["issues"]) > max_issues:
-            lines.append(f"  ... and {len(summary['issues']) - max_issues} more (use --json for all)")
+        if len(cells) > max_issues:
+            lines.append(f"  ... and {len(cells) - max_issues} more (use --json for all)")
     for d in summary["dropped_columns"]:
         lines.append(f"dropped column {d['file']} / {d['sheet']} / {d['column']}: {d['reason']}")
     for c in summary["conflicts"]:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from impact.issue_workbook import marked_workbook
 from impact.loading import finish_load, organization_of, read_file
 from impact.report import DroppedColumn, Issue, LoadResult, SheetReport
@@ -98,6 +100,14 @@ def saved_mappings(store: Store, file_name: str, organization: str | None = None
         if found:
             return found
     return {}
+
+
+def issue_report(store: Store) -> pd.DataFrame:
+    """The issue report of the active versions, column and sheet lines first: a misread or
+    unread column changes every row below it, so the field team should see it before the rows."""
+    issues = store.issues()
+    issues["scope"] = issues["scope"].fillna("cell")    # reports stored before lines had a scope
+    return issues.sort_values("scope", key=lambda s: s == "cell", kind="stable").reset_index(drop=True)
 
 
 def upload_report(store: Store, upload_id: int) -> tuple[list[Issue], list[SheetReport], list[DroppedColumn]]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from impact import aliases
 from impact.cleaning import as_text, is_blank, split_currency
-from impact.tables import TABLES
+from impact.tables import DATE, TABLES
 
 HEADER_SEARCH_ROWS = 30
 _PHONE = re.compile(r"(\+?855|0)\d{7,9}")
@@ -32,7 +33,8 @@ class Layout:
     headers: dict[int, str]                                # grid column -> header as written
     header_currency: dict[int, str] = field(default_factory=dict)
     dropped: dict[int, str] = field(default_factory=dict)  # grid column -> reason
-    missing_required: list[str] = field(default_factory=list)
+    read_as: dict[int, str] = field(default_factory=dict)  # near-miss headers read as a column
+    unsure: dict[int, tuple[str, ...]] = field(default_factory=dict)  # unread: columns it may mean
 
 
 def _match_row(row: list, table: str, extra: dict[str, str] | None = None) -> dict[int, str]:
@@ -79,7 +81,7 @@ def find_layout(rows: list[list], sheet_name: str, extra: dict[str, dict[str, st
     table, r, matched = best
     header = rows[r]
     layout = Layout(table, r, matched, {i: as_text(c) for i, c in enumerate(header) if not is_blank(c)})
-    layout.missing_required = [c for c in TABLES[table].required if c not in matched.values()]
+    unmatched: dict[int, list[aliases.NearHeader]] = {}
     for i, text in layout.headers.items():
         _, currency = split_currency(text)
         if currency:
@@ -91,8 +93,55 @@ def find_layout(rows: list[list], sheet_name: str, extra: dict[str, dict[str, st
         if identifier:
             layout.dropped[i] = f"{identifier.replace('_', ' ')}: a direct identifier, never stored"
         elif not any(k in aliases.rownumber_headers() for k in keys):
-            layout.dropped[i] = "not a column of the " + table + " table: not stored"
+            unmatched[i] = aliases.near_headers(text, table)
+    if _lists_labels(rows, layout, unmatched, sheet_name):
+        return None
+    _read_near_misses(layout, unmatched)
     return layout
+
+
+def _read_near_misses(layout: Layout, unmatched: dict[int, list[aliases.NearHeader]]) -> None:
+    """Read a header that nearly names a free column (`Wrok setting`) as that column when no
+    other header claims it too; leave the others unread, with the columns they may mean, so
+    no contract column is ever dropped without a word."""
+    taken = set(layout.columns.values())
+    claims: dict[int, str] = {}
+    for i, near in unmatched.items():
+        close = [n for n in near if n.close]
+        identifier = next((n for n in close if n.target == "identifier"), None)
+        if identifier:   # privacy first: a near `Phone numbr` is never stored
+            layout.dropped[i] = f"looks like '{identifier.alias}': a direct identifier, never stored"
+            layout.unsure[i] = tuple(n.target for n in near if n.target != "identifier")
+            continue
+        free = [n.target for n in close if n.target not in taken]
+        if len(free) == 1 and len(close) == 1:
+            claims[i] = free[0]
+    claimed = Counter(claims.values())
+    for i, near in unmatched.items():
+        if i in layout.dropped:
+            continue
+        if i in claims and claimed[claims[i]] == 1:
+            layout.columns[i] = claims[i]
+            layout.read_as[i] = claims[i]
+            continue
+        layout.unsure[i] = tuple(n.target for n in near if n.target != "identifier")
+        layout.dropped[i] = f"not a column of the {layout.table} table: not stored"
+
+
+def _lists_labels(rows: list[list], layout: Layout, unmatched: dict[int, list[aliases.NearHeader]],
+                  sheet_name: str) -> bool:
+    """A drop-down list sheet (`Lists`, `Dropdowns`, `Lookup`: one column of labels per list)
+    names columns in its header but holds no data: no date and no id column, and it is named as
+    a list, or its lists are of different lengths with each label once."""
+    kinds = {c.name: c.kind for c in TABLES[layout.table].columns}
+    named = set(layout.columns.values()) | {n.target for near in unmatched.values() for n in near}
+    if any(kinds.get(n) == DATE or n.endswith("_id") for n in named):
+        return False
+    if aliases.compact(sheet_name) in aliases.list_sheet_names():
+        return True
+    lists = [[as_text(row[c]) for row in rows[layout.header_row + 1:] if not is_blank(row[c])]
+             for c in layout.columns]
+    return len({len(labels) for labels in lists}) > 1 and all(len(set(x)) == len(x) for x in lists)
 
 
 def identifier_by_content(values: list, canonical: str | None) -> str | None:

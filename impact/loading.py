@@ -15,7 +15,9 @@ from typing import Iterable
 import pandas as pd
 
 from impact import config
-from impact.cleaning import as_text, clean_column, parser_for
+from xlsxwriter.utility import xl_col_to_name
+
+from impact.cleaning import as_text, clean_column, is_blank, parser_for
 from impact.frames import typed
 from impact.layout import Layout, classify_row, find_layout, identifier_by_content
 from impact.report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
@@ -122,16 +124,20 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
         found = identifier_by_content(raw[c], layout.columns.get(c))
         if found:
             layout.columns.pop(c, None)
+            layout.read_as.pop(c, None)
+            layout.unsure.pop(c, None)
             layout.dropped[c] = f"{found}: looks like a direct identifier, never stored"
     report.columns = {name: layout.headers[c] for c, name in layout.columns.items()}
     for c, reason in layout.dropped.items():
         result.dropped_columns.append(DroppedColumn(result.file_name, sheet, layout.headers[c], reason))
+    for c in _headerless_columns(rows, data_rows, layout):
+        result.dropped_columns.append(DroppedColumn(
+            result.file_name, sheet, f"column {xl_col_to_name(c)}", "no header: not stored"))
+    _report_headers(result, sheet, layout, len(data_rows))
 
     bad: set[int] = set()
-    for name in [n for n in table.required if n not in layout.columns.values()]:
-        for k in range(len(data_rows)):
-            issue(k, name, "", f"the sheet has no {name} column, which is required")
-        bad.update(range(len(data_rows)))
+    if any(n not in layout.columns.values() for n in table.required):
+        bad.update(range(len(data_rows)))   # one sheet-level issue says why (_report_headers)
 
     clean: dict[str, list] = {}
     for c, name in layout.columns.items():
@@ -163,6 +169,40 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
 
     keep = [k for k in range(len(data_rows)) if k not in bad]
     return report, frame.iloc[keep].reset_index(drop=True)
+
+
+def _report_headers(result: FileResult, sheet: str, layout: Layout, rows: int) -> None:
+    """Column- and sheet-level lines, first in every report: a header read as a near miss, a
+    header that may be a contract column but was not read, a required column missing."""
+    at = layout.header_row + 1
+    read_from = {name: layout.headers[c] for c, name in layout.columns.items()}
+    for c, name in layout.read_as.items():
+        header = layout.headers[c]
+        result.issues.append(Issue(result.file_name, sheet, at, header, header,
+                                   f"read column '{header}' as {name}", "column"))
+    for c, candidates in layout.unsure.items():
+        header, free = layout.headers[c], [n for n in candidates if n not in read_from]
+        if free and "identifier" in layout.dropped[c]:
+            problem = (f"column '{header}' was not stored, as it looks like a direct identifier: "
+                       f"if it is {' or '.join(free)}, rename the header")
+        elif free:
+            problem = f"column '{header}' was not read: is it {' or '.join(free)}? Map it on the Data page"
+        elif candidates:
+            problem = f"column '{header}' was not read: {candidates[0]} is read from column '{read_from[candidates[0]]}'"
+        else:
+            continue
+        result.issues.append(Issue(result.file_name, sheet, at, header, header, problem, "column"))
+    for name in [n for n in TABLES[layout.table].required if n not in read_from]:
+        result.issues.append(Issue(result.file_name, sheet, at, name, "",
+                                   f"the sheet has no {name} column, which is required, so its rows "
+                                   f"were not loaded ({rows:,})", "sheet"))
+
+
+def _headerless_columns(rows: list[list], data_rows: list[int], layout: Layout) -> list[int]:
+    """Grid columns with values in data rows but no header: reported, never silently ignored."""
+    width = len(rows[layout.header_row])
+    blank = [c for c in range(width) if c not in layout.headers]
+    return [c for c in blank if any(not is_blank(rows[i][c]) for i in data_rows)]
 
 
 def _to_usd(amounts: list, currencies: list | None, header_currency: str | None) -> list:
@@ -213,4 +253,5 @@ def _recount(f: FileResult) -> None:
         if s.table:
             s.rows_loaded = loaded.get(s.sheet, 0)
             s.rows_rejected = s.rows_read - s.rows_loaded
-    f.issues.sort(key=lambda i: ([s.sheet for s in f.sheets].index(i.sheet), i.row))
+    sheets = [s.sheet for s in f.sheets]
+    f.issues.sort(key=lambda i: (i.scope == "cell", sheets.index(i.sheet), i.row))

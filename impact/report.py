@@ -22,6 +22,7 @@ class Issue:
     column: str         # the header as written in the workbook, or the canonical name
     value: str          # the value found, as text ("" when empty)
     problem: str        # what was expected, in plain words
+    scope: str = "cell"  # or "column" (a header) or "sheet" (a required column missing): shown first
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ for message in st.session_state.pop("data_messages", []):
 
 # (b) Issue report ---------------------------------------------------------------------------
 st.subheader(t("issue_report"))
-issues = store.issues()
+issues = intake.issue_report(store)
 left, middle, right = st.columns(3)
 file_options = sorted(issues["file"].unique())
 keep_valid("data_issue_files", file_options)
@@ -128,7 +128,7 @@ else:
     st.caption(t("data_issues_shown", shown=f"{len(shown):,}", total=f"{len(issues):,}") + " " + t("data_fix_hint"))
     st.dataframe(shown, hide_index=True, key="data_issues", column_config={
         "file": t("data_file"), "sheet": t("data_sheet"), "row": t("data_row"), "column": t("data_column"),
-        "value": t("data_value"), "problem": t("data_problem")})
+        "value": t("data_value"), "problem": t("data_problem"), "scope": None})
     st.download_button(t("data_download_issues"), excel_bytes({"Issues": shown}), "issues.xlsx",
                        key="data_issues_xlsx", on_click="ignore")
 

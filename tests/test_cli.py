@@ -37,7 +37,7 @@ def test_load_json_shape(register, tmp_path):
     assert (report["rows_loaded"], report["rows_rejected"], report["rows_skipped"]) == (2, 1, 2)
     assert report["issues"] == [{"file": "KWCD_register.xlsx", "sheet": "Register", "row": 4,
                                  "column": "Intake Date", "value": "31/02/2024",
-                                 "problem": "expected a real calendar date (dd/mm/yyyy)"}]
+                                 "problem": "expected a real calendar date (dd/mm/yyyy)", "scope": "cell"}]
     assert report["dropped_columns"] == []
     assert not (tmp_path / "none.db").exists()      # a dry run creates no store
 

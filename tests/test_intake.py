@@ -57,7 +57,8 @@ def test_an_unknown_header_is_dropped_until_mapped_then_the_stored_original_load
     assert dropped["Date joined"] == "not a column of the participants table: not stored"
     assert "identifier" in dropped["Phone"]
     assert f.rows_loaded == 0 and f.rows_rejected == 3
-    assert {i.problem for i in f.issues} == {"the sheet has no intake_date column, which is required"}
+    assert [(i.row, i.scope, i.problem) for i in f.issues] == [
+        (2, "sheet", "the sheet has no intake_date column, which is required, so its rows were not loaded (3)")]
 
     (first,) = intake.ingest_uploads(store, [(FILE, content)]).outcomes
     store.save_column_mapping(ORG, FILE, "participants", "Date joined", "intake_date")
@@ -142,5 +143,5 @@ def test_marked_upload_of_a_stored_version(store, tmp_path):
     assert name == "KWCD_Pouk_participants_issues.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(marked))
     assert wb.sheetnames == ["Issues", "Register"]
-    assert wb["Register"]["A3"].comment is not None and "intake_date" in wb["Register"]["A3"].comment.text
-    assert wb["Issues"].max_row == 3
+    assert wb["Register"]["A2"].comment is not None and "intake_date" in wb["Register"]["A2"].comment.text
+    assert wb["Issues"].max_row == 2     # one sheet-level line, not one per row

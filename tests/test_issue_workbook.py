@@ -66,10 +66,10 @@ def test_problem_cells_are_filled_and_commented_at_their_excel_address():
     marked_cells = {(c.row, c.column_letter) for row in ws.iter_rows() for c in row if is_marked(c)}
     assert marked_cells == {(5, "D"), (7, "G")}
     assert {(c.row, c.column_letter) for row in ws.iter_rows() for c in row if c.comment} == {(5, "D"), (7, "G")}
-    # A missing column marks the row's first cell.
+    # A missing column is one sheet-level issue, marked on the header row's first cell.
     follow = wb["Follow ups"]
-    assert is_marked(follow["A2"]) and "no followup_date column" in follow["A2"].comment.text
-    assert not is_marked(follow["A1"]) and not is_marked(follow["B2"])
+    assert is_marked(follow["A1"]) and "no followup_date column" in follow["A1"].comment.text
+    assert not is_marked(follow["A2"]) and not is_marked(follow["B1"])
 
 
 def test_issue_sheet_lists_every_issue_and_formulas_stay_text():
@@ -78,12 +78,12 @@ def test_issue_sheet_lists_every_issue_and_formulas_stay_text():
     assert rows[0] == ISSUE_COLUMNS
     listed = [r[:6] for r in rows[1:]]
     assert [(r[0], r[1], r[2], r[3]) for r in listed] == [
-        (FILE, "Pouk", 5, "Intake Date"), (FILE, "Pouk", 7, "Work Setting"), (FILE, "Follow ups", 2, "followup_date")]
-    assert [r[6] for r in rows[1:]] == ["D5", "G7", "A2"]
-    assert wb["Issues"]["G2"].hyperlink.location == "'Pouk'!D5"
+        (FILE, "Follow ups", 1, "followup_date"), (FILE, "Pouk", 5, "Intake Date"), (FILE, "Pouk", 7, "Work Setting")]
+    assert [r[6] for r in rows[1:]] == ["A1", "D5", "G7"]
+    assert wb["Issues"]["G3"].hyperlink.location == "'Pouk'!D5"
     # The value is listed as found, flagged as text, and never a formula anywhere.
-    assert listed[0][4] == EVIL
-    assert wb["Issues"]["E2"].data_type == "s" and wb["Issues"]["E2"].quotePrefix
+    assert listed[1][4] == EVIL
+    assert wb["Issues"]["E3"].data_type == "s" and wb["Issues"]["E3"].quotePrefix
     assert wb["Pouk"]["D5"].value == EVIL and wb["Pouk"]["D5"].data_type == "s"
     for ws in wb.worksheets:
         assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)

@@ -142,7 +142,7 @@ def test_first_ingest(store):
     assert str(row["uploaded_at"].tz) == "UTC"
     assert store.issues().to_dict("records") == [{
         "file": "KWCD_pouk.xlsx", "sheet": "Bad", "row": 7, "column": "Intake Date",
-        "value": "31/31/2024", "problem": "a date"}]
+        "value": "31/31/2024", "problem": "a date", "scope": "cell"}]
     assert store.participant_keys() == {(ORG, "P1"), (ORG, "P2"), (ORG, "P3")}
     assert store.participant_keys("Other NGO") == set()
 
