@@ -13,6 +13,7 @@ browser and any other front end (a scheduled import, a bot) does the same thing:
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +94,7 @@ def saved_mappings(store: Store, file_name: str, organization: str | None = None
     if organization:
         return store.column_mappings(organization, file_name)
     uploads = store.uploads()
-    candidates = [organization_of(file_name, None, [])]
+    candidates = [organization_of(file_name, None, Counter())]
     candidates += [o for o in uploads.loc[uploads["file_name"] == file_name, "organization"] if o not in candidates]
     for org in candidates:
         found = store.column_mappings(org, file_name)

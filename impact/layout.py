@@ -164,17 +164,27 @@ def identifier_by_content(values: list, canonical: str | None) -> str | None:
 
 def classify_row(row: list, header: list) -> str | None:
     """Why a row below the header is not data ('blank', 'total', 'note', 'repeated header'),
-    or None for a data row."""
-    filled = [c for c in row if c != "" and c is not None and (c.__class__ is not str or c.strip())]
-    if not filled:
-        return "blank"
-    if isinstance(filled[0], str) and filled[0].lstrip().lower().startswith(_TOTAL_PREFIXES):
-        first = aliases.compact(filled[0])
-        if first in aliases.total_labels() or first.startswith(("total", "grandtotal", "សរុប")):
+    or None for a data row. Called for every row: a row with several cells filled (almost every
+    data row) is told apart by its first cell alone, without looking at each of its cells."""
+    if len(row) - row.count("") - row.count(None) > 3:
+        first = next((c for c in row if not _blank(c)), "")
+        filled_count = 2    # at least: never a note
+    else:
+        filled = [c for c in row if not _blank(c)]
+        if not filled:
+            return "blank"
+        first, filled_count = filled[0], len(filled)
+    if first.__class__ is str and first.lstrip().lower().startswith(_TOTAL_PREFIXES):
+        key = aliases.compact(first)
+        if key in aliases.total_labels() or key.startswith(("total", "grandtotal", "សរុប")):
             return "total"
-    if len(filled) == 1 and isinstance(filled[0], str) and (
-            _NOTE_START.match(filled[0].strip()) or len(filled[0].split()) >= 3):
+    if filled_count == 1 and first.__class__ is str and (
+            _NOTE_START.match(first.strip()) or len(first.split()) >= 3):
         return "note"
     if row == header:
         return "repeated header"
     return None
+
+
+def _blank(cell: object) -> bool:
+    return cell == "" or cell is None or (cell.__class__ is str and not cell.strip())
