@@ -91,7 +91,8 @@ def _share_parser(sub) -> None:
                         help="organization shown (repeatable)")
     create.add_argument("--program", action="append", default=[], help="only these programs (repeatable; default all)")
     create.add_argument("--site", action="append", default=[], help="only these sites (repeatable; default all)")
-    create.add_argument("--from", dest="start", type=_date, help="first day of the shared period (default: the first record)")
+    create.add_argument("--from", dest="start", type=_date,
+                        help="first day of the shared period (default: the scope's first record in the store)")
     create.add_argument("--to", dest="end", type=_date, help="last day of the shared period (default: the day it is viewed)")
     create.add_argument("--page", action="append", default=[], choices=DONOR_PAGES,
                         help="pages shown (repeatable; default every donor page)")
