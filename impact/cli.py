@@ -91,7 +91,8 @@ def _share_parser(sub) -> None:
                         help="organization shown (repeatable)")
     create.add_argument("--program", action="append", default=[], help="only these programs (repeatable; default all)")
     create.add_argument("--site", action="append", default=[], help="only these sites (repeatable; default all)")
-    create.add_argument("--from", dest="start", type=_date, help="first day of the shared period (default: the first record)")
+    create.add_argument("--from", dest="start", type=_date,
+                        help="first day of the shared period (default: the scope's first record in the store)")
     create.add_argument("--to", dest="end", type=_date, help="last day of the shared period (default: the day it is viewed)")
     create.add_argument("--page", action="append", default=[], choices=DONOR_PAGES,
                         help="pages shown (repeatable; default every donor page)")
@@ -115,7 +116,7 @@ def _share_parser(sub) -> None:
 def main(argv: list[str] | None = None) -> int:
     from impact.accounts import TooManyAttempts
     from impact.sharing import InvalidShareLink
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_dashed_link_ids(sys.argv[1:] if argv is None else list(argv)))
     commands = {"load": _load, "metrics": _metrics, "template": _template, "users": _users, "share": _share}
     try:
         return commands[args.command](args)
@@ -295,6 +296,17 @@ def _token_of(text: str) -> str:
     return text
 
 
+def _dashed_link_ids(argv: list[str]) -> list[str]:
+    """`share revoke|verify ID`: a link id, and the token it begins, may start with '-' (one in
+    64 of the ids made before new ones avoided it), which argparse takes for an unknown option.
+    Such an argument is moved after a `--`, where it can only be the id."""
+    from impact.sharing import ID_OR_TOKEN
+    if argv[:1] != ["share"] or argv[1:2] not in (["revoke"], ["verify"]) or "--" in argv:
+        return argv
+    dashed = [word for word in argv[2:] if word.startswith("-") and ID_OR_TOKEN.fullmatch(word)]
+    return [word for word in argv if word not in dashed] + (["--", *dashed] if dashed else [])
+
+
 def _share(args) -> int:
     from impact import sharing
     from impact.accounts import utc
@@ -306,9 +318,9 @@ def _share(args) -> int:
         store = _open_store(args.store, create=True)
         token, link = sharing.create_link(store, secret, args.by, scope, _expires(args.expires, now), args.note, now)
         url = sharing.link_url(args.base_url, token, scope.first_page)
-        if args.json:
+        if args.json:       # the link's scope: its start is the first record's when none was given
             print(json.dumps({"id": link.public_id, "url": url, "expires": link.expires_at.isoformat(),
-                              "scope": scope.to_dict(), "note": link.note, "created_by": link.created_by},
+                              "scope": link.scope.to_dict(), "note": link.note, "created_by": link.created_by},
                              ensure_ascii=False, indent=2))
         else:
             print(url)

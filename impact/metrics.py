@@ -65,15 +65,27 @@ def latest_record(prepared: Prepared, fact: str | None = None, organizations=Non
     """The latest date of a fact's records (of any fact's, without one), for some organizations
     (all, without them). Field workbooks arrive weeks late, and not every organization's at
     once, so the months after it are not reported yet, rather than empty."""
-    dates = []
-    for name, (table, column) in FACT_DATES.items():
-        if fact in (None, name):
-            rows = getattr(prepared, table)
-            if organizations:
-                rows = rows[np.asarray(_dimension(prepared, rows, "organization").isin(list(organizations)))]
-            dates.append(rows[column].max())
+    dates = [d.max() for d in _record_dates(prepared, fact, {"organization": tuple(organizations)}
+                                            if organizations else {})]
     dates = [d for d in dates if pd.notna(d)]
     return max(dates) if dates else None
+
+
+def first_record(prepared: Prepared, filters: dict[str, tuple[str, ...]]) -> pd.Timestamp | None:
+    """The earliest date of any record within filters (dimension -> values): where the data of
+    an organization, program or site begins."""
+    dates = [d.min() for d in _record_dates(prepared, None, filters)]
+    dates = [d for d in dates if pd.notna(d)]
+    return min(dates) if dates else None
+
+
+def _record_dates(prepared: Prepared, fact: str | None, filters: dict[str, tuple[str, ...]]) -> list[pd.Series]:
+    """The record dates of a fact (of every fact, without one) within filters. A fact that
+    cannot be filtered by them gives none: an activity belongs to a site, not to a program."""
+    selection = Selection(filters=filters)
+    return [_filtered(prepared, getattr(prepared, table), selection)[column]
+            for name, (table, column) in FACT_DATES.items()
+            if fact in (None, name) and set(filters) <= set(FACTS[name][1])]
 
 
 def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:

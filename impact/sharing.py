@@ -22,7 +22,7 @@ import os
 import re
 import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -45,6 +45,8 @@ from sqlalchemy import (
 
 from impact import accounts, config
 from impact.accounts import Account, utc
+from impact.metrics import DIMENSIONS, first_record
+from impact.prepared import Prepared, prepare
 from impact.store import create_missing
 
 # Pages a donor may be shown (URL paths of pages/shared.PAGES); never "data", accounts or sharing.
@@ -183,7 +185,10 @@ def _key(secret: bytes | str) -> bytes:
 
 # --- tokens -------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{8})\.([A-Za-z0-9_-]{43})")
+_PUBLIC_ID, _KEY_ID, _SIGNATURE = r"[A-Za-z0-9_-]{22}", r"[A-Za-z0-9_-]{8}", r"[A-Za-z0-9_-]{43}"
+_TOKEN = re.compile(rf"({_PUBLIC_ID})\.({_KEY_ID})\.({_SIGNATURE})")
+# A link's public id, or its token: what `share revoke` and `share verify` take.
+ID_OR_TOKEN = re.compile(rf"{_PUBLIC_ID}(?:\.{_KEY_ID}\.{_SIGNATURE})?")
 
 
 def _b64(data: bytes) -> str:
@@ -198,6 +203,15 @@ def key_id(secret: bytes | str) -> str:
 
 def _signature(key: bytes, value: str) -> str:
     return _b64(hmac.new(key, b"impact share link\x00" + value.encode("ascii"), hashlib.sha256).digest())
+
+
+def new_public_id() -> str:
+    """A random public id (128 bits, URL-safe) that does not start with '-': a command line
+    would read such an id, or the token it begins, as an option."""
+    while True:
+        public_id = secrets.token_urlsafe(16)
+        if not public_id.startswith("-"):
+            return public_id
 
 
 def sign(secret: bytes | str, public_id: str) -> str:
@@ -289,7 +303,16 @@ class Scope:
 
 
 def _iso(value) -> str | None:
-    return None if value is None else value.isoformat()
+    """ISO text of a date, or of a moment to the second: one format, however it was stored."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds") if isinstance(value, dt.datetime) else value.isoformat()
+
+
+def _moment(value: dt.datetime | None = None) -> dt.datetime:
+    """A moment as the store keeps it, whoever writes it (the command line, the Share page):
+    UTC, to the second (now, without `value`)."""
+    return utc(value).replace(microsecond=0)
 
 
 def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = None) -> dict[str, tuple[str, ...]]:
@@ -299,7 +322,6 @@ def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = 
     requested values all fall outside the scope maps to an EMPTY tuple, which matches nothing
     (as metrics.Selection reads it): never turn it into "no filter" (View.with_filter would).
     Unknown dimensions are dropped; other known ones (age band, ...) only narrow, so they pass."""
-    from impact.metrics import DIMENSIONS
     out = {}
     for dimension, values in (requested or {}).items():
         values = _values(values)
@@ -310,6 +332,20 @@ def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = 
         if allowed:
             out[dimension] = tuple(v for v in out[dimension] if v in allowed) if dimension in out else allowed
     return out
+
+
+def from_first_record(scope: Scope, prepared: Prepared) -> Scope:
+    """The scope, starting at its first record when it names no start: the earliest date in the
+    data of its organizations, programs and sites. A link without a start shows its scope's
+    whole history; left open, a donor's view would begin on 1 January, as the dashboard's does.
+    Unchanged when the scope has no record yet."""
+    if scope.period_start is not None:
+        return scope
+    first = first_record(prepared, scope_filters(scope))
+    if first is None:
+        return scope
+    start = first.date() if scope.period_end is None else min(first.date(), scope.period_end)
+    return replace(scope, period_start=start)
 
 
 def scope_period(scope: Scope, start: dt.date | None, end: dt.date | None,
@@ -354,8 +390,8 @@ class ShareLink:
     def to_dict(self, now: dt.datetime | None = None) -> dict:
         """JSON-ready, for the command line; the token is not part of it."""
         return {"id": self.public_id, "note": self.note, "created_by": self.created_by,
-                "created_at": self.created_at.isoformat(), "expires_at": self.expires_at.isoformat(),
-                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+                "created_at": _iso(self.created_at), "expires_at": _iso(self.expires_at),
+                "revoked_at": _iso(self.revoked_at),
                 "status": self.status(now), "scope": self.scope.to_dict()}
 
 
@@ -397,7 +433,7 @@ def _creator(store, created_by: Account | str) -> str:
 def _expiry(expires_at: dt.datetime | dt.date, now: dt.datetime) -> dt.datetime:
     """A date means the link works through that whole day (UTC)."""
     if isinstance(expires_at, dt.datetime):
-        moment = utc(expires_at)
+        moment = _moment(expires_at)
     elif isinstance(expires_at, dt.date):
         moment = dt.datetime.combine(expires_at + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
     else:
@@ -410,8 +446,9 @@ def _expiry(expires_at: dt.datetime | dt.date, now: dt.datetime) -> dt.datetime:
 def create_link(store, secret: bytes | str, created_by: Account | str, scope: Scope,
                 expires_at: dt.datetime | dt.date, note: str = "",
                 now: dt.datetime | None = None) -> tuple[str, ShareLink]:
-    """A new link (only a director may make one): its token and its record."""
-    now = utc(now)
+    """A new link (only a director may make one): its token and its record. Without a period
+    start, the scope starts at its first record (`from_first_record`)."""
+    now = _moment(now)
     if not isinstance(scope, Scope):
         raise TypeError("scope must be a Scope")
     username = _creator(store, created_by)
@@ -420,7 +457,9 @@ def create_link(store, secret: bytes | str, created_by: Account | str, scope: Sc
     if len(note) > MAX_NOTE_LENGTH:
         raise ValueError(f"a note has at most {MAX_NOTE_LENGTH} characters")
     _key(secret)
-    public_id = secrets.token_urlsafe(16)
+    if scope.period_start is None:        # the data are read only when the start comes from them
+        scope = from_first_record(scope, prepare(store.tables()))
+    public_id = new_public_id()
     engine = ensure_tables(store)
     with engine.begin() as conn:
         link_id = conn.execute(share_links_table.insert().values(
@@ -461,7 +500,7 @@ def revoke(store, public_id: str, now: dt.datetime | None = None) -> ShareLink:
     public_id = str(public_id).strip()
     with ensure_tables(store).begin() as conn:
         conn.execute(update(share_links_table)
-                     .where(_sl.public_id == public_id, _sl.revoked_at.is_(None)).values(revoked_at=utc(now)))
+                     .where(_sl.public_id == public_id, _sl.revoked_at.is_(None)).values(revoked_at=_moment(now)))
         row = _find(conn, public_id)
     if row is None:
         raise LookupError(f"no share link {public_id!r}")
@@ -478,7 +517,8 @@ def list_links(store) -> list[ShareLink]:
 def log_open(store, link: ShareLink, pages: Iterable[str] | str, now: dt.datetime | None = None) -> None:
     """Record that a link was opened and which pages it showed: no address, no viewer detail."""
     with ensure_tables(store).begin() as conn:
-        conn.execute(share_opens_table.insert().values(link_id=link.id, at=utc(now), pages=list(_values(pages))))
+        conn.execute(share_opens_table.insert().values(link_id=link.id, at=_moment(now),
+                                                       pages=list(_values(pages))))
 
 
 def open_counts(store) -> dict[str, dict]:

@@ -11,31 +11,63 @@ from impact import sharing
 from impact.texts import text
 from pages import access, shared
 
+# Moments of a link the table shows, as days.
+LINK_MOMENTS = ("created_at", "expires_at", "revoked_at")
+
 view, selection, lang = shared.frame("page_share")
 store, who = shared.store(), shared.visitor()
 
-with st.form("new_link"):
-    st.subheader(text("share_new", lang))
-    organizations = st.multiselect(text("organization", lang), shared.options("organization"))
-    programs = st.multiselect(text("program", lang), shared.options("program"), placeholder=text("all", lang))
-    sites = st.multiselect(text("site", lang), shared.options("site"), placeholder=text("all", lang))
-    left, right = st.columns(2)
-    start = left.date_input(text("from", lang), dt.date(shared.today().year, 1, 1), format="DD/MM/YYYY")
-    end = right.date_input(text("to", lang), shared.today(), format="DD/MM/YYYY")
-    pages = st.multiselect(text("share_pages", lang), sharing.DONOR_PAGES, default=list(sharing.DONOR_PAGES),
-                           format_func=lambda p: text(f"page_{p}", lang))
-    expires = st.date_input(text("share_expires", lang), shared.today() + dt.timedelta(days=90), format="DD/MM/YYYY")
-    note = st.text_input(text("share_note", lang))
-    if st.form_submit_button(text("share_create", lang), type="primary"):
-        try:
-            scope = sharing.Scope(tuple(organizations), tuple(programs), tuple(sites), start, end, tuple(pages))
-            token, link = sharing.create_link(store, access.server_secret(), who.account, scope, expires, note)
-        except (ValueError, PermissionError) as exc:
-            st.error(str(exc))
-        else:
-            base = st.context.url.split("/share")[0] if st.context.url else ""
-            st.success(text("share_created", lang))
-            st.code(sharing.link_url(base, token, scope.first_page), language=None)
+
+def period_shown(scope: sharing.Scope, start_chosen: bool) -> str:
+    """The period a link will show, in words, before it is made."""
+    first = text("share_first_record", lang)
+    start = f"{scope.period_start:%d/%m/%Y}" if scope.period_start else first
+    if scope.period_start and not start_chosen:
+        start = f"{start} ({first})"
+    end = f"{scope.period_end:%d/%m/%Y}" if scope.period_end else text("share_day_viewed", lang)
+    return text("share_period", lang).format(start=start, end=end)
+
+
+def link_row(link: sharing.ShareLink, opens: dict) -> dict:
+    """A link as the table shows it: its moments as days, written from the link's own
+    datetimes rather than parsed back from text, and how often it was opened."""
+    days = {moment: f"{getattr(link, moment):%d/%m/%Y}" if getattr(link, moment) else "" for moment in LINK_MOMENTS}
+    return {**link.to_dict(), **days, "opens": opens.get(link.public_id, {}).get("opens", 0)}
+
+
+# No form: the period the link will have follows the organizations, programs and sites chosen.
+st.subheader(text("share_new", lang))
+organizations = st.multiselect(text("organization", lang), shared.options("organization"), key="share_org")
+programs = st.multiselect(text("program", lang), shared.options("program"), placeholder=text("all", lang),
+                          key="share_program")
+sites = st.multiselect(text("site", lang), shared.options("site"), placeholder=text("all", lang), key="share_site")
+left, right = st.columns(2)
+start = left.date_input(text("from", lang), None, format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1),
+                        max_value=dt.date(2100, 12, 31), help=text("share_from_help", lang), key="share_start")
+end = right.date_input(text("to", lang), None, format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1),
+                       max_value=dt.date(2100, 12, 31), help=text("share_to_help", lang), key="share_end")
+pages = st.multiselect(text("share_pages", lang), sharing.DONOR_PAGES, default=list(sharing.DONOR_PAGES),
+                       format_func=lambda p: text(f"page_{p}", lang))
+expires = st.date_input(text("share_expires", lang), shared.today() + dt.timedelta(days=90), format="DD/MM/YYYY")
+note = st.text_input(text("share_note", lang), key="share_note")
+scope = None
+if organizations:
+    try:
+        scope = sharing.from_first_record(sharing.Scope(tuple(organizations), tuple(programs), tuple(sites),
+                                                        start, end, tuple(pages)), shared.prepared())
+    except ValueError as exc:
+        st.error(str(exc))
+    else:
+        st.info(period_shown(scope, start is not None))
+if st.button(text("share_create", lang), type="primary", disabled=scope is None):
+    try:
+        token, link = sharing.create_link(store, access.server_secret(), who.account, scope, expires, note)
+    except (ValueError, PermissionError) as exc:
+        st.error(str(exc))
+    else:
+        base = st.context.url.split("/share")[0] if st.context.url else ""
+        st.success(text("share_created", lang))
+        st.code(sharing.link_url(base, token, scope.first_page), language=None)
 
 st.subheader(text("share_links", lang))
 links = sharing.list_links(store)
@@ -43,9 +75,7 @@ opens = sharing.open_counts(store)
 if not links:
     st.info(text("share_none", lang))
 else:
-    table = pd.DataFrame([{**link.to_dict(), "opens": opens.get(link.public_id, {}).get("opens", 0)} for link in links])
-    for column in ("created_at", "expires_at", "revoked_at"):
-        table[column] = pd.to_datetime(table[column], utc=True).dt.strftime("%d/%m/%Y").fillna("")
+    table = pd.DataFrame([link_row(link, opens) for link in links])
     table["status"] = table["status"].map(lambda status: text(f"link_{status}", lang))
     table = table.drop(columns=["scope"])
     st.dataframe(table.rename(columns={c: text(f"share_col_{c}", lang) for c in table.columns}),

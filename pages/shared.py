@@ -165,7 +165,8 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
     """Read the view from the URL, draw the filters, write the view back into the URL. A donor's
     filters and period are clamped to her link's scope: a widened URL gives less, never more."""
     view = decode_view(st.query_params.to_dict())
-    scope = who.link.scope if who.donor else None
+    # A link made without a start (before links were given their first record's) starts there too.
+    scope = sharing.from_first_record(who.link.scope, prepared()) if who.donor else None
     if scope is not None and "period" not in st.query_params:
         view = replace(view, preset="custom", start=scope.period_start, end=scope.period_end)
     defaults = {"lang": view.lang, "preset": view.preset, "start": view.start, "end": view.end,
