@@ -217,11 +217,11 @@ def clean_column(values: Sequence, parse: Callable[[object], object]) -> tuple[n
     {index: problem}. Distinct values are found by pandas' hashing (C speed), not a Python loop."""
     cells = np.empty(len(values), dtype=object)
     cells[:] = values
-    types = set(map(type, values))
-    if bool in types and types & {int, float}:   # True == 1.0 when hashed: keep them apart
-        codes, uniques = _factorize_by_type(cells)
-    else:
-        codes, uniques = pd.factorize(cells)   # None and NaN get code -1: parsed as blank, last
+    codes, uniques = pd.factorize(cells)   # None and NaN get code -1: parsed as blank, last
+    if any(u.__class__ is bool or (u.__class__ in (int, float) and u in (0, 1)) for u in uniques):
+        types = set(map(type, values))
+        if bool in types and types & {int, float}:   # True == 1.0 when hashed: keep them apart
+            codes, uniques = _factorize_by_type(cells)
     clean = np.empty(len(uniques) + 1, dtype=object)
     problems = []
     for i, value in enumerate([*uniques, None]):

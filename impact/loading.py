@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from impact import config
@@ -158,9 +159,9 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
         if any(isinstance(v, str) and v.strip() in _TICKS for v in raw[by_name[name]]):
             clean[name] = [False if v is None else v for v in clean[name]]   # in a ✓ column a blank is no
 
-    clean["organization"] = [o or result.organization for o in clean.get("organization", [None] * len(data_rows))]
-    clean["source_sheet"], clean["source_row"] = [sheet] * len(data_rows), excel_rows
+    clean["source_sheet"], clean["source_row"] = sheet, excel_rows
     frame = typed(pd.DataFrame(clean, index=range(len(data_rows))), table.name)
+    frame["organization"] = frame["organization"].fillna(result.organization)
     invalid = validation_problems(table.name, frame)
     for k, name, problem in invalid:
         if k not in bad:   # a cell that could not be read is reported once, above
@@ -173,8 +174,9 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
                   f"participant_id already registered in this sheet at row {excel_rows[first]}")
             bad.add(k)
 
-    keep = [k for k in range(len(data_rows)) if k not in bad]
-    return report, frame.iloc[keep].reset_index(drop=True)
+    keep = np.ones(len(data_rows), dtype=bool)
+    keep[list(bad)] = False
+    return report, frame[keep].reset_index(drop=True)
 
 
 def _report_headers(result: FileResult, sheet: str, layout: Layout, rows: int) -> None:
@@ -210,17 +212,18 @@ def _headerless_columns(columns: list[tuple], layout: Layout) -> list[int]:
             if c not in layout.headers and not all(map(is_blank, values))]
 
 
-def _to_usd(amounts: list, currencies: list | None, header_currency: str | None) -> list:
+def _to_usd(amounts: np.ndarray, currencies: np.ndarray | None, header_currency: str | None) -> pd.Series:
     """A mark in the cell wins, then the row's currency column, then the header's mark."""
-    rate, out = config.khr_per_usd(), []
-    for i, parsed in enumerate(amounts):
-        if parsed is None:
-            out.append(None)
-            continue
-        number, cell_currency = parsed
-        currency = cell_currency or (currencies[i] if currencies is not None else None) or header_currency or "USD"
-        out.append(number / rate if currency == "KHR" else number)
-    return out
+    parsed = pd.Series(amounts, dtype=object)
+    known = parsed.notna()
+    number = pd.Series(np.nan, index=parsed.index)
+    number[known] = [p[0] for p in parsed[known]]
+    currency = pd.Series([p[1] for p in parsed[known]], index=parsed.index[known], dtype=object)
+    currency = currency.reindex(parsed.index)
+    if currencies is not None:
+        currency = currency.fillna(pd.Series(currencies, dtype=object))
+    khr = currency.fillna(header_currency or "USD") == "KHR"
+    return number.where(~khr, number / config.khr_per_usd())
 
 
 def _duplicate_ids(frame: pd.DataFrame, bad: set[int]) -> list[tuple[int, int]]:
