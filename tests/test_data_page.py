@@ -197,3 +197,28 @@ def test_the_marked_workbook_and_the_original_are_made_when_clicked(store_path, 
     marked = openpyxl.load_workbook(io.BytesIO(registered["KWCD_Marked_issues.xlsx"]()))
     assert marked.sheetnames == ["Issues", "Sheet"]
     assert "expected" in marked["Sheet"]["D3"].comment.text
+
+
+def test_a_column_not_read_is_asked_about_first_and_mapped_on_the_page(store_path):
+    at = data_page()
+    name = "KWCD_Cut.xlsx"
+    content = workbook([PARTICIPANT_HEADER[:6] + ["Work sett."],
+                        participant("C-1"), participant("C-2", "someday"), participant("C-3", work="massage")])
+    at.file_uploader[0].set_value((name, content, XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, at.exception
+    at.multiselect(key="data_issue_files").set_value([name]).run()
+    issues = issue_table(at)
+    assert issues["problem"].tolist() == [
+        "column 'Work sett.' was not read: is it work_setting? Map it on the Data page",
+        "expected a date (dd/mm/yyyy)"]
+    store = open_store(store_path)
+    upload_id = int(store.uploads().iloc[0]["id"])
+    at.selectbox(key="data_upload_choice").set_value(upload_id).run()
+    assert at.selectbox(key=f"data_map_header_{upload_id}").options == ["Sheet › Work sett."]
+    at.selectbox(key=f"data_map_column_{upload_id}_0").set_value("work_setting").run()
+    at.button(key="data_map_save").click().run()
+    assert not at.exception, at.exception
+    participants = store.tables()["participants"].set_index("participant_id")
+    assert participants.loc[["C-1", "C-3"], "work_setting"].tolist() == ["karaoke", "massage"]
