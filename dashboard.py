@@ -1,17 +1,28 @@
 """The dashboard's entry point and router: `streamlit run dashboard.py`.
 
-Pages are declared once (pages/shared.py, PAGES), each with its own URL path. Each page draws
-the shared sidebar itself; the view (filters, period, language) lives in the query string so
-a copied URL reopens the same view. The first start seeds the embedded store with demo data.
+Every run comes through here before a page's script: the page is looked up in the one page
+registry (`impact.page_registry`), the visitor is admitted to it or stopped (`app.gate`), and
+the sidebar and the page's head are drawn (`app.sidebar`). A page's script only reads the
+frame (`app.session.frame()`), asks `impact/` and draws; one that forgets to check anything is
+still gated. The view (filters, period, language) lives in the query string so a copied URL
+reopens the same view. The first start seeds the embedded store with demo data.
 """
 from __future__ import annotations
 
 import streamlit as st
 
+from impact import page_registry
 from impact.texts import text
-from pages import shared
+
+from app import gate, session, sidebar
 
 st.set_page_config(page_title="Impact dashboard", page_icon="🌱", layout="wide")
-lang = st.session_state.get("lang") or st.query_params.get("lang", "en")
-st.navigation([st.Page(file, title=text(key, lang), url_path=path, default=(path == "overview"))
-               for file, key, path in shared.PAGES], position="hidden").run()
+lang = sidebar.language()
+routes = {page.path: page for page in page_registry.PAGES}
+streamlit_pages = [st.Page(page.file, title=text(page.title, lang), icon=page.icon, url_path=page.path,
+                           default=page.path == page_registry.HOME) for page in routes.values()]
+chosen = st.navigation(streamlit_pages, position="hidden")
+page = routes[chosen.url_path or page_registry.HOME]     # the home page's URL path is ""
+visitor = gate.admit(session.store(), page, lang)
+st.session_state["frame"] = sidebar.draw(visitor, page)
+chosen.run()

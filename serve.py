@@ -18,8 +18,8 @@ import streamlit as st
 @asynccontextmanager
 async def warm_start(app):
     try:
-        from pages import shared
-        await asyncio.to_thread(shared.warm_up)
+        from app import session
+        await asyncio.to_thread(session.warm_up)
     except Exception:   # e.g. a hosted store not reachable yet: the pages say why, as when cold
         logging.getLogger("impact").exception("warm start failed; serving the dashboard cold")
     yield

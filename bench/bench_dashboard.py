@@ -28,12 +28,12 @@ sys.path.insert(0, str(REPO))
 
 def apptest_reruns(repeat: int) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
-    from pages.shared import PAGES
+    from impact.page_registry import PAGES
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120).run()
     out = {}
     sites = at.multiselect(key="f_site").options
-    for file, _, path in PAGES:
-        at.switch_page(file).run()
+    for page in PAGES:
+        at.switch_page(page.file).run()
         times = []
         for i in range(repeat):
             at.multiselect(key="f_site").set_value([sites[i % len(sites)]])
@@ -42,7 +42,7 @@ def apptest_reruns(repeat: int) -> dict[str, float]:
             times.append(time.perf_counter() - start)
             assert not at.exception, at.exception
         at.multiselect(key="f_site").set_value([]).run()
-        out[path] = statistics.median(times)
+        out[page.path] = statistics.median(times)
     return out
 
 

@@ -43,14 +43,14 @@ from sqlalchemy import (
     update,
 )
 
-from impact import accounts, config
+from impact import accounts, config, page_registry
 from impact.accounts import Account, utc
 from impact.metrics import DIMENSIONS, first_record
 from impact.prepared import Prepared, prepare
 from impact.store import create_missing
 
-# Pages a donor may be shown (URL paths of pages/shared.PAGES); never "data", accounts or sharing.
-DONOR_PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
+# Pages a donor may be shown: the registry's, never "data", accounts or sharing.
+DONOR_PAGES = page_registry.donor_pages()
 # Dimensions a share link's scope restricts: dimension -> Scope attribute.
 SCOPED_DIMENSIONS = {"organization": "organizations", "program": "programs", "site": "sites"}
 SECRET_ENV = "IMPACT_SECRET"
@@ -299,7 +299,7 @@ class Scope:
 
     @property
     def first_page(self) -> str:
-        return "overview" if "overview" in self.pages else self.pages[0]
+        return page_registry.HOME if page_registry.HOME in self.pages else self.pages[0]
 
 
 def _iso(value) -> str | None:
@@ -529,8 +529,8 @@ def open_counts(store) -> dict[str, dict]:
     return {public_id: {"opens": n, "last_opened": utc(last)} for public_id, n, last in rows}
 
 
-def link_url(base_url: str, token: str, page: str = "overview") -> str:
-    """The address a donor opens: BASE/PAGE?share=TOKEN; the overview is the app's default page,
-    which Streamlit serves at the root only (BASE/?share=TOKEN)."""
-    path = "" if page == "overview" else page
+def link_url(base_url: str, token: str, page: str = page_registry.HOME) -> str:
+    """The address a donor opens: BASE/PAGE?share=TOKEN; the home page (the overview) Streamlit
+    serves at the root only (BASE/?share=TOKEN)."""
+    path = "" if page == page_registry.HOME else page
     return f"{base_url.rstrip('/')}/{path}?{SHARE_PARAM}={token}"

@@ -83,14 +83,14 @@ def test_warm_up_computes_what_the_first_overview_would(app, monkeypatch):
     metrics, funnel and target progress all come from the caches warm_up filled)."""
     import impact.funnel
     import impact.targets
-    from pages import shared
+    from app import session
     calls = []
-    for module in (shared, impact.funnel, impact.targets):
+    for module in (session, impact.funnel, impact.targets):
         real = module.compute
         monkeypatch.setattr(module, "compute", lambda *a, real=real, name=module.__name__, **k:
                             calls.append(name) or real(*a, **k))
-    shared.warm_up()
-    assert {"pages.shared", "impact.funnel", "impact.targets"} <= set(calls)
+    session.warm_up()
+    assert {"app.session", "impact.funnel", "impact.targets"} <= set(calls)
     calls.clear()
     at = app.run()
     assert not at.exception

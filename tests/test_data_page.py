@@ -1,7 +1,7 @@
 """The Data page, run by Streamlit's AppTest on a real SQLite store seeded with the demo data.
 
-AppTest of this Streamlit runs the entry point once and then only the page script (each page
-draws its own sidebar), so every test starts at dashboard.py and switches to the page.
+Every run goes through the router (dashboard.py), which admits the visitor and draws the
+sidebar, so every test starts at dashboard.py and switches to the page.
 This AppTest drives st.file_uploader, so the upload itself is tested here.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ def store_path(tmp_path, monkeypatch):
 
 def data_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app/pages/data.py").run()
     assert not at.exception, at.exception
     return at
 
@@ -103,17 +103,17 @@ def test_upload_with_a_bad_row_and_an_unreadable_file(store_path):
 
 def test_new_data_reaches_the_other_pages(store_path):
     at = data_page()
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("app/pages/overview.py").run()
     registered = next(m for m in at.metric if m.label == charts.metric_label("participants_registered", "en"))
     before = int(registered.value.replace(",", ""))
     today = dt.date.today().strftime("%d/%m/%Y")
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app/pages/data.py").run()
     at.file_uploader[0].set_value(("KWCD_New.xlsx", workbook(
         [PARTICIPANT_HEADER] + [participant(f"NEW-{i}", today) for i in range(7)]), XLSX))
     at.run()
     at.button(key="data_load").click().run()
     assert not at.exception, at.exception
-    at.switch_page("pages/overview.py").run()
+    at.switch_page("app/pages/overview.py").run()
     registered = next(m for m in at.metric if m.label == registered.label)
     assert int(registered.value.replace(",", "")) == before + 7
 

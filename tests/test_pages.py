@@ -56,7 +56,7 @@ def expected(demo_store):
 def open_page(page: str, lang: str = "en") -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
     if page != "overview":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"app/pages/{page}.py").run()
     at.selectbox(key="preset").set_value("this_year")
     at.radio(key="lang").set_value(lang).run()
     assert not at.exception, at.exception[0].message
@@ -140,7 +140,7 @@ def test_a_selection_without_data_says_so(page, demo_store, monkeypatch):
 @pytest.mark.parametrize("page", PAGES)
 def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
     monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "empty.db"))
-    monkeypatch.setattr("pages.shared.seed_demo_store", lambda store, folder: False)
+    monkeypatch.setattr("app.session.seed_demo_store", lambda store, folder: False)
     at = open_page(page)
     assert NO_DATA in [i.value for i in at.info]
     at.radio(key="lang").set_value("km").run()
@@ -160,7 +160,7 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params[sharing.SHARE_PARAM] = token
     at.run()
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"app/pages/{page}.py").run()
     at.selectbox(key="preset").set_value("this_year").run()
     assert not at.exception, at.exception[0].message
     assert text("staff_only") in [i.value for i in at.info]        # cohorts, groups, targets...: staff only
@@ -175,7 +175,7 @@ def test_the_share_page_lists_links_in_the_readers_language(demo_store, tmp_path
     _, link = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
                                   expires_at=dt.date.today() + dt.timedelta(days=30), note="Donor X")
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/share.py").run()
+    at.switch_page("app/pages/share.py").run()
     at.radio(key="lang").set_value("km").run()
     assert not at.exception, at.exception[0].message
     table = at.dataframe[0].value

@@ -62,7 +62,7 @@ def create(capsys, db: Path, *args: str) -> dict:
 
 def share_page() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/share.py").run()
+    at.switch_page("app/pages/share.py").run()
     assert not at.exception, at.exception[0].message
     return at
 

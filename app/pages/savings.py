@@ -7,20 +7,20 @@ import streamlit as st
 from impact import breakdowns, charts, config
 from impact.savings_groups import cumulative_savings, savings_by_group
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_savings")
+view, selection, lang = session.frame()
 KEYS = ("savings_rate", "savings_per_member")
 currency = st.segmented_control(text("currency", lang), ("USD", "KHR"), default="USD", required=True,
                                 key="currency", format_func=lambda c: "USD ($)" if c == "USD" else "KHR (៛)")
-prepared, today = shared.prepared(), shared.today()
+today = session.today()
 
-totals = breakdowns.in_currency(shared.metrics(selection, keys=KEYS), currency)
+totals = breakdowns.in_currency(session.metrics(selection, keys=KEYS), currency)
 for column, key in zip(st.columns(2), KEYS):
     cards.kpi(column, key, totals, lang, currency)
 
-by_type = breakdowns.in_currency(shared.metrics(selection, by=("group_type",), keys=KEYS), currency)
-groups = cards.staff(savings_by_group, prepared, selection, currency=currency, today=today)
+by_type = breakdowns.in_currency(session.metrics(selection, by=("group_type",), keys=KEYS), currency)
+groups = session.staff(savings_by_group, selection, currency=currency, today=today)
 by_group = None if groups is None else breakdowns.group_metrics(groups)
 for key in KEYS:
     left, right = st.columns(2)
@@ -30,9 +30,9 @@ for key in KEYS:
             rows = None if table is None else table[(table["metric"] == key) & table["value"].notna()]
             if cards.ready(rows, title, lang):
                 fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)
-                shared.chart_card(fig, rows, key, lang, f"{key}_by_{by}")
+                cards.chart_card(fig, rows, key, lang, f"{key}_by_{by}")
 
-growth = cards.staff(cumulative_savings, prepared, selection, by="group_type", currency=currency, today=today)
+growth = session.staff(cumulative_savings, selection, by="group_type", currency=currency, today=today)
 title = text("cumulative_title", lang)
 if cards.ready(growth, title, lang):
     fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True,

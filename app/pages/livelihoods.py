@@ -8,33 +8,33 @@ import streamlit as st
 from impact import breakdowns, charts
 from impact.cohorts import followup_cohorts, time_to_exit
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_livelihoods")
+view, selection, lang = session.frame()
 PAIR = ("job_exit_rate", "followup_coverage")   # never one without the other
 KEYS = PAIR + ("sustained_exit_6m", "business_starts")
-prepared, today = shared.prepared(), shared.today()
+today = session.today()
 
-totals = shared.metrics(selection, keys=KEYS)
+totals = session.metrics(selection, keys=KEYS)
 for column, key in zip(st.columns(4), KEYS):
     cards.kpi(column, key, totals, lang)
 st.caption(text("exit_coverage_caption", lang))
 
-by_site = shared.metrics(selection, by=("site",), keys=KEYS)
+by_site = session.metrics(selection, by=("site",), keys=KEYS)
 title = cards.by_title(text("exit_coverage_title", lang), "by_site", lang)
-if shared.has_values(by_site, "followup_coverage"):
+if cards.has_values(by_site, "followup_coverage"):
     cards.card(charts.paired_rates(by_site, PAIR, "site", title, lang), by_site[by_site["metric"].isin(PAIR)],
                "exit_and_coverage_by_site", lang, cards.definition(*PAIR, lang=lang), dimension="site")
 else:
     cards.empty(title, lang)
 
-mix = cards.staff(breakdowns.status_mix, prepared, selection, today=today)
+mix = session.staff(breakdowns.status_mix, selection, today=today)
 title = text("status_mix_title", lang)
 if cards.ready(mix, title, lang):
     fig = charts.status_mix(mix, title, lang, cards.labels(mix["employment_status"], lang))
     cards.card(fig, mix, "status_mix_by_quarter", lang, text("def_status_mix", lang))
 
-cohorts = cards.staff(followup_cohorts, prepared, selection, today=today)
+cohorts = session.staff(followup_cohorts, selection, today=today)
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
     cards.card(charts.cohorts(cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
@@ -48,7 +48,7 @@ if cards.ready(cohorts, title, lang):
                                       "in_entertainment", "lost_to_followup", "interval")},
         **{c: st.column_config.NumberColumn(text(c, lang), format="%.1f%%") for c in ("share_out", "share_lost")}})
 
-curve, summary = cards.staff(time_to_exit, prepared, selection, today=today) or (None, None)
+curve, summary = session.staff(time_to_exit, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)
 if cards.ready(curve, title, lang):
     cards.card(charts.survival(curve, summary, title, lang), curve, "time_to_exit", lang,
@@ -62,13 +62,13 @@ left, right = st.columns(2)
 for column, key in ((left, "sustained_exit_6m"), (right, "business_starts")):
     with column:
         title = cards.by_title(charts.metric_question(key, lang), "by_site", lang)
-        if shared.has_values(by_site, key):
-            shared.chart_card(charts.bars(by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
-                              key, lang, f"{key}_by_site", dimension="site")
+        if cards.has_values(by_site, key):
+            cards.chart_card(charts.bars(by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
+                             key, lang, f"{key}_by_site", dimension="site")
         else:
             cards.empty(title, lang)
 
-income = cards.staff(breakdowns.income_by_status, prepared, selection, today=today)
+income = session.staff(breakdowns.income_by_status, selection, today=today)
 title = text("income_title", lang)
 if cards.ready(income, title, lang):
     fig = charts.counts(income, "employment_status", {"median_income": text("median_income", lang)}, title,

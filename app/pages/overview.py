@@ -12,17 +12,17 @@ from impact.report_html import report_html, report_workbook
 from impact.targets import target_progress
 from impact.texts import text
 from impact.view import previous_period
-from pages import cards, shared
-from pages.shared import HEADLINE, TREND_GRAINS, TRENDS
+from app import cards, session
+from app.session import HEADLINE, TREND_GRAINS, TRENDS
 
-view, selection, lang = shared.frame("page_overview")
-prepared, today = shared.prepared(), shared.today()
+view, selection, lang = session.frame()
+today = session.today()
 
-current = shared.metrics(selection, keys=HEADLINE)
+current = session.metrics(selection, keys=HEADLINE)
 previous = None
-if selection.start and not shared.donor():
+if selection.start and session.exact_figures():   # a donor compares no overlapping periods
     start, end = previous_period(selection.start, selection.end)
-    previous = shared.metrics(Selection(start, end, selection.filters), keys=HEADLINE).set_index("metric")
+    previous = session.metrics(Selection(start, end, selection.filters), keys=HEADLINE).set_index("metric")
 columns = st.columns(3) + st.columns(3)   # three a row: labels stay whole
 for column, key in zip(columns, HEADLINE):
     cards.kpi(column, key, current, lang)
@@ -34,7 +34,7 @@ for column, key in zip(columns, HEADLINE):
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
 # with a cold cache (a cold start, a new upload), and the headline numbers should not wait.
-progress = cards.staff(target_progress, prepared, today=today)
+progress = session.staff(target_progress, today=today)
 targets = None if progress is None else targets_in_view(progress, selection)
 for column, key in zip(columns, HEADLINE) if targets is not None else ():
     for _, row in targets[targets["indicator"] == key].head(1).iterrows():
@@ -42,7 +42,7 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
             column.progress(min(float(row["percent_achieved"]), 1.0),
                             text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
-steps = cards.staff(funnel, prepared, selection, today=today, lang=lang)
+steps = session.staff(funnel, selection, today=today, lang=lang)
 if steps is not None and steps["count"].fillna(0).gt(0).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
 elif steps is None:
@@ -52,14 +52,14 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: shared.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
-trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)
+latest = {key: session.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
+trends = charts.reported(session.metrics(selection, by=(grain,), keys=TRENDS), latest)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:
-        if shared.has_values(trends, key):
+        if cards.has_values(trends, key):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
-            shared.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
+            cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             st.markdown(f"**{charts.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
@@ -67,7 +67,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             if "suppressed" in rows and rows["suppressed"].any():
                 st.info(text("withheld_small", lang))
             else:
-                shared.no_data(lang)
+                cards.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
 subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"

@@ -7,13 +7,13 @@ import streamlit as st
 from impact import breakdowns, charts
 from impact.breakdowns import FUNDING_TYPES
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_services")
+view, selection, lang = session.frame()
 KEY = "referral_completion_rate"
 
-totals = shared.metrics(selection, keys=(KEY,))
-types = cards.staff(breakdowns.services_by_type, shared.prepared(), selection, today=shared.today())
+totals = session.metrics(selection, keys=(KEY,))
+types = session.staff(breakdowns.services_by_type, selection, today=session.today())
 money = None if types is None else types[types["service_type"].isin(FUNDING_TYPES) & (types["amount_count"] > 0)]
 first, second, third = st.columns(3)
 first.metric(text("referrals", lang), cards.figure(types, lambda t: f"{t['referrals'].sum():,}"), border=True,
@@ -36,14 +36,14 @@ with left:
                                                                   "denominator").dropna(subset=["value"])
     title = cards.by_title(charts.metric_question(KEY, lang), "by_service_type", lang)
     if cards.ready(rates, title, lang):
-        shared.chart_card(charts.bars(rates, KEY, "service_type", lang, title=title, labels=names), rates, KEY, lang,
-                          f"{KEY}_by_service_type")
+        cards.chart_card(charts.bars(rates, KEY, "service_type", lang, title=title, labels=names), rates, KEY, lang,
+                         f"{KEY}_by_service_type")
 with right:
-    by_site = shared.metrics(selection, by=("site",), keys=(KEY,))
+    by_site = session.metrics(selection, by=("site",), keys=(KEY,))
     title = cards.by_title(charts.metric_question(KEY, lang), "by_site", lang)
-    if shared.has_values(by_site):
-        shared.chart_card(charts.bars(by_site, KEY, "site", lang, title=title), by_site, KEY, lang, f"{KEY}_by_site",
-                          dimension="site")
+    if cards.has_values(by_site):
+        cards.chart_card(charts.bars(by_site, KEY, "site", lang, title=title), by_site, KEY, lang, f"{KEY}_by_site",
+                         dimension="site")
     else:
         cards.empty(title, lang)
 

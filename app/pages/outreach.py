@@ -6,9 +6,9 @@ import streamlit as st
 
 from impact import breakdowns, charts
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_outreach")
+view, selection, lang = session.frame()
 COUNTS = {"people_reached": charts.metric_label("people_reached", lang),
           "new_contacts": charts.metric_label("new_contacts", lang), "activities": text("activities", lang)}
 QUESTIONS = {"activities": text("activities_question", lang),
@@ -23,17 +23,17 @@ if left_out:   # activities have no participant: say so rather than show all sit
     st.info(f"{text('activities_cannot_filter', lang)} {', '.join(text(d, lang) for d in left_out)}.")
     places = {"referrals": st.container()}
 else:
-    totals = shared.metrics(selection, keys=("people_reached", "new_contacts"))
+    totals = session.metrics(selection, keys=("people_reached", "new_contacts"))
     first, second, third = st.columns(3)
     cards.kpi(first, "people_reached", totals, lang)
     cards.kpi(second, "new_contacts", totals, lang)
-    held = cards.staff(breakdowns.activity_summary, shared.prepared(), selection, today=shared.today())
+    held = session.staff(breakdowns.activity_summary, selection, today=session.today())
     third.metric(COUNTS["activities"], cards.figure(held, lambda t: f"{t['activities'].iloc[0]:,.0f}"), border=True,
                  help=DEFINITIONS["activities"])
     by = st.segmented_control(text("breakdown", lang), ("activity_type", "site", "month"), default="activity_type",
                               required=True, key="outreach_by", format_func=lambda d: text(d, lang))
     places = dict(zip(("people_reached", "new_contacts", "activities", "referrals"), st.columns(2) + st.columns(2)))
-    table = cards.staff(breakdowns.activity_summary, shared.prepared(), selection, by=by, today=shared.today())
+    table = session.staff(breakdowns.activity_summary, selection, by=by, today=session.today())
     x = "period_start" if by == "month" else by
     names = cards.labels(table[x], lang) if by == "activity_type" and table is not None else None
     for key, label in COUNTS.items():
@@ -46,12 +46,12 @@ else:
                            dimension="site" if by == "site" else None)
 
 with places["referrals"]:   # registrations are women, not activities: every filter applies
-    registrations = shared.metrics(selection, by=("referral_source",), keys=("participants_registered",))
+    registrations = session.metrics(selection, by=("referral_source",), keys=("participants_registered",))
     title = text("referral_question", lang)
-    if shared.has_values(registrations):
+    if cards.has_values(registrations):
         fig = charts.bars(registrations, "participants_registered", "referral_source", lang, title=title,
                           labels=cards.labels(registrations["referral_source"], lang))
-        shared.chart_card(fig, registrations, "participants_registered", lang, "registrations_by_referral_source",
-                          dimension="referral_source")
+        cards.chart_card(fig, registrations, "participants_registered", lang, "registrations_by_referral_source",
+                         dimension="referral_source")
     else:
         cards.empty(title, lang)

@@ -1,7 +1,9 @@
-"""Who is looking: a donor with a share link, a signed-in staff member, or the single local
-director of a dashboard on this computer. Every page passes through `gate` before it draws
-anything, so a typed URL cannot skip it; a donor link is checked against the store on every
-run, so a revoked link stops at once, even in an open session.
+"""The gate: who is looking (a donor with a share link, a signed-in staff member, or the
+single local director of a dashboard on this computer) and whether they may open the page.
+The router (dashboard.py) calls `admit` once, before any page's script runs, and decides from
+the page registry (`impact.page_registry`) alone, so a page cannot skip or forget it. A donor
+link is checked against the store on every run, so a revoked link stops at once, even in an
+open session.
 """
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from impact import accounts, sharing
+from impact import accounts, page_registry, sharing
 from impact.accounts import Account, TooManyAttempts
+from impact.page_registry import DONOR, Page
 from impact.sharing import InvalidShareLink, ShareLink
 from impact.texts import text
 
@@ -28,8 +31,18 @@ class Visitor:
     def donor(self) -> bool:
         return self.link is not None
 
-    def can(self, action: str) -> bool:
-        return self.account is not None and self.account.can(action)
+    @property
+    def role(self) -> str | None:
+        """The role pages are declared for: donor, or the account's (None: nobody yet)."""
+        return DONOR if self.donor else self.account.role if self.account else None
+
+    @property
+    def shared_pages(self) -> tuple[str, ...]:
+        """The pages a donor's link names (none for staff: their role decides)."""
+        return self.link.scope.pages if self.donor else ()
+
+    def may_open(self, page: Page) -> bool:
+        return page_registry.may_open(page, self.role, self.shared_pages)
 
 
 def _secrets() -> dict:
@@ -53,11 +66,23 @@ def _request_is_local() -> bool:
     return host.rsplit(":", 1)[0] in _LOCAL_HOSTS or host in _LOCAL_HOSTS
 
 
-def gate(store, page_path: str, lang: str) -> Visitor:
-    """The visitor of this run, or a sign-in / refusal page and `st.stop()`."""
+def admit(store, page: Page, lang: str) -> Visitor:
+    """The visitor of this run, admitted to the page; else a sign-in or refusal and `st.stop()`."""
+    who = _visitor(store, lang)
+    if not who.may_open(page):
+        st.title(text("app_title", lang))
+        st.error(text("share_page_not_included" if who.donor else "not_allowed", lang))
+        st.stop()
+    if who.donor:
+        _log_open(store, who.link, page.path)
+    return who
+
+
+def _visitor(store, lang: str) -> Visitor:
+    """Who is looking, or a sign-in page (or why nobody can sign in) and `st.stop()`."""
     token = st.query_params.get(sharing.SHARE_PARAM)
     if token:
-        return _donor(store, token, page_path, lang)
+        return _donor(store, token, lang)
     if _oidc_configured():
         return _oidc_visitor(lang)
     if accounts.has_accounts(store):
@@ -70,22 +95,22 @@ def gate(store, page_path: str, lang: str) -> Visitor:
     st.stop()
 
 
-def _donor(store, token: str, page_path: str, lang: str) -> Visitor:
+def _donor(store, token: str, lang: str) -> Visitor:
     try:
         link = sharing.verify(store, server_secret(), token)
     except InvalidShareLink as exc:
         st.title(text("app_title", lang))
         st.error(str(exc))
         st.stop()
-    if page_path not in link.scope.pages:
-        st.title(text("app_title", lang))
-        st.error(text("share_page_not_included", lang))
-        st.stop()
+    return Visitor(link=link, token=token)
+
+
+def _log_open(store, link: ShareLink, page_path: str) -> None:
+    """Log a page a link showed, once a session."""
     seen = st.session_state.setdefault("share_pages_logged", set())
     if (link.public_id, page_path) not in seen:
         sharing.log_open(store, link, [page_path])
         seen.add((link.public_id, page_path))
-    return Visitor(link=link, token=token)
 
 
 def _oidc_visitor(lang: str) -> Visitor:

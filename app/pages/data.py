@@ -19,14 +19,14 @@ from impact import intake
 from impact.exports import excel_bytes
 from impact.template import write_template
 from impact.texts import text
-from pages import shared
+from app import session
 
 UPLOAD_TYPES = ["xlsx", "xls", "ods", "csv"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 log = logging.getLogger(__name__)
 
-view, selection, lang = shared.frame("page_data")
-store = shared.store()
+view, selection, lang = session.frame()
+store = session.store()
 
 
 def t(key: str, **values) -> str:

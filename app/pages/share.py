@@ -9,13 +9,13 @@ import streamlit as st
 
 from impact import sharing
 from impact.texts import text
-from pages import access, shared
+from app import gate, session
 
 # Moments of a link the table shows, as days.
 LINK_MOMENTS = ("created_at", "expires_at", "revoked_at")
 
-view, selection, lang = shared.frame("page_share")
-store, who = shared.store(), shared.visitor()
+view, selection, lang = session.frame()
+store, who = session.store(), session.visitor()
 
 
 def period_shown(scope: sharing.Scope, start_chosen: bool) -> str:
@@ -37,10 +37,10 @@ def link_row(link: sharing.ShareLink, opens: dict) -> dict:
 
 # No form: the period the link will have follows the organizations, programs and sites chosen.
 st.subheader(text("share_new", lang))
-organizations = st.multiselect(text("organization", lang), shared.options("organization"), key="share_org")
-programs = st.multiselect(text("program", lang), shared.options("program"), placeholder=text("all", lang),
+organizations = st.multiselect(text("organization", lang), session.options("organization"), key="share_org")
+programs = st.multiselect(text("program", lang), session.options("program"), placeholder=text("all", lang),
                           key="share_program")
-sites = st.multiselect(text("site", lang), shared.options("site"), placeholder=text("all", lang), key="share_site")
+sites = st.multiselect(text("site", lang), session.options("site"), placeholder=text("all", lang), key="share_site")
 left, right = st.columns(2)
 start = left.date_input(text("from", lang), None, format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1),
                         max_value=dt.date(2100, 12, 31), help=text("share_from_help", lang), key="share_start")
@@ -48,20 +48,20 @@ end = right.date_input(text("to", lang), None, format="DD/MM/YYYY", min_value=dt
                        max_value=dt.date(2100, 12, 31), help=text("share_to_help", lang), key="share_end")
 pages = st.multiselect(text("share_pages", lang), sharing.DONOR_PAGES, default=list(sharing.DONOR_PAGES),
                        format_func=lambda p: text(f"page_{p}", lang))
-expires = st.date_input(text("share_expires", lang), shared.today() + dt.timedelta(days=90), format="DD/MM/YYYY")
+expires = st.date_input(text("share_expires", lang), session.today() + dt.timedelta(days=90), format="DD/MM/YYYY")
 note = st.text_input(text("share_note", lang), key="share_note")
 scope = None
 if organizations:
     try:
         scope = sharing.from_first_record(sharing.Scope(tuple(organizations), tuple(programs), tuple(sites),
-                                                        start, end, tuple(pages)), shared.prepared())
+                                                        start, end, tuple(pages)), session.prepared())
     except ValueError as exc:
         st.error(str(exc))
     else:
         st.info(period_shown(scope, start is not None))
 if st.button(text("share_create", lang), type="primary", disabled=scope is None):
     try:
-        token, link = sharing.create_link(store, access.server_secret(), who.account, scope, expires, note)
+        token, link = sharing.create_link(store, gate.server_secret(), who.account, scope, expires, note)
     except (ValueError, PermissionError) as exc:
         st.error(str(exc))
     else:

@@ -6,13 +6,13 @@ import streamlit as st
 
 from impact import breakdowns, charts
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_training")
+view, selection, lang = session.frame()
 KEYS = ("graduation_rate", "vocational_progression")
 
-totals = shared.metrics(selection, keys=KEYS)
-grants = cards.staff(breakdowns.scholarships, shared.prepared(), selection, today=shared.today())
+totals = session.metrics(selection, keys=KEYS)
+grants = session.staff(breakdowns.scholarships, selection, today=session.today())
 ended = totals.set_index("metric").at["graduation_rate", "denominator"]
 first, second, third, fourth = st.columns(4)
 first.metric(text("enrollments_ended", lang), f"{ended:,.0f}" if ended > 0 else "–", border=True,
@@ -27,11 +27,11 @@ for i, (key, by) in enumerate(CHARTS):
     if i % 2 == 0:
         columns = st.columns(2)
     with columns[i % 2]:
-        table = shared.metrics(selection, by=(by,), keys=(key,))
+        table = session.metrics(selection, by=(by,), keys=(key,))
         title = cards.by_title(charts.metric_question(key, lang), f"by_{by}", lang)
-        if shared.has_values(table, key):
-            shared.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
-                              dimension=by if by == "site" else None)
+        if cards.has_values(table, key):
+            cards.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
+                             dimension=by if by == "site" else None)
         else:
             cards.empty(title, lang)
 

@@ -7,11 +7,11 @@ import streamlit as st
 from impact import breakdowns
 from impact.targets import target_progress
 from impact.texts import text
-from pages import cards, shared
+from app import cards, session
 
-view, selection, lang = shared.frame("page_targets")
+view, selection, lang = session.frame()
 
-progress = cards.staff(target_progress, shared.prepared(), today=shared.today())   # actuals are exact figures
+progress = session.staff(target_progress, today=session.today())   # actuals are exact figures
 progress = None if progress is None else breakdowns.targets_in_view(progress, selection)
 if not cards.ready(progress, text("targets_title", lang), lang):
     st.stop()
@@ -32,4 +32,4 @@ st.dataframe(report, hide_index=True, height=36 * (len(report) + 1) + 2, column_
     text("status", lang): st.column_config.TextColumn(text("status", lang), help=text("def_status", lang))})
 
 with st.container(horizontal=True):
-    shared.download_buttons(report, "targets", lang)
+    cards.download_buttons(report, "targets", lang)

@@ -1,0 +1,148 @@
+"""The state a page reads: the cached store, its prepared tables and every computation over
+them, the visitor the router admitted, and the view and selection it drew in the sidebar.
+
+Caches are keyed on (store URL, `store.data_version()`): an upload, a re-read or a restore
+makes a new version, so every page sees it on its next run without clearing anything.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import streamlit as st
+
+from impact import config, protection
+from impact.funnel import funnel
+from impact.metrics import Selection, compute, latest_record
+from impact.prepared import prepare
+from impact.seed import seed_demo_store
+from impact.store import open_store
+from impact.targets import target_progress
+from impact.view import View, decode_view, period_of, previous_period
+
+from app.gate import Visitor
+
+# The Overview's headline figures and trends (here, so the start-up step can warm them).
+HEADLINE = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
+            "referral_completion_rate", "people_reached")
+TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
+TREND_GRAINS = ("quarter", "month")     # the first is the default
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the router decided for this run, before the page's script runs."""
+    visitor: Visitor
+    view: View
+    selection: Selection
+
+
+@st.cache_resource(show_spinner=False)
+def store_for(url: str):
+    store = open_store(url)
+    seed_demo_store(store, config.DEMO_DIR)
+    return store
+
+
+def store():
+    return store_for(config.store_url())
+
+
+def _version() -> tuple[str, str]:
+    """(store URL, data version): what every cache below is keyed on."""
+    url = config.store_url()
+    return url, store_for(url).data_version()
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _prepared(url: str, version: str):
+    """Prepared frames of one version of the store."""
+    return prepare(store_for(url).tables())
+
+
+def prepared():
+    return _prepared(*_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _computed(url: str, version: str, name: str, _compute, args: tuple, kwargs: dict):
+    return _compute(_prepared(url, version), *args, **kwargs)
+
+
+def computed(compute_view, *args, **kwargs):
+    """`compute_view(prepared, *args, **kwargs)`: any `impact/` computation over the prepared
+    data (metrics, funnel, cohorts, targets, ...), cached per store version and arguments, so
+    a filter change reruns in a blink."""
+    name = f"{compute_view.__module__}.{compute_view.__qualname__}"
+    return _computed(*_version(), name, compute_view, args, kwargs)
+
+
+def exact_metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    return computed(compute, selection, by, keys, today=today())
+
+
+def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """The metric table of a selection: exact for staff; for a donor, after disclosure control."""
+    if exact_figures():
+        return exact_metrics(selection, by, keys)
+    return protection.protected(lambda grouping: exact_metrics(selection, grouping, keys), by)
+
+
+def staff(breakdown, *args, **kwargs):
+    """A breakdown made outside the metric engine (`impact.breakdowns`, cohorts, savings groups,
+    targets) of the prepared data, or None for a visitor who sees only figures that went
+    through disclosure control (a donor)."""
+    return computed(breakdown, *args, **kwargs) if exact_figures() else None
+
+
+def warm_up() -> None:
+    """What the first visitor of a fresh server would otherwise wait for, done before the
+    server lets anyone in (serve.py): the store (seeded with demo data on a first start), its
+    prepared tables, every target's progress, and the Overview of the default view as staff
+    see it. Each result lands in the cache the pages read."""
+    day, default = today(), decode_view({})
+    start, end = period_of(default, day, first_date())
+    selection = Selection(start, end, {})
+    exact_metrics(selection, (), HEADLINE)
+    if start:
+        exact_metrics(Selection(*previous_period(start, end), {}), (), HEADLINE)
+    exact_metrics(selection, TREND_GRAINS[:1], TRENDS)
+    computed(target_progress, today=day)
+    computed(funnel, selection, today=day, lang=default.lang)
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+def first_date() -> dt.date | None:
+    first = prepared().first_date
+    return None if first is None else first.date()
+
+
+def frame() -> tuple[View, Selection, str]:
+    """What every page starts with: the view, the selection and the language of this run."""
+    current = st.session_state["frame"]
+    return current.view, current.selection, current.view.lang
+
+
+def visitor() -> Visitor:
+    return st.session_state["frame"].visitor
+
+
+def exact_figures() -> bool:
+    """Whether this run's visitor sees figures that skipped disclosure control."""
+    return protection.sees_exact_figures(visitor().role)
+
+
+def options(dimension: str, scope=None) -> list[str]:
+    """The values a filter offers (a donor's: within her link's scope)."""
+    return protection.filter_options(prepared().participants, dimension, scope)
+
+
+def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
+    """How far the data of a fact (of any, without one) reaches for the selection's
+    organizations (a donor's: her link's, so nothing about the others shows)."""
+    last = computed(latest_record, fact, selection.filters.get("organization"))
+    return None if last is None else last.date()

@@ -1,0 +1,97 @@
+"""The sidebar and the head of every page, drawn by the router before the page's script runs:
+the filters, period and language (kept in the URL, so a copied URL reopens the same view; a
+donor's clamped to her link's scope), the links to the pages this visitor may open, carrying
+the view, sign-out, and the page's title and period.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from impact import page_registry, protection, sharing
+from impact.metrics import Selection
+from impact.page_registry import Page
+from impact.texts import text
+from impact.view import FILTER_PARAMS, LANGUAGES, PRESETS, View, decode_view, encode_view, period_of
+
+from app import cards, gate, session
+from app.gate import Visitor
+
+
+def language() -> str:
+    """The reader's language before the sidebar is drawn (the gate and the page titles need it)."""
+    return st.session_state.get("lang") or decode_view(st.query_params.to_dict()).lang
+
+
+def draw(who: Visitor, page: Page) -> session.Frame:
+    """The sidebar and the page's head; the frame the page reads (`session.frame()`)."""
+    view, selection = filter_sidebar(who)
+    with st.sidebar:
+        organizations = selection.filters.get("organization") or (who.link.scope.organizations if who.donor else ())
+        st.markdown(f"### {', '.join(organizations) if organizations else text('app_title', view.lang)}")
+        for shown in page_registry.pages_for(who.role, who.shared_pages):
+            st.page_link(shown.file, label=text(shown.title, view.lang), icon=shown.icon,
+                         query_params=url_params(view, who))
+        gate.sign_out_button(who, view.lang)
+    if who.donor:
+        st.info(text("shared_by", view.lang).format(who=who.link.created_by, note=who.link.note,
+                                                    until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
+    st.title(text(page.title, view.lang))
+    start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"
+    latest = session.data_reaches(selection)
+    reaches = f" · {text('latest_record', view.lang)}: {latest:%d/%m/%Y}" if latest else ""
+    st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}{reaches}")
+    return session.Frame(who, view, selection)
+
+
+def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
+    """Read the view from the URL, draw the filters, write the view back into the URL. A donor's
+    filters and period are clamped to her link's scope (`impact.protection`)."""
+    view = decode_view(st.query_params.to_dict())
+    # A link made without a start (before links were given their first record's) starts there too.
+    scope = sharing.from_first_record(who.link.scope, session.prepared()) if who.donor else None
+    if scope is not None:
+        view = protection.link_view(view, scope, period_asked="period" in st.query_params)
+    defaults = {"lang": view.lang, "preset": view.preset, "start": view.start, "end": view.end,
+                **{f"f_{d}": list(view.filters.get(d, ())) for d in FILTER_PARAMS.values()}}
+    for key, value in defaults.items():   # kept across pages (a page switch drops unrendered widget keys)
+        st.session_state[key] = st.session_state.get(key, value)
+    lang = st.session_state["lang"]
+    today = session.today()
+    with st.sidebar:
+        st.radio(text("language", lang), LANGUAGES, key="lang", horizontal=True,
+                 format_func=lambda code: "English" if code == "en" else "ខ្មែរ")
+        lang = st.session_state["lang"]
+        st.selectbox(text("period", lang), PRESETS, key="preset", format_func=lambda p: text(f"period_{p}", lang))
+        if st.session_state["preset"] == "custom":
+            if st.session_state["start"] is None:
+                st.session_state["start"] = dt.date(today.year, 1, 1)
+            if st.session_state["end"] is None:
+                st.session_state["end"] = today
+            for key in ("start", "end"):    # Streamlit's default range is only ten years
+                st.date_input(text("from" if key == "start" else "to", lang), key=key, format="DD/MM/YYYY",
+                              min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
+        for dimension in FILTER_PARAMS.values():
+            choices = session.options(dimension, scope)
+            st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
+            st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
+                           format_func=lambda v, d=dimension: cards.category_label(d, v, lang))
+    view = View(st.session_state["preset"],
+                st.session_state["start"] if st.session_state["preset"] == "custom" else None,
+                st.session_state["end"] if st.session_state["preset"] == "custom" else None,
+                {d: tuple(st.session_state[f"f_{d}"]) for d in FILTER_PARAMS.values() if st.session_state[f"f_{d}"]},
+                lang)
+    st.query_params.from_dict(url_params(view, who))
+    start, end = period_of(view, today, session.first_date())
+    if scope is None:
+        return view, Selection(start, end, view.filters)
+    return view, protection.scoped_selection(scope, start, end, view.filters, today)
+
+
+def url_params(view: View, who: Visitor) -> dict[str, str]:
+    """The query string of a view; a donor's keeps her share token."""
+    params = encode_view(view)
+    if who.donor:
+        params[sharing.SHARE_PARAM] = who.token
+    return params
