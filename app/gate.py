@@ -22,6 +22,7 @@ _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 @dataclass(frozen=True)
 class Visitor:
+    """Who is looking: an account (a signed-in person or the local director), or a share link."""
     account: Account | None = None
     link: ShareLink | None = None
     token: str | None = None
