@@ -31,8 +31,7 @@ def draw(who: Visitor, page: Page) -> session.Frame:
         organizations = selection.filters.get("organization") or (who.link.scope.organizations if who.donor else ())
         st.markdown(f"### {', '.join(organizations) if organizations else text('app_title', view.lang)}")
         for shown in page_registry.pages_for(who.role, who.shared_pages):
-            st.page_link(shown.file, label=text(shown.title, view.lang), icon=shown.icon,
-                         query_params=url_params(view, who))
+            st.page_link(shown.file, label=text(shown.title, view.lang), query_params=url_params(view, who))
         gate.sign_out_button(who, view.lang)
     if who.donor:
         st.info(text("shared_by", view.lang).format(who=who.link.created_by, note=who.link.note,

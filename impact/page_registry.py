@@ -24,7 +24,7 @@ class Page:
     path: str                   # URL path, also the page's name in a share link's scope
     file: str                   # the page's script, relative to dashboard.py
     title: str                  # text key of its title (impact/texts.csv)
-    icon: str                   # an emoji: a Material icon would be fetched from Google's font server
+    icon: str                   # the browser tab's; an emoji (a Material icon is fetched from Google)
     audience: frozenset[str]    # the roles that may open it
 
     def __post_init__(self):
