@@ -5,6 +5,7 @@ figures); the pages themselves in `pages/`, thin: read the frame, call `impact/`
 
 Decisions live in `impact/` (`page_registry`, `protection`); this package only asks and draws.
 The page scripts are not in a top-level `pages/` folder on purpose: Streamlit runs a script of
-a `pages/` folder beside the entry point directly, without the router, on a session's first
-run (a visitor opening /data first after the server started) and in AppTest.
+a `pages/` folder beside the entry point directly, without the router, until the entry point
+has run once since the server started (a first visitor opening /data would skip the gate),
+and on every AppTest page switch.
 """

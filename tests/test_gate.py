@@ -83,7 +83,8 @@ def test_who_may_open_what():
 
 def test_no_page_scripts_in_a_pages_folder_beside_the_entry_point():
     """Streamlit runs a script of a `pages/` folder beside the entry point directly, without
-    the router, on a session's first run (and in AppTest): the page scripts live in app/pages."""
+    the router until the entry point has run once since the server started (and on every
+    AppTest page switch): the page scripts live in app/pages."""
     assert not list((ROOT / "pages").glob("*.py"))
 
 
