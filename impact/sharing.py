@@ -45,7 +45,6 @@ from sqlalchemy import (
 
 from impact import accounts, config
 from impact.accounts import Account, utc
-from impact.store import create_missing
 
 # Pages a donor may be shown (URL paths of pages/shared.PAGES); never "data", accounts or sharing.
 DONOR_PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
@@ -360,8 +359,8 @@ class ShareLink:
 
 
 def ensure_tables(store) -> Engine:
-    """This module's tables in the store's database, created on first use."""
-    return create_missing(store.engine, [share_links_table, share_opens_table])
+    """The engine of the store holding this module's tables (its migrations made them)."""
+    return store.engine
 
 
 def _link(row) -> ShareLink:
