@@ -156,8 +156,8 @@ _SQLITE_FAILURES = {5: StoreBusy, 6: StoreBusy, 8: StoreReadOnly, 13: StoreFull}
 _POSTGRES_FAILURES = {"55P03": StoreBusy, "25006": StoreReadOnly, "53100": StoreFull}
 # pg_advisory_xact_lock key of the store's write lock (any bigint, the same in every process).
 _WRITE_LOCK_KEY = 7_469_811_230_151_201
-# Execution option of the store's read-only connections: on SQLite they begin deferred.
-_READS = "impact_reads_only"
+# Execution option of the connections `engine.begin()` hands out on SQLite: they may write.
+_WRITES = "impact_writes"
 
 
 def open_store(url_or_path: str | Path, busy_timeout: float | None = None) -> Store:
@@ -196,9 +196,10 @@ def _configure_sqlite(engine: Engine) -> None:
     """WAL lets the dashboard read while an upload writes; foreign keys are off by default.
     The driver's own transaction handling is replaced by an explicit BEGIN so that reads and
     writes of one `engine.begin()` block form a single transaction (SQLAlchemy's recipe).
-    A transaction that may write takes the write lock up front (BEGIN IMMEDIATE), waiting the
-    busy timeout for another writer: a deferred one that read first cannot become a writer
-    while another writes and fails at once. The store's reads begin deferred and never wait."""
+    An `engine.begin()` block may write, so it takes the write lock up front (BEGIN IMMEDIATE),
+    waiting the busy timeout for another writer: a deferred transaction that read first cannot
+    become a writer while another writes, and fails at once. `engine.connect()` blocks (every
+    read, here and in accounts and sharing) begin deferred and never wait."""
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -209,8 +210,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        reads_only = connection.get_execution_options().get(_READS, False)
-        connection.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    engine.begin = engine.execution_options(**{_WRITES: True}).begin
 
 
 def _python_values(series: pd.Series) -> list:
@@ -278,7 +281,6 @@ class Store:
     def __init__(self, engine: Engine, busy_timeout: float = 30.0):
         self.engine = engine
         self.busy_timeout = busy_timeout
-        self._reader = engine.execution_options(**{_READS: True})
         # Test hook: called as (table name, upload id) after each bulk insert inside ingest.
         self._after_table_insert: Callable[[str, int], None] | None = None
 
@@ -303,7 +305,7 @@ class Store:
         True when it was. A store made before migrations (tables, no revision) is adopted
         and keeps every upload; a store newer than this program is refused (StoreTooNew).
         Cheap when current: one query, no Alembic."""
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             if self._is_current(conn):
                 return False
         with self._writing() as conn:
@@ -320,7 +322,7 @@ class Store:
         return revision == migrations.HEAD
 
     def has_uploads(self) -> bool:
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             return conn.execute(select(_up.id).limit(1)).first() is not None
 
     def ingest(self, result: LoadResult, uploader: str = "cli") -> list[IngestOutcome]:
@@ -387,7 +389,7 @@ class Store:
 
     def upload_content(self, upload_id: int) -> tuple[str, bytes]:
         """The original file of any version, so it can be downloaded again."""
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(select(_up.file_name, _up.content)
                                .where(_up.id == upload_id)).first()
         if row is None:
@@ -396,7 +398,7 @@ class Store:
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The clean tables of the active versions, participants merged across sources."""
-        with self._reader.connect() as conn:  # one transaction (a snapshot, on SQLite)
+        with self.engine.connect() as conn:  # one transaction (a snapshot, on SQLite)
             out = {name: self._active_rows(name, conn) for name in TABLES}
         out["participants"] = merge_participants(out["participants"])
         return out
@@ -408,7 +410,7 @@ class Store:
                            .distinct(), participants)
         if organization is not None:
             query = query.where(participants.c.organization == organization)
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             return {(org, pid) for org, pid in conn.execute(query)}
 
     def conflicts_with(self, result: LoadResult) -> list[Conflict]:
@@ -444,7 +446,7 @@ class Store:
 
     def issues(self) -> pd.DataFrame:
         """The issue report of the active versions, as the field teams need to fix it."""
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             reports = conn.execute(select(_up.report_json).where(_up.active)
                                    .order_by(_up.id)).scalars().all()
         rows = [issue for report in reports for issue in json.loads(report)["issues"]]
@@ -454,7 +456,7 @@ class Store:
         """Changes whenever the content changes, so the dashboard can drop its caches. Version
         rows never change except their active flag, so the content is a function of the newest
         upload id and the set of active ids."""
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             newest = conn.execute(select(func.max(_up.id))).scalar() or 0
             active = conn.execute(select(_up.id).where(_up.active)
                                   .order_by(_up.id)).scalars().all()
@@ -468,7 +470,7 @@ class Store:
     def upload_report(self, upload_id: int) -> dict:
         """The load report kept with a version: issues, dropped_columns and sheets (each with
         its header_row and `columns`, canonical column -> header as written)."""
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             report = conn.execute(select(_up.report_json).where(_up.id == upload_id)).scalar()
         if report is None:
             raise KeyError(f"no upload {upload_id}")
@@ -494,7 +496,7 @@ class Store:
     def column_mappings(self, organization: str, file_name: str) -> dict[str, dict[str, str]]:
         """The saved mappings of one source: table -> {compact header: column}."""
         m = column_mappings_table.c
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(select(m["table"], m.header, m["column"]).where(
                 m.organization == organization, m.file_name == file_name).order_by(m.id)).all()
         out: dict[str, dict[str, str]] = {}
@@ -510,7 +512,7 @@ class Store:
         return typed(frame, name).assign(upload_id=frame["upload_id"].astype("int64"))
 
     def _frame(self, query) -> pd.DataFrame:
-        with self._reader.connect() as conn:
+        with self.engine.connect() as conn:
             return _read(conn, query)
 
 
