@@ -170,3 +170,37 @@ def test_data_page_says_the_store_is_busy(tmp_path, monkeypatch):
     assert not at.exception, at.exception
     assert [e.value for e in at.error] == [BUSY]
     assert snapshot(path) == before
+
+
+# Builds a 100,000-row load, says so, then ingests it into the store at argv[1].
+KILLED_LOAD = """
+import sys
+from impact.store import open_store
+from tests.test_store import load, make_file, participants
+store = open_store(sys.argv[1])
+big = load(make_file("KWCD_big.xlsx", {"participants": participants([f"B{i:06d}" for i in range(100_000)])}))
+print("ingesting", flush=True)
+store.ingest(big)
+print("done", flush=True)
+"""
+
+
+@pytest.mark.parametrize("after", [0.0, 0.1, 0.4, 1.0])
+def test_a_load_killed_at_any_moment_leaves_the_store_before_or_after(path, after):
+    store = open_store(path)
+    store.ingest(a_load("P1"))
+    before = snapshot(path)
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, str(path)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True)
+    assert worker.stdout.readline() == "ingesting\n"
+    time.sleep(after)
+    worker.kill()
+    worker.wait(30)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    store.engine.dispose()
+    uploads, participants_now = len(store.uploads()), len(store.tables()["participants"])
+    assert (uploads, participants_now) in {(1, 1), (2, 100_001)}
+    if uploads == 1:
+        assert snapshot(path) == before
+    assert store.ingest(a_load("P1", "P2"))[0].status == "replaced"     # the store still works
