@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -44,8 +43,7 @@ from sqlalchemy import (
     update,
 )
 
-from impact import migrations
-
+from impact import config, migrations
 from impact.aliases import compact
 from impact.frames import column_kinds, typed
 from impact.report import Conflict, FileResult, Issue, LoadResult
@@ -151,8 +149,9 @@ class StoreTooNew(StoreUnavailable):
                          f"knows ({migrations.HEAD}): update the program")
 
 
-# Failures a user can act on, by SQLite's primary result code and by PostgreSQL's SQLSTATE.
-_SQLITE_FAILURES = {5: StoreBusy, 6: StoreBusy, 8: StoreReadOnly, 13: StoreFull}  # BUSY, LOCKED, READONLY, FULL
+# Failures a user can act on, by SQLite's primary result code (BUSY, LOCKED, READONLY, FULL) and
+# by PostgreSQL's SQLSTATE (lock_not_available, read_only_sql_transaction, disk_full).
+_SQLITE_FAILURES = {5: StoreBusy, 6: StoreBusy, 8: StoreReadOnly, 13: StoreFull}
 _POSTGRES_FAILURES = {"55P03": StoreBusy, "25006": StoreReadOnly, "53100": StoreFull}
 # pg_advisory_xact_lock key of the store's write lock (any bigint, the same in every process).
 _WRITE_LOCK_KEY = 7_469_811_230_151_201
@@ -169,7 +168,7 @@ def open_store(url_or_path: str | Path, busy_timeout: float | None = None) -> St
     else:  # Hosting platforms still hand out the postgres:// scheme SQLAlchemy 2 dropped.
         url = make_url(url_or_path.replace("postgres://", "postgresql://", 1))
     if busy_timeout is None:
-        busy_timeout = float(os.environ.get("IMPACT_STORE_BUSY_TIMEOUT", "30"))
+        busy_timeout = config.store_busy_timeout()
     sqlite = url.get_backend_name() == "sqlite"
     if sqlite and url.database not in (None, "", ":memory:") and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -278,7 +277,7 @@ def _as_text(series: pd.Series) -> pd.Series:
 class Store:
     """Versioned clean tables over one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine, busy_timeout: float = 30.0):
+    def __init__(self, engine: Engine, busy_timeout: float):
         self.engine = engine
         self.busy_timeout = busy_timeout
         # Test hook: called as (table name, upload id) after each bulk insert inside ingest.

@@ -41,7 +41,7 @@ def store_made_before_migrations(url: str) -> tuple[Store, int]:
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("DROP INDEX ux_uploads_active_source"))
     accounts.metadata.create_all(engine)
-    old = Store(engine)
+    old = Store(engine, busy_timeout=30)
     accounts.add_user(old, "director1", "a long passphrase", "director")
     old.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P1", "P2"])})))
     [replaced] = old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1"])})))

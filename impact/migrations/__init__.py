@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import Connection, MetaData, inspect, text
 
 FOLDER = Path(__file__).resolve().parent
-REVISIONS = tuple(sorted(p.name.split("_", 1)[0] for p in (FOLDER / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")))
+REVISIONS = tuple(sorted(p.name.split("_", 1)[0]
+                         for p in (FOLDER / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")))
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 
