@@ -217,7 +217,11 @@ else:
         st.warning(t("data_restore_confirm", id=pending, file=u["file_name"], date=f"{u['uploaded_at']:%d/%m/%Y %H:%M}"))
 
         def restore(chosen=pending, file_name=u["file_name"]):
-            store.restore(chosen)
+            try:
+                store.restore(chosen)
+            except StoreUnavailable as exc:
+                st.session_state["data_last_load"] = failed_load(str(exc))
+                return
             st.session_state.pop("data_confirm_restore", None)
             st.session_state["data_messages"] = [t("data_restored", id=chosen, file=file_name)]
 

@@ -18,7 +18,7 @@ from sqlalchemy import event
 from impact.loading import load_files
 from impact.store import StoreBusy, StoreFull, StoreReadOnly, open_store
 from tests.test_store import load, make_file, participants, snapshot
-from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
+from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_xlsx
 
 REPO = Path(__file__).resolve().parent.parent
 BUSY = "another upload is being saved, try again"
@@ -204,3 +204,29 @@ def test_a_load_killed_at_any_moment_leaves_the_store_before_or_after(path, afte
     if uploads == 1:
         assert snapshot(path) == before
     assert store.ingest(a_load("P1", "P2"))[0].status == "replaced"     # the store still works
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 400 KiB filesystem (tmpfs), where it can be mounted (tests run as root)."""
+    folder = tmp_path / "small_disk"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(folder)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("cannot mount a small filesystem here")
+    yield folder
+    subprocess.run(["umount", "--lazy", str(folder)], check=True)
+
+
+def test_command_line_load_onto_a_full_disk(small_disk, tmp_path):
+    path = small_disk / "impact.db"
+    store = open_store(path)
+    store.ingest(a_load("P1"))
+    store.close()
+    before = snapshot(path)
+    rows = [PARTICIPANT_HEADER] + [participant(f"P-{i:06d}") for i in range(30_000)]
+    out = cli("load", str(write_csv(tmp_path / "KWCD_big.csv", rows)), "--store", str(path))
+    assert (out.returncode, out.stderr) == (
+        2, "error: the store's disk is full: nothing was saved; free some space and try again\n")
+    assert snapshot(path) == before
