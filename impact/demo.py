@@ -465,11 +465,11 @@ def _write_xlsx(path: Path, sheets: list[dict]) -> None:
 def _write_ods(path: Path, sheets: list[dict]) -> None:
     from odf.element import Element
     from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
     # odfpy declares every namespace any document of the process used (a class attribute):
     # forgotten here, the file declares its own, the same bytes each time.
     Element.namespaces.clear()
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
     doc = OpenDocumentSpreadsheet()
     for sh in sheets:
         table = Table(name=sh["name"])
