@@ -38,7 +38,7 @@ def upgrade(conn: Connection) -> None:
 
 
 def code_metadata() -> list[MetaData]:
-    """Every table the code declares (store, accounts, share links): what the newest
-    migration must have made, checked by the tests and used by autogenerate."""
+    """Every table the code declares (store, accounts, share links): what the migrations
+    must have made, as tests/test_store_migrations.py checks."""
     from impact import accounts, sharing, store
     return [store.metadata, accounts.metadata, sharing.metadata]

@@ -2,9 +2,6 @@
 over (inside the transaction holding the store's write lock), never on one of their own."""
 from alembic import context
 
-from impact.migrations import code_metadata
-
-context.configure(connection=context.config.attributes["connection"],
-                  target_metadata=code_metadata(), render_as_batch=True)
+context.configure(connection=context.config.attributes["connection"])
 with context.begin_transaction():
     context.run_migrations()
