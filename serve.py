@@ -17,9 +17,12 @@ import streamlit as st
 
 @asynccontextmanager
 async def warm_start(app):
+    from impact.store import StoreUnavailable
     try:
         from app import session
         await asyncio.to_thread(session.warm_up)
+    except StoreUnavailable as exc:   # busy past the timeout, read-only, newer than this program
+        logging.getLogger("impact").error("warm start failed: %s; serving the dashboard cold", exc)
     except Exception:   # e.g. a hosted store not reachable yet: the pages say why, as when cold
         logging.getLogger("impact").exception("warm start failed; serving the dashboard cold")
     yield

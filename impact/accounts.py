@@ -11,8 +11,7 @@ within `FAILURE_WINDOW`, every attempt for that username, even with the right pa
 refused for `LOCKOUT` (`TooManyAttempts`). Refused attempts are not recorded, so a lock ends
 on time; a successful sign-in clears the count.
 
-The tables live in this module's own MetaData and are created on first use, so the store's
-schema is untouched.
+The tables live in this module's own MetaData; the store's migrations create them.
 """
 from __future__ import annotations
 
@@ -37,8 +36,6 @@ from sqlalchemy import (
     select,
     update,
 )
-
-from impact.store import create_missing
 
 ROLES = ("director", "staff")
 ACTIONS = ("view", "upload", "share", "restore", "manage_accounts")
@@ -104,11 +101,11 @@ class Account:
         return action in PERMISSIONS.get(self.role, frozenset())
 
 
-# --- tables, created on first use ---------------------------------------------------------
+# --- tables ---------------------------------------------------------------------------
 
 def ensure_tables(store) -> Engine:
-    """This module's tables in the store's database, created on first use."""
-    return create_missing(store.engine, list(metadata.tables.values()))
+    """The engine of the store holding this module's tables (its migrations made them)."""
+    return store.engine
 
 
 def utc(moment: dt.datetime | None = None) -> dt.datetime:

@@ -19,6 +19,7 @@ from impact.loading import expand_paths, load_files
 from impact.metrics import DIMENSIONS, TIME_GRAINS, Selection, compute
 from impact.prepared import prepare
 from impact.report import LoadResult
+from impact.store import StoreUnavailable
 from impact.tables import TABLES
 from impact.workbook import UnreadableFile
 
@@ -50,6 +51,10 @@ def _parser() -> argparse.ArgumentParser:
 
     template = sub.add_parser("template", help="write the blank field template workbook")
     template.add_argument("out", metavar="OUT.xlsx")
+
+    upgrade = sub.add_parser("upgrade", help="bring the store's schema to this version's, keeping every upload "
+                                             "(the dashboard does it at start-up too)")
+    _store_option(upgrade)
 
     _users_parser(sub)
     _share_parser(sub)
@@ -117,11 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     from impact.accounts import TooManyAttempts
     from impact.sharing import InvalidShareLink
     args = _parser().parse_args(_dashed_link_ids(sys.argv[1:] if argv is None else list(argv)))
-    commands = {"load": _load, "metrics": _metrics, "template": _template, "users": _users, "share": _share}
+    commands = {"load": _load, "metrics": _metrics, "template": _template, "users": _users, "share": _share,
+                "upgrade": _upgrade}
     try:
         return commands[args.command](args)
     except (UnreadableFile, ValueError, LookupError, PermissionError, TooManyAttempts,
-            InvalidShareLink) as exc:
+            InvalidShareLink, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
@@ -226,6 +232,13 @@ def _existing_store(target: str | None):
     if store is None:
         raise LookupError(f"no store at {target or config.store_url()}")
     return store
+
+
+def _upgrade(args) -> int:
+    from impact.migrations import HEAD
+    _existing_store(args.store).close()     # opening a store upgrades it
+    print(f"the store's schema is at revision {HEAD}, the newest")
+    return 0
 
 
 def _read_password(args, username: str) -> str:

@@ -14,6 +14,12 @@ def store_url() -> str:
     return os.environ.get("DATABASE_URL") or os.environ.get("IMPACT_STORE") or str(DEFAULT_STORE)
 
 
+def store_busy_timeout() -> float:
+    """Seconds a write to the store waits for another one to finish before it gives up
+    ("another upload is being saved, try again"): `IMPACT_STORE_BUSY_TIMEOUT`, else 30."""
+    return float(os.environ.get("IMPACT_STORE_BUSY_TIMEOUT", "30"))
+
+
 def khr_per_usd() -> float:
     """Riel per US dollar for converting KHR amounts (4,000 unless IMPACT_KHR_PER_USD says)."""
     return float(os.environ.get("IMPACT_KHR_PER_USD", "4000"))

@@ -19,9 +19,11 @@ savings-group cells, and about 1% deliberately bad rows (BAD) for the issue repo
 from __future__ import annotations
 
 import csv
+import os
 import random
+import zipfile
 from collections import Counter
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +39,9 @@ from impact.tables import (
 )
 
 START, END = date(2023, 1, 1), date(2025, 9, 30)
+# Stamped on every demo workbook and its zip members instead of the time of writing, so the
+# same demo is the same bytes (a store that has it sees it as unchanged).
+WRITTEN_AT = datetime(2023, 1, 1)
 KHR_PER_USD = 4000
 
 # The fictional organizations: sizes, sites, programs and the weights of their categories.
@@ -451,13 +456,20 @@ def _write_xlsx(path: Path, sheets: list[dict]) -> None:
         for r1, c1, r2, c2 in sh["merges"]:
             ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
         ws.sheet_state = "hidden" if sh["hidden"] else "visible"
-    wb.save(path)
+    # openpyxl's save() stamps the time of saving; its writer keeps the properties given.
+    from openpyxl.writer.excel import ExcelWriter
+    wb.properties.created = wb.properties.modified = WRITTEN_AT
+    ExcelWriter(wb, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)).save()
 
 
 def _write_ods(path: Path, sheets: list[dict]) -> None:
+    from odf.element import Element
     from odf.opendocument import OpenDocumentSpreadsheet
     from odf.table import Table, TableCell, TableRow
     from odf.text import P
+    # odfpy declares every namespace any document of the process used (a class attribute):
+    # forgotten here, the file declares its own, the same bytes each time.
+    Element.namespaces.clear()
     doc = OpenDocumentSpreadsheet()
     for sh in sheets:
         table = Table(name=sh["name"])
@@ -483,6 +495,28 @@ def _write_csv(path: Path, sheets: list[dict]) -> None:
 
 
 WRITERS = {".xlsx": _write_xlsx, ".ods": _write_ods, ".csv": _write_csv}
+
+
+def _fixed_zip_times(path: Path) -> None:
+    """Give every member of a zip (an .xlsx or .ods) the time WRITTEN_AT, keeping its order
+    and compression: the writers stamp the time of writing."""
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        for info, data in members:
+            fixed = zipfile.ZipInfo(info.filename, WRITTEN_AT.timetuple()[:6])
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            archive.writestr(fixed, data)
+
+
+def _write_workbook(path: Path, sheets: list[dict]) -> None:
+    """Write next to `path` and move it there, so a server reading the demo (two may start
+    together) never sees half a file; the same demo gives the same bytes."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    WRITERS[path.suffix](partial, sheets)
+    if zipfile.is_zipfile(partial):
+        _fixed_zip_times(partial)
+    os.replace(partial, path)
 
 
 def years_to_recent(today: date) -> int:
@@ -513,6 +547,6 @@ def write_demo_workbooks(folder: Path, seed: int = 7, years_later: int = 0) -> l
         for file_name, sheets in FILES[code].items():
             path = folder / file_name
             names = [s.get("sheet", t) for t, s in sheets if t in TABLES]
-            WRITERS[path.suffix](path, [_build_sheet(code, cfg, t, s, data, rng, names) for t, s in sheets])
+            _write_workbook(path, [_build_sheet(code, cfg, t, s, data, rng, names) for t, s in sheets])
             paths.append(path)
     return paths

@@ -9,8 +9,10 @@ from impact.store import Store
 
 
 def seed_demo_store(store: Store, folder: Path) -> bool:
-    """Load the demo workbooks into `store` if it holds no upload yet; True when it did."""
-    if len(store.uploads()):
+    """Load the demo workbooks into `store` if it holds no upload yet; True when it did.
+    Several servers may start at once on one empty store: each reads the demo, and the store
+    ingests it only for the first (`Store.ingest_if_empty`, under the write lock)."""
+    if store.has_uploads():
         return False
     # Imported only when there is something to seed: the dashboard calls this on every start,
     # and the loader's validation (pandera) adds a fifth of a second to the first paint.
@@ -20,5 +22,4 @@ def seed_demo_store(store: Store, folder: Path) -> bool:
     paths = write_demo_workbooks(folder, years_later=years_to_recent(dt.date.today()))
     result = load_files(paths, known_participants=store.participant_keys())
     result.conflicts = store.conflicts_with(result)
-    store.ingest(result, uploader="demo")
-    return True
+    return store.ingest_if_empty(result, uploader="demo")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,9 +39,11 @@ from sqlalchemy import (
     func,
     make_url,
     select,
+    text,
     update,
 )
 
+from impact import config, migrations
 from impact.aliases import compact
 from impact.frames import column_kinds, typed
 from impact.report import Conflict, FileResult, Issue, LoadResult
@@ -73,6 +76,9 @@ uploads_table = Table(
     Column("content", LargeBinary, nullable=False),
     Column("active", Boolean, nullable=False),
     Index("ix_uploads_source", "organization", "file_name", "active"),
+    # One active version per source, whatever runs at once (migration 0002).
+    Index("ux_uploads_active_source", "organization", "file_name", unique=True,
+          sqlite_where=text("active"), postgresql_where=text("active")),
 )
 
 
@@ -114,25 +120,85 @@ class IngestOutcome:
     previous_upload_id: int | None = None  # the version it replaced
 
 
-def open_store(url_or_path: str | Path) -> Store:
-    """Open (and create if needed) the store at a file path or a database URL."""
+class StoreUnavailable(Exception):
+    """The store cannot do what was asked now, and nothing was changed; the message is the
+    one plain line a user sees (command line: exit 2; Data page: an error box)."""
+    message = "the store cannot be used now"
+
+    def __init__(self, message: str | None = None):
+        super().__init__(message or self.message)
+
+
+class StoreBusy(StoreUnavailable):
+    message = "another upload is being saved, try again"
+
+
+class StoreFull(StoreUnavailable):
+    message = "the store's disk is full: nothing was saved; free some space and try again"
+
+
+class StoreReadOnly(StoreUnavailable):
+    message = "the store is read-only: nothing was saved"
+
+
+class StoreTooNew(StoreUnavailable):
+    """The store was upgraded by a newer version of this program: using it could lose data."""
+
+    def __init__(self, revision: str):
+        super().__init__(f"the store is at schema revision {revision}, newer than this program "
+                         f"knows ({migrations.HEAD}): update the program")
+
+
+# Failures a user can act on, by SQLite's primary result code (BUSY, LOCKED, READONLY, FULL) and
+# by PostgreSQL's SQLSTATE (lock_not_available, read_only_sql_transaction, disk_full).
+_SQLITE_FAILURES = {5: StoreBusy, 6: StoreBusy, 8: StoreReadOnly, 13: StoreFull}
+_POSTGRES_FAILURES = {"55P03": StoreBusy, "25006": StoreReadOnly, "53100": StoreFull}
+# pg_advisory_xact_lock key of the store's write lock (any bigint, the same in every process).
+_WRITE_LOCK_KEY = 7_469_811_230_151_201
+# Execution option of the connections `engine.begin()` hands out on SQLite: they may write.
+_WRITES = "impact_writes"
+
+
+def open_store(url_or_path: str | Path, busy_timeout: float | None = None) -> Store:
+    """Open the store at a file path or a database URL, creating it or bringing its schema to
+    the newest revision if needed. A write waits up to `busy_timeout` seconds (default
+    `IMPACT_STORE_BUSY_TIMEOUT`, 30) for another write to finish."""
     if isinstance(url_or_path, Path) or "://" not in url_or_path:
         url = URL.create("sqlite", database=str(url_or_path))
     else:  # Hosting platforms still hand out the postgres:// scheme SQLAlchemy 2 dropped.
         url = make_url(url_or_path.replace("postgres://", "postgresql://", 1))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+    if busy_timeout is None:
+        busy_timeout = config.store_busy_timeout()
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite and url.database not in (None, "", ":memory:") and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
-    if engine.dialect.name == "sqlite":
+    engine = create_engine(url, connect_args={"timeout": busy_timeout} if sqlite else {})
+    event.listen(engine, "handle_error", _plain_failure)
+    if sqlite:
         _configure_sqlite(engine)
-    metadata.create_all(engine)
-    return Store(engine)
+    store = Store(engine, busy_timeout)
+    store.upgrade()
+    return store
+
+
+def _plain_failure(context) -> None:
+    """Turn a driver error a user can act on (busy, disk full, read-only) into one line."""
+    error = context.original_exception
+    code = getattr(error, "sqlite_errorcode", None)
+    failure = (_SQLITE_FAILURES.get(code & 0xFF) if code is not None
+               else _POSTGRES_FAILURES.get(getattr(error, "sqlstate", None)))
+    if failure is not None:
+        raise failure() from error
 
 
 def _configure_sqlite(engine: Engine) -> None:
     """WAL lets the dashboard read while an upload writes; foreign keys are off by default.
     The driver's own transaction handling is replaced by an explicit BEGIN so that reads and
-    writes of one `engine.begin()` block form a single transaction (SQLAlchemy's recipe)."""
+    writes of one `engine.begin()` block form a single transaction (SQLAlchemy's recipe).
+    An `engine.begin()` block may write, so it takes the write lock up front (BEGIN IMMEDIATE),
+    waiting the busy timeout for another writer: a deferred transaction that read first cannot
+    become a writer while another writes, and fails at once. `engine.connect()` blocks (every
+    read, here and in accounts and sharing) begin deferred and never wait."""
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -143,7 +209,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        writes = connection.get_execution_options().get(_WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+    engine.begin = engine.execution_options(**{_WRITES: True}).begin
 
 
 def _python_values(series: pd.Series) -> list:
@@ -205,67 +274,104 @@ def _as_text(series: pd.Series) -> pd.Series:
     return series.astype("str")
 
 
-_created: dict[tuple[int, tuple[str, ...]], Engine] = {}
-_created_lock = threading.Lock()
-
-
-def create_missing(engine: Engine, tables: list[Table]) -> Engine:
-    """Create a module's own tables (accounts, share links) in the store's database if they are
-    missing, once per engine, so those modules stay out of the store's schema."""
-    key = (id(engine), tuple(t.name for t in tables))
-    if _created.get(key) is not engine:
-        with _created_lock:
-            if _created.get(key) is not engine:
-                tables[0].metadata.create_all(engine, tables=tables, checkfirst=True)
-                _created[key] = engine
-    return engine
-
-
 class Store:
     """Versioned clean tables over one SQLAlchemy engine."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, busy_timeout: float):
         self.engine = engine
+        self.busy_timeout = busy_timeout
         # Test hook: called as (table name, upload id) after each bulk insert inside ingest.
         self._after_table_insert: Callable[[str, int], None] | None = None
 
     def close(self) -> None:
         self.engine.dispose()
 
-    def ingest(self, result: LoadResult, uploader: str = "cli") -> list[IngestOutcome]:
-        """Store every file of a load as the new version of its source, all or nothing."""
-        outcomes = []
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction holding the store's write lock, so writers (ingests, restores,
+        seeding, schema upgrades) run one at a time and each sees what the one before did:
+        SQLite's own lock (BEGIN IMMEDIATE), an advisory lock on PostgreSQL. Waiting longer
+        than the busy timeout raises StoreBusy."""
         with self.engine.begin() as conn:
-            for file in result.files:
-                active = conn.execute(select(_up.id, _up.sha256).where(
-                    *_source_is(file.organization, file.file_name), _up.active)).first()
-                if active is not None and active.sha256 == file.sha256:
-                    outcomes.append(IngestOutcome(file.file_name, file.organization, "unchanged",
-                                                  active.id))
-                    continue
-                if active is not None:
-                    conn.execute(update(uploads_table).where(_up.id == active.id).values(active=False))
-                upload_id = conn.execute(uploads_table.insert().values(
-                    organization=file.organization, file_name=file.file_name, sha256=file.sha256,
-                    uploaded_at=datetime.now(timezone.utc), uploader=uploader,
-                    rows_read=file.rows_read, rows_loaded=file.rows_loaded,
-                    rows_rejected=file.rows_rejected, rows_skipped=file.rows_skipped,
-                    report_json=_file_report(file), content=file.content, active=True,
-                )).inserted_primary_key[0]
-                for name in file.tables:
-                    frame = _file_table(file, name)
-                    if len(frame):
-                        _insert_rows(conn, data_tables[name], frame, upload_id)
-                    if self._after_table_insert is not None:
-                        self._after_table_insert(name, upload_id)
-                outcomes.append(IngestOutcome(
-                    file.file_name, file.organization, "new" if active is None else "replaced",
-                    upload_id, None if active is None else active.id))
+            if conn.dialect.name == "postgresql":
+                conn.execute(select(func.set_config(
+                    "lock_timeout", f"{round(self.busy_timeout * 1000)}ms", True)))
+                conn.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
+            yield conn
+
+    def upgrade(self) -> bool:
+        """Bring the schema to the newest migration, under the write lock, if it is behind;
+        True when it was. A store made before migrations (tables, no revision) is adopted
+        and keeps every upload; a store newer than this program is refused (StoreTooNew).
+        Cheap when current: one query, no Alembic."""
+        with self.engine.connect() as conn:
+            if self._is_current(conn):
+                return False
+        with self._writing() as conn:
+            if self._is_current(conn):   # another process upgraded it while this one waited
+                return False
+            migrations.upgrade(conn)
+        return True
+
+    @staticmethod
+    def _is_current(conn: Connection) -> bool:
+        revision = migrations.revision(conn)
+        if revision is not None and revision not in migrations.REVISIONS:
+            raise StoreTooNew(revision)
+        return revision == migrations.HEAD
+
+    def has_uploads(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(_up.id).limit(1)).first() is not None
+
+    def ingest(self, result: LoadResult, uploader: str = "cli") -> list[IngestOutcome]:
+        """Store every file of a load as the new version of its source, all or nothing.
+        Ingests run one at a time (the write lock), so of two loads of one source the later
+        sees the earlier's version: unchanged if it is the same file, else replacing it."""
+        with self._writing() as conn:
+            return self._ingest(conn, result, uploader)
+
+    def ingest_if_empty(self, result: LoadResult, uploader: str) -> bool:
+        """Ingest `result` only if the store holds no upload, checked under the write lock so
+        that of several servers starting on one empty store only the first seeds it."""
+        with self._writing() as conn:
+            if conn.execute(select(_up.id).limit(1)).first() is not None:
+                return False
+            self._ingest(conn, result, uploader)
+        return True
+
+    def _ingest(self, conn: Connection, result: LoadResult, uploader: str) -> list[IngestOutcome]:
+        outcomes = []
+        for file in result.files:
+            active = conn.execute(select(_up.id, _up.sha256).where(
+                *_source_is(file.organization, file.file_name), _up.active)).first()
+            if active is not None and active.sha256 == file.sha256:
+                outcomes.append(IngestOutcome(file.file_name, file.organization, "unchanged",
+                                              active.id))
+                continue
+            if active is not None:
+                conn.execute(update(uploads_table).where(_up.id == active.id).values(active=False))
+            upload_id = conn.execute(uploads_table.insert().values(
+                organization=file.organization, file_name=file.file_name, sha256=file.sha256,
+                uploaded_at=datetime.now(timezone.utc), uploader=uploader,
+                rows_read=file.rows_read, rows_loaded=file.rows_loaded,
+                rows_rejected=file.rows_rejected, rows_skipped=file.rows_skipped,
+                report_json=_file_report(file), content=file.content, active=True,
+            )).inserted_primary_key[0]
+            for name in file.tables:
+                frame = _file_table(file, name)
+                if len(frame):
+                    _insert_rows(conn, data_tables[name], frame, upload_id)
+                if self._after_table_insert is not None:
+                    self._after_table_insert(name, upload_id)
+            outcomes.append(IngestOutcome(
+                file.file_name, file.organization, "new" if active is None else "replaced",
+                upload_id, None if active is None else active.id))
         return outcomes
 
     def restore(self, upload_id: int) -> None:
         """Make an earlier (or any) version the active one of its source."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             row = conn.execute(select(_up.organization, _up.file_name)
                                .where(_up.id == upload_id)).first()
             if row is None:
@@ -379,7 +485,7 @@ class Store:
         if not key:
             raise ValueError(f"{header!r} is not a header")
         m = column_mappings_table.c
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(column_mappings_table.delete().where(
                 m.organization == organization, m.file_name == file_name, m["table"] == table,
                 m.header == key))

@@ -86,3 +86,20 @@ def test_command_line_load_into_postgres(store, tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(open_store(URL).tables()["participants"]) == 2
     assert len(load_files([path]).table("participants")) == 2
+
+
+def test_busy_and_read_only_postgres_store_fail_with_one_line(store):
+    from impact.store import _WRITE_LOCK_KEY, StoreBusy, StoreReadOnly
+    store.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1"])})))
+    busy = open_store(URL, busy_timeout=0.2)
+    with store.engine.begin() as other:     # another server saving an upload
+        other.execute(sqlalchemy.select(sqlalchemy.func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
+        with pytest.raises(StoreBusy, match="^another upload is being saved, try again$"):
+            busy.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1", "P-2"])})))
+    read_only = open_store(URL + "?options=-c%20default_transaction_read_only%3Don")
+    assert len(read_only.tables()["participants"]) == 1
+    with pytest.raises(StoreReadOnly, match="^the store is read-only: nothing was saved$"):
+        read_only.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1", "P-2"])})))
+    assert len(store.uploads()) == 1
+    busy.close()
+    read_only.close()

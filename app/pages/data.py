@@ -17,6 +17,7 @@ import streamlit as st
 
 from impact import intake
 from impact.exports import excel_bytes
+from impact.store import StoreUnavailable
 from impact.template import write_template
 from impact.texts import text
 from app import session
@@ -50,6 +51,11 @@ def show_load(rows: list[dict]) -> None:
                  rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}") + " " + status
         show = st.info if r["status"] == "unchanged" else st.warning if r["rows_rejected"] else st.success
         show(line)
+
+
+def failed_load(message: str) -> dict:
+    """A last load that stored nothing, shown as its one error line."""
+    return {"rows": [{"status": "unreadable", "message": message}], "conflicts": 0}
 
 
 def keep_valid(key: str, options: list) -> None:
@@ -90,6 +96,8 @@ if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"
         if stored:   # show the file just loaded below, the first with problems if any
             st.session_state["data_upload_choice"] = next(
                 (r for r in stored if r["rows_rejected"]), stored[0])["upload_id"]
+    except StoreUnavailable as exc:   # busy, disk full, read-only: one line, nothing was stored
+        st.session_state["data_last_load"] = failed_load(str(exc))
     except Exception:   # a bug must not show the field team a traceback; the log keeps it
         log.exception("upload failed")
         st.session_state["data_last_load"] = {"failed": True}
@@ -175,9 +183,8 @@ if len(uploads):
             def save_mapping(found=mappable[which], column=target, chosen=upload_id):
                 try:
                     done = intake.map_column(store, chosen, found.sheet, found.header, column)
-                except (ValueError, KeyError) as exc:
-                    st.session_state["data_last_load"] = {"rows": [{"status": "unreadable", "message": str(exc)}],
-                                                          "conflicts": 0}
+                except (ValueError, KeyError, StoreUnavailable) as exc:
+                    st.session_state["data_last_load"] = failed_load(str(exc))
                     return
                 st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
                 st.session_state["data_messages"] = [t("data_mapped", header=found.header, column=column)]
@@ -210,7 +217,11 @@ else:
         st.warning(t("data_restore_confirm", id=pending, file=u["file_name"], date=f"{u['uploaded_at']:%d/%m/%Y %H:%M}"))
 
         def restore(chosen=pending, file_name=u["file_name"]):
-            store.restore(chosen)
+            try:
+                store.restore(chosen)
+            except StoreUnavailable as exc:
+                st.session_state["data_last_load"] = failed_load(str(exc))
+                return
             st.session_state.pop("data_confirm_restore", None)
             st.session_state["data_messages"] = [t("data_restored", id=chosen, file=file_name)]
 

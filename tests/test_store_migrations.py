@@ -1,0 +1,137 @@
+"""The store's schema migrations (impact/migrations): a new store gets exactly the schema the
+code declares; a store made before migrations is adopted and upgraded in place, keeping every
+upload and version; a store newer than the code is refused. On SQLite and, when
+IMPACT_TEST_POSTGRES_URL is set, on PostgreSQL."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import sqlalchemy
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from impact import accounts, migrations, sharing
+from impact.store import Store, StoreTooNew, metadata, open_store
+from tests.test_store import followups, load, make_file, participants
+from tests.test_store_concurrency import REPO, at_once, url  # noqa: F401  (url is a fixture)
+
+NEWER = "9999"
+
+
+def revision_of(url: str) -> str | None:
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as conn:
+        revision = migrations.revision(conn)
+    engine.dispose()
+    return revision
+
+
+def store_made_before_migrations(url: str) -> tuple[Store, int]:
+    """A store as the code before migrations left it: the store's tables from its metadata
+    without the one-active index, the account tables (a director was added; no share link
+    yet, so no share-link tables), no revision; two sources, one with two versions. Returns
+    the store and the replaced version's id."""
+    engine = sqlalchemy.create_engine(url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP INDEX ux_uploads_active_source"))
+    accounts.metadata.create_all(engine)
+    old = Store(engine, busy_timeout=30)
+    accounts.add_user(old, "director1", "a long passphrase", "director")
+    old.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P1", "P2"])})))
+    [replaced] = old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1"])})))
+    old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1", "P2"])})))
+    return old, replaced.upload_id
+
+
+def test_a_new_store_has_exactly_the_schema_the_code_declares(url):
+    store = open_store(url)
+    assert revision_of(url) == migrations.HEAD
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), migrations.code_metadata()) == []
+
+
+def test_revisions_are_known_from_the_file_names():
+    scripts = ScriptDirectory.from_config(_config())
+    assert migrations.HEAD == scripts.get_current_head()
+    assert migrations.REVISIONS == tuple(sorted(s.revision for s in scripts.walk_revisions()))
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations.FOLDER))
+    return config
+
+
+def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
+    old, replaced = store_made_before_migrations(url)
+    tables, history = old.tables(), old.uploads()
+    # Two ingests at once could leave two versions of a source active: the newest stays.
+    with old.engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"UPDATE uploads SET active = true WHERE id = {replaced}"))
+    old.close()
+    assert revision_of(url) is None
+    store = open_store(url)
+    assert revision_of(url) == migrations.HEAD
+    pd.testing.assert_frame_equal(store.uploads(), history)
+    for name, table in store.tables().items():
+        pd.testing.assert_frame_equal(table, tables[name])
+    assert len(store.tables()["followups"]) == 2 and len(store.uploads()) == 3
+    assert accounts.authenticate(store, "director1", "a long passphrase").role == "director"
+    assert sharing.list_links(store) == []          # the share-link tables were added
+    with pytest.raises(sqlalchemy.exc.IntegrityError), store.engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"UPDATE uploads SET active = true WHERE id = {replaced}"))
+
+
+def test_command_line_upgrade(tmp_path):
+    path = tmp_path / "impact.db"
+    old, _ = store_made_before_migrations(f"sqlite:///{path}")
+    old.close()
+    out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", str(path)],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"the store's schema is at revision {migrations.HEAD}, the newest\n"
+    assert revision_of(f"sqlite:///{path}") == migrations.HEAD
+    assert len(open_store(path).uploads()) == 3
+
+
+def test_a_store_newer_than_the_code_is_refused(url):
+    open_store(url).close()
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"UPDATE alembic_version SET version_num = '{NEWER}'"))
+    engine.dispose()
+    message = (f"the store is at schema revision {NEWER}, newer than this program knows "
+               f"({migrations.HEAD}): update the program")
+    with pytest.raises(StoreTooNew) as refused:
+        open_store(url)
+    assert str(refused.value) == message
+    out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", url],
+                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stderr) == (2, f"error: {message}\n")
+    assert revision_of(url) == NEWER
+
+
+def test_two_servers_upgrading_one_store_at_once(url, tmp_path):
+    old, _ = store_made_before_migrations(url)
+    old.close()
+    assert at_once(url, tmp_path, "open", ["first", "second"]) == [2, 2]    # both serve
+    assert revision_of(url) == migrations.HEAD
+
+
+def test_two_servers_creating_one_store_at_once(url, tmp_path):
+    assert at_once(url, tmp_path, "open", ["first", "second"]) == [0, 0]
+    assert revision_of(url) == migrations.HEAD
+
+
+def test_opening_a_current_store_runs_no_migration_machinery(tmp_path):
+    path = tmp_path / "impact.db"
+    open_store(path).close()
+    code = f"import sys; from impact.store import open_store; open_store({str(path)!r}); print('alembic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.stdout == "False\n", out.stderr
