@@ -161,7 +161,7 @@ def test_data_page_says_the_store_is_busy(tmp_path, monkeypatch):
     monkeypatch.setenv("IMPACT_STORE_BUSY_TIMEOUT", "0.3")
     monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app/pages/data.py").run()
     before = snapshot(path)
     at.file_uploader[0].set_value(("KWCD_new.xlsx", workbook([PARTICIPANT_HEADER, participant("N-1")]), XLSX))
     at.run()
