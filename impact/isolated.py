@@ -115,6 +115,8 @@ def _read_in_child(sender, environ: dict[str, str], file_name: str, content: byt
         result = loading.read_file(file_name, content, organization, mappings)
         result.content = b""
         sender.send(("read", result))
+    except UnreadableFile as exc:
+        sender.send(("raised", exc))
     except MemoryError:
         sender.send(("raised", UnreadableFile(_too_big(file_name, "out of memory"))))
     except Exception as exc:   # a bug, not a bad file: the parent raises it with the child's traceback

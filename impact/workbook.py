@@ -22,6 +22,7 @@ SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _ODS_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_VALUE_TYPE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}value-type"
 _XLSX_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _XLSX_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="(?:[A-Z]+\d+:)?([A-Z]{1,3})(\d+)"')
@@ -53,8 +54,8 @@ def read_workbook(content: bytes, file_name: str) -> list[Sheet]:
     try:
         if zipfile.is_zipfile(io.BytesIO(content)):
             _check_archive(content, file_name)
+        ods_merges = _ods_merges(content, file_name) if suffix == ".ods" else None
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        ods_merges = _ods_merges(content) if suffix == ".ods" else None
         sheets = []
         for meta in workbook.sheets_metadata:
             sheet = workbook.get_sheet_by_name(meta.name)
@@ -128,14 +129,22 @@ def _check_extent(z: zipfile.ZipFile, part: str, sheet: str, file_name: str) -> 
     without unpacking the rest of the part."""
     with z.open(part) as xml:
         found = _DIMENSION.search(xml.read(16384))
-    if not found:
-        return
-    column_letters, row = found.group(1).decode(), int(found.group(2))
-    columns = 0
-    for letter in column_letters:
-        columns = columns * 26 + ord(letter) - ord("A") + 1
-    if row * columns > config.max_sheet_cells():
-        raise UnreadableFile(f"{file_name}: sheet '{sheet}' reaches cell {column_letters}{row}: {row:,} rows x "
+    if found:
+        columns = 0
+        for letter in found.group(1).decode():
+            columns = columns * 26 + ord(letter) - ord("A") + 1
+        _check_corner(file_name, sheet, int(found.group(2)), columns)
+
+
+def _check_corner(file_name: str, sheet: str, rows: int, columns: int) -> None:
+    """Refuse a sheet whose far corner makes more cells than a sheet may have: readers
+    build the whole rectangle from A1 to it."""
+    if rows * columns > config.max_sheet_cells():
+        letters, rest = "", columns
+        while rest:
+            rest, digit = divmod(rest - 1, 26)
+            letters = chr(ord("A") + digit) + letters
+        raise UnreadableFile(f"{file_name}: sheet '{sheet}' reaches cell {letters}{rows}: {rows:,} rows x "
                              f"{columns:,} columns is more than the {config.max_sheet_cells():,} cells a sheet may have; "
                              "delete the stray cells far from the data (Ctrl+End in Excel shows the last one)")
 
@@ -159,8 +168,10 @@ def _fill_merges(rows: list[list], merges) -> list[list]:
     return rows
 
 
-def _ods_merges(content: bytes) -> dict[str, list]:
-    """Merged ranges of each sheet of an .ods file (calamine does not report them)."""
+def _ods_merges(content: bytes, file_name: str) -> dict[str, list]:
+    """Merged ranges of each sheet of an .ods file (calamine does not report them); on the
+    way, each sheet's far corner is checked (`_check_corner`) before calamine reads it (its
+    own guard only says it "cannot detect the file format")."""
     table, span_rows, span_cols, rep_rows, rep_cols = (
         f"{{{_ODS_NS}}}{n}" for n in ("table", "number-rows-spanned", "number-columns-spanned",
                                      "number-rows-repeated", "number-columns-repeated"))
@@ -169,19 +180,26 @@ def _ods_merges(content: bytes) -> dict[str, list]:
     with zipfile.ZipFile(io.BytesIO(content)) as z, z.open("content.xml") as xml:
         row = col = 0
         name = None
+        far_row = far_col = row_far_col = 0
         for event, el in ElementTree.iterparse(xml, events=("start", "end")):
             if event == "start" and el.tag == table:
-                name, row = el.get(f"{{{_ODS_NS}}}name"), 0
+                name, row, far_row, far_col = el.get(f"{{{_ODS_NS}}}name"), 0, 0, 0
                 out[name] = []
             elif event == "start" and el.tag == f"{{{_ODS_NS}}}table-row":
-                col = 0
+                col = row_far_col = 0
             elif event == "end" and el.tag in cell_tags:
                 rs, cs = int(el.get(span_rows, 1)), int(el.get(span_cols, 1))
                 if rs > 1 or cs > 1:
                     out[name].append(((row, col), (row + rs - 1, col + cs - 1)))
                 col += int(el.get(rep_cols, 1))
+                if el.get(_ODS_VALUE_TYPE) or len(el):   # a cell with content
+                    row_far_col = col
                 el.clear()
             elif event == "end" and el.tag == f"{{{_ODS_NS}}}table-row":
                 row += int(el.get(rep_rows, 1))
+                if row_far_col:
+                    far_row, far_col = row, max(far_col, row_far_col)
                 el.clear()
+            elif event == "end" and el.tag == table:
+                _check_corner(file_name, name, far_row, far_col)
     return out

@@ -77,24 +77,46 @@ def write_raw_xlsx(path: Path, sheet: str, sheet_name: str = "Register", workboo
         z.writestr("xl/worksheets/sheet1.xml", sheet)
     return path
 
+_ODS_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
+ <manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
+ {entry}
+</manifest:manifest>"""
+
 
 def write_encrypted_ods(path: Path) -> Path:
     """An .ods as LibreOffice saves it with a password: the manifest names the cipher and
     content.xml is ciphertext."""
-    manifest = """<?xml version="1.0" encoding="UTF-8"?>
-<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">
- <manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>
- <manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml" manifest:size="3012">
+    encrypted = """<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml" manifest:size="3012">
   <manifest:encryption-data manifest:checksum-type="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0#sha256-1k"
    manifest:checksum="AAAA"><manifest:algorithm manifest:algorithm-name="http://www.w3.org/2001/04/xmlenc#aes256-cbc"
    manifest:initialisation-vector="AAAA"/><manifest:key-derivation manifest:key-derivation-name="PBKDF2"
    manifest:key-size="32" manifest:iteration-count="100000" manifest:salt="AAAA"/></manifest:encryption-data>
- </manifest:file-entry>
-</manifest:manifest>"""
+ </manifest:file-entry>"""
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        z.writestr("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
+        z.writestr("META-INF/manifest.xml", _ODS_MANIFEST.format(entry=encrypted), zipfile.ZIP_DEFLATED)
         z.writestr("content.xml", bytes(range(256)) * 12, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def write_far_cell_ods(path: Path, rows: list[list[str]]) -> Path:
+    """An .ods with `rows` and one cell at XFD1048576, after a run of repeated empty rows."""
+    def cell(value: str) -> str:
+        return f'<table:table-cell office:value-type="string"><text:p>{escape(value)}</text:p></table:table-cell>'
+    body = "".join("<table:table-row>" + "".join(map(cell, row)) + "</table:table-row>" for row in rows)
+    body += (f'<table:table-row table:number-rows-repeated="{1_048_575 - len(rows)}"><table:table-cell/></table:table-row>'
+             f'<table:table-row><table:table-cell table:number-columns-repeated="16383"/>{cell("x")}</table:table-row>')
+    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+               f'<office:body><office:spreadsheet><table:table table:name="Register">{body}</table:table>'
+               '</office:spreadsheet></office:body></office:document-content>')
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("META-INF/manifest.xml", _ODS_MANIFEST.format(entry=""), zipfile.ZIP_DEFLATED)
+        z.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
     return path
 
 

@@ -22,6 +22,7 @@ from tests.hostile_files import (
     NumberText,
     sheet_xml,
     write_encrypted_ods,
+    write_far_cell_ods,
     write_raw_xlsx,
 )
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_ods, write_xlsx
@@ -83,6 +84,12 @@ def test_far_cell_without_dimension_kills_only_the_child(tmp_path):
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "KWCD_far.xlsx: the reader stopped" in out.stderr
     assert seconds < 30 and peak_mib < 1200
+
+
+def test_far_cell_in_an_ods_is_one_line(tmp_path):
+    path = write_far_cell_ods(tmp_path / "KWCD_far.ods", [["Participant ID", "Site"], ["P-1", "Phnom Penh"]])
+    with pytest.raises(UnreadableFile, match="KWCD_far.ods: sheet .Register. reaches cell XFD1048576"):
+        isolated.read_file(path.name, path.read_bytes())
 
 
 def test_the_next_file_is_read_in_a_fresh_child(tmp_path):
