@@ -75,7 +75,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     sender.close()
     try:
         if not receiver.poll(config.read_timeout_s()):
-            raise UnreadableFile(f"{file_name}: reading took longer than {config.read_timeout_s():.0f} s; "
+            raise UnreadableFile(f"{file_name}: reading took longer than {config.read_timeout_s():g} s; "
                                  "split the file into smaller ones")
         outcome, value = receiver.recv()
     except EOFError:   # the child died before it could answer

@@ -61,7 +61,6 @@ def _spreadsheets_in(folder: Path, skipped: dict[str, str]) -> list[Path]:
         for name in [f for f in folders if Path(f).suffix.lower() in SPREADSHEET_SUFFIXES]:
             report(Path(root, name), "a folder, not a spreadsheet")
             folders.remove(name)
-        folders[:] = sorted(f for f in folders if not f.startswith("."))
         for name in sorted(names):
             path = Path(root, name)
             if path.suffix.lower() not in SPREADSHEET_SUFFIXES or name.startswith(("~$", ".")):
@@ -70,7 +69,7 @@ def _spreadsheets_in(folder: Path, skipped: dict[str, str]) -> list[Path]:
                 found.append(path)
             else:
                 report(path, _why_not_a_file(path))
-    return found
+    return sorted(found)
 
 
 def _why_not_a_file(path: Path) -> str:

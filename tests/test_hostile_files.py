@@ -101,6 +101,13 @@ def test_the_next_file_is_read_in_a_fresh_child(tmp_path):
         == ["P-1", "P-2", "P-3"]
 
 
+def test_a_read_over_the_time_limit_is_one_line(tmp_path, monkeypatch):
+    content = write_xlsx(tmp_path / "KWCD_good.xlsx", {"Register": DATA}).read_bytes()
+    monkeypatch.setenv("IMPACT_READ_TIMEOUT_S", "0.001")
+    with pytest.raises(UnreadableFile, match=r"^KWCD_good.xlsx: reading took longer than 0.001 s"):
+        isolated.read_file("KWCD_good.xlsx", content)
+
+
 def test_sixteen_thousand_columns_still_load(tmp_path):
     rows = [row + [None] * (16_383 - len(row)) + ["far"] for row in DATA]
     path = write_raw_xlsx(tmp_path / "KWCD_wide.xlsx", sheet_xml(rows, "A1:XFD4"))
