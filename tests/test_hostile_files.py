@@ -8,7 +8,7 @@ import resource
 import subprocess
 import sys
 import time
-import zipfile
+import types
 from pathlib import Path
 
 import pytest
@@ -97,6 +97,19 @@ def test_the_next_file_is_read_in_a_fresh_child(tmp_path):
         isolated.read_file("far.xlsx", far)
     assert isolated.read_file("KWCD_good.xlsx", good).tables["participants"]["participant_id"].tolist() \
         == ["P-1", "P-2", "P-3"]
+
+
+def test_the_child_never_runs_the_page_streamlit_made_main(tmp_path, monkeypatch):
+    """Streamlit makes the page it draws `__main__`; multiprocessing would run it again in
+    every child before reading."""
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(tmp_path / 'ran')!r}, 'w').write('the page ran')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(page)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    content = write_xlsx(tmp_path / "KWCD_good.xlsx", {"Register": DATA}).read_bytes()
+    assert len(isolated.read_file("KWCD_good.xlsx", content).tables["participants"]) == 3
+    assert not (tmp_path / "ran").exists()
 
 
 def test_a_read_over_the_time_limit_is_one_line(tmp_path, monkeypatch):
