@@ -107,7 +107,7 @@ def _check_archive(content: bytes, file_name: str) -> None:
         names = {m.filename for m in members}
         if "META-INF/manifest.xml" in names and b"encryption-data" in z.read("META-INF/manifest.xml"):
             raise UnreadableFile(f"{file_name}: the workbook is password-protected; save it without a password and upload again")
-        if "xl/workbook.xml" in names:
+        if {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"} <= names:
             for sheet, part in _xlsx_sheet_parts(z).items():
                 if part in names:
                     _check_extent(z, part, sheet, file_name)
