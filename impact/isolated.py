@@ -60,7 +60,12 @@ class _ReadProcess(ForkServerProcess):
 
 
 def start() -> None:
-    """Start the forkserver now (the server's warm-up) rather than on the first upload."""
+    """Start the forkserver now (the server's warm-up) rather than on the first upload; a
+    no-op once it runs. Python 3.11's forkserver ignores the parent's sys.path, so it finds
+    this package through PYTHONPATH, or it would import nothing and every child start cold."""
+    search = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(config.PROJECT_DIR) not in search:
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(config.PROJECT_DIR), *search])
     forkserver.ensure_running()
 
 
@@ -68,6 +73,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
               mappings: dict[str, dict[str, str]] | None = None) -> FileResult:
     """`impact.loading.read_file` in a child process; raises UnreadableFile, with one line
     for the field team, when the child cannot finish."""
+    start()
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     child = _ReadProcess(target=_read_in_child, daemon=True,
                          args=(sender, dict(os.environ), file_name, content, organization, mappings))
