@@ -2,9 +2,9 @@
 
 `dashboard.py` is the app. This wraps it in `st.App` with a start-up step that does, before
 the server lets anyone in, what would otherwise make the first visitor wait: the imports,
-opening the store (seeding it with demo data on a first start), its prepared tables, every
-target's progress and the Overview's default view. `streamlit run dashboard.py` serves the
-same app cold.
+the process uploads are read in (impact.isolated), opening the store (seeding it with demo
+data on a first start), its prepared tables, every target's progress and the Overview's
+default view. `streamlit run dashboard.py` serves the same app cold.
 """
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import streamlit as st
 async def warm_start(app):
     from impact.store import StoreUnavailable
     try:
+        from impact import isolated
+        isolated.start()   # the forkserver every upload is read from imports while the rest warms
         from app import session
         await asyncio.to_thread(session.warm_up)
     except StoreUnavailable as exc:   # busy past the timeout, read-only, newer than this program

@@ -142,13 +142,20 @@ def parse_number(value: object) -> float | None:
     if isinstance(value, bool):
         raise BadValue("a number")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite(float(value))
     text = aliases.khmer_digits_to_ascii(str(value)).strip().rstrip("%").strip()
     negative = text.startswith("(") and text.endswith(")")
     text = _SEPARATORS.sub("", text.strip("()").strip())
     if not _NUMBER.fullmatch(text):
         raise BadValue("a number")
-    return -float(text) if negative else float(text)
+    return _finite(-float(text) if negative else float(text))
+
+
+def _finite(number: float) -> float:
+    """Readers turn `inf`, `1e309` or a 400-digit number into infinity, which no sum survives."""
+    if not math.isfinite(number):
+        raise BadValue("a finite number")
+    return number
 
 
 def parse_integer(value: object) -> int | None:

@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from impact import config
+from impact import config, isolated
 from impact.catalog import METRICS
 from impact.cleaning import BadValue, parse_date
 from impact.intake import saved_mappings
-from impact.loading import expand_paths, load_files
+from impact.loading import expand_paths, file_bytes, finish_load, load_files
 from impact.metrics import DIMENSIONS, TIME_GRAINS, Selection, compute
 from impact.prepared import prepare
 from impact.report import LoadResult
@@ -141,12 +141,24 @@ def _open_store(target: str | None, create: bool):
 
 
 def _load(args) -> int:
+    """Every readable file is loaded; each unreadable or skipped one is one line on stderr,
+    and then the exit code is 2."""
+    isolated.start()   # its imports overlap with opening the store
+    files, unreadable = expand_paths(args.paths)
     store = _open_store(args.store, create=not args.dry_run)
-    known = store.participant_keys() if store else None
-    # Column mappings saved on the Data page apply here too, or a reload would undo them.
-    mappings = {p.name: saved_mappings(store, p.name, args.organization) for p in expand_paths(args.paths)} \
-        if store else None
-    result = load_files(args.paths, args.organization, known, mappings)
+    read = []
+    for path in files:
+        # Column mappings saved on the Data page apply here too, or a reload would undo them.
+        mappings = saved_mappings(store, path.name, args.organization) if store else None
+        try:
+            read.append(isolated.read_file(path.name, file_bytes(path), args.organization, mappings))
+        except UnreadableFile as exc:
+            unreadable[str(path)] = str(exc)
+    for message in unreadable.values():
+        print(f"error: {message}", file=sys.stderr)
+    if not read:
+        return EXIT_BAD_INPUT
+    result = finish_load(LoadResult(read), store.participant_keys() if store else None)
     if store:
         result.conflicts = store.conflicts_with(result)
     outcomes = [] if args.dry_run or store is None else store.ingest(result, args.uploader)
@@ -156,7 +168,7 @@ def _load(args) -> int:
         print(readable_report(result))
         for outcome in outcomes:
             print(f"store: {outcome.file_name}: {outcome.status}")
-    return 0
+    return EXIT_BAD_INPUT if unreadable else 0
 
 
 def _date(text: str) -> dt.date:

@@ -27,3 +27,32 @@ def khr_per_usd() -> float:
 
 # Demo workbooks are generated here on first start, never committed.
 DEMO_DIR = Path(os.environ.get("IMPACT_DEMO_DIR") or PROJECT_DIR / "data" / "demo")
+
+
+# What one field file may cost to read. Generous for real field files (a million-row sheet
+# unpacks to about 600 MB); a file beyond them is refused in one line instead of taking the
+# memory of the server (see impact.workbook and impact.isolated).
+def max_unpacked_bytes() -> int:
+    """Uncompressed size of all parts of one .xlsx/.ods (IMPACT_MAX_UNPACKED_MB, default 1,000 MB)."""
+    return int(float(os.environ.get("IMPACT_MAX_UNPACKED_MB", "1000")) * 1_000_000)
+
+
+def max_zip_ratio() -> float:
+    """How many times its packed size a part may inflate (IMPACT_MAX_ZIP_RATIO, default 100;
+    real sheets inflate about 10 times, a zip bomb hundreds)."""
+    return float(os.environ.get("IMPACT_MAX_ZIP_RATIO", "100"))
+
+
+def max_sheet_cells() -> int:
+    """Rows x columns up to a sheet's far corner (IMPACT_MAX_SHEET_CELLS, default 20 million)."""
+    return int(os.environ.get("IMPACT_MAX_SHEET_CELLS", "20000000"))
+
+
+def read_memory_bytes() -> int:
+    """Address space of the process reading one file (IMPACT_READ_MEMORY_MB, default 4,096 MB)."""
+    return int(float(os.environ.get("IMPACT_READ_MEMORY_MB", "4096")) * 2**20)
+
+
+def read_timeout_s() -> float:
+    """Seconds one file may take to read (IMPACT_READ_TIMEOUT_S, default 600)."""
+    return float(os.environ.get("IMPACT_READ_TIMEOUT_S", "600"))

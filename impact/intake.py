@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from impact.isolated import read_file   # a child process: a hostile file never takes the server down
 from impact.issue_workbook import marked_workbook
-from impact.loading import finish_load, organization_of, read_file
+from impact.loading import finish_load, organization_of
 from impact.report import DroppedColumn, Issue, LoadResult, SheetReport
 from impact.store import IngestOutcome, Store
 from impact.tables import TABLES

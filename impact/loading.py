@@ -6,8 +6,10 @@ or in the issue report; nothing is silently dropped.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -15,9 +17,9 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from impact import config
 from xlsxwriter.utility import xl_col_to_name
 
+from impact import config, isolated
 from impact.cleaning import as_text, clean_column, is_blank, parser_for
 from impact.frames import typed
 from impact.layout import Layout, classify_row, find_layout, identifier_by_content
@@ -29,26 +31,77 @@ from impact.workbook import SPREADSHEET_SUFFIXES, UnreadableFile, read_workbook
 _TICKS = ("✓", "✔")
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, and the spreadsheets inside folders; a missing path is an error."""
-    out = []
+def expand_paths(paths: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """Files as given, and the spreadsheets inside folders (linked folders followed, each
+    real folder once); and {path: one line} for what was skipped: a missing path, a link to
+    nothing, a link loop, a folder named like a spreadsheet, a folder with no spreadsheet."""
+    files: list[Path] = []
+    skipped: dict[str, str] = {}
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in SPREADSHEET_SUFFIXES
-                          and not f.name.startswith(("~$", ".")))
-        elif p.exists():
-            out.append(p)
+            found = _spreadsheets_in(p, skipped)
+            if not found:
+                skipped.setdefault(str(p), f"{p}: no spreadsheet found (.xlsx, .xls, .ods or .csv)")
+            files += found
+        elif p.is_file():
+            files.append(p)
         else:
-            raise UnreadableFile(f"{p}: no such file or folder")
-    return out
+            skipped[str(p)] = f"{p}: {_why_not_a_file(p) if p.is_symlink() else 'no such file or folder'}"
+    return files, skipped
+
+
+def _spreadsheets_in(folder: Path, skipped: dict[str, str]) -> list[Path]:
+    """The spreadsheets under a folder; what cannot be read as one is added to `skipped`."""
+    found, seen = [], set()
+    report = lambda path, why: skipped.setdefault(str(path), f"{path}: skipped: {why}")  # noqa: E731
+    for root, folders, names in os.walk(folder, followlinks=True,
+                                        onerror=lambda exc: report(exc.filename, exc.strerror.lower())):
+        if os.path.realpath(root) in seen:
+            report(root, "a link back to a folder already read")
+            folders.clear()
+            continue
+        seen.add(os.path.realpath(root))
+        for name in [f for f in folders if Path(f).suffix.lower() in SPREADSHEET_SUFFIXES]:
+            report(Path(root, name), "a folder, not a spreadsheet")
+            folders.remove(name)
+        for name in sorted(names):
+            path = Path(root, name)
+            if path.suffix.lower() not in SPREADSHEET_SUFFIXES or name.startswith(("~$", ".")):
+                continue
+            if path.is_file():
+                found.append(path)
+            else:
+                report(path, _why_not_a_file(path))
+    return sorted(found)
+
+
+def _why_not_a_file(path: Path) -> str:
+    """Why a path that looks like a spreadsheet is none: a link to nothing, a link loop..."""
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a link in a loop of links"
+        return "a link to a file that does not exist" if path.is_symlink() else exc.strerror.lower()
+    return "not a regular file"
+
+
+def file_bytes(path: Path) -> bytes:
+    """A file's bytes, or UnreadableFile in one line (no permission, gone meanwhile)."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise UnreadableFile(f"{path}: cannot be opened ({exc.strerror.lower()})") from exc
 
 
 def load_files(paths: Iterable[str | Path], organization: str | None = None,
                known_participants: set[tuple[str, str]] | None = None,
                mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> LoadResult:
-    """Load files or folders from disk (see `load_contents`)."""
-    return load_contents([(p.name, p.read_bytes()) for p in expand_paths(paths)],
-                         organization, known_participants, mappings)
+    """Load files or folders from disk (see `load_contents`); anything skipped is an error."""
+    files, skipped = expand_paths(paths)
+    if skipped:
+        raise UnreadableFile(next(iter(skipped.values())))
+    return load_contents([(p.name, file_bytes(p)) for p in files], organization, known_participants, mappings)
 
 
 def load_contents(files: list[tuple[str, bytes]], organization: str | None = None,
@@ -57,7 +110,7 @@ def load_contents(files: list[tuple[str, bytes]], organization: str | None = Non
     """Load (file name, bytes) pairs. `known_participants` are (organization, participant_id)
     already registered elsewhere (the store), for the reference checks. `mappings` are the
     sources' saved column mappings: file name -> table -> {compact header: column}."""
-    result = LoadResult([read_file(name, content, organization, (mappings or {}).get(name))
+    result = LoadResult([isolated.read_file(name, content, organization, (mappings or {}).get(name))
                          for name, content in files])
     return finish_load(result, known_participants)
 

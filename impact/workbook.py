@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
+from impact import config
+
 SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods", ".csv")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
 _ODS_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_VALUE_TYPE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}value-type"
+_XLSX_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_XLSX_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="(?:[A-Z]+\d+:)?([A-Z]{1,3})(\d+)"')
+_SMALL_PART = 2**20   # parts under 1 MB unpacked are harmless whatever their ratio
 
 
 class UnreadableFile(Exception):
@@ -43,8 +52,10 @@ def read_workbook(content: bytes, file_name: str) -> list[Sheet]:
     if content.startswith(_OLE_MAGIC) and _ENCRYPTED_STREAM in content:
         raise UnreadableFile(f"{file_name}: the workbook is password-protected; save it without a password and upload again")
     try:
+        if zipfile.is_zipfile(io.BytesIO(content)):
+            _check_archive(content, file_name)
+        ods_merges = _ods_merges(content, file_name) if suffix == ".ods" else None
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(content))
-        ods_merges = _ods_merges(content) if suffix == ".ods" else None
         sheets = []
         for meta in workbook.sheets_metadata:
             sheet = workbook.get_sheet_by_name(meta.name)
@@ -70,8 +81,72 @@ def _read_csv(content: bytes, file_name: str) -> Sheet:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+    try:
+        rows = [list(r) for r in csv.reader(io.StringIO(text, newline=""), dialect)]
+    except csv.Error as exc:   # e.g. one cell longer than csv.field_size_limit()
+        raise UnreadableFile(f"{file_name}: not a readable CSV table ({exc}); "
+                             f"a cell may be far too long or a quote left open") from exc
     return Sheet(file_name.rsplit(".", 1)[0], _rectangular(rows))
+
+
+def _check_archive(content: bytes, file_name: str) -> None:
+    """Refuse, before any reader unpacks it, a zipped workbook that would take more memory
+    than a field file can need: too big unpacked, a part inflating like a zip bomb, a sheet
+    reaching a cell far from its data (python-calamine allocates the whole rectangle up to
+    it and aborts the process when it cannot), or a password (.ods keeps it in the manifest)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        members = z.infolist()
+        unpacked = sum(m.file_size for m in members)
+        if unpacked > config.max_unpacked_bytes():
+            raise UnreadableFile(f"{file_name}: the workbook unpacks to {unpacked / 1e6:,.0f} MB, more than the "
+                                 f"{config.max_unpacked_bytes() / 1e6:,.0f} MB a file may hold; split it into smaller files")
+        for m in members:
+            if m.file_size > _SMALL_PART and m.file_size > config.max_zip_ratio() * max(m.compress_size, 1):
+                raise UnreadableFile(f"{file_name}: part {m.filename} inflates {m.file_size / max(m.compress_size, 1):,.0f} "
+                                     "times its packed size; not a workbook a spreadsheet program saved")
+        names = {m.filename for m in members}
+        if "META-INF/manifest.xml" in names and b"encryption-data" in z.read("META-INF/manifest.xml"):
+            raise UnreadableFile(f"{file_name}: the workbook is password-protected; save it without a password and upload again")
+        if {"xl/workbook.xml", "xl/_rels/workbook.xml.rels"} <= names:
+            for sheet, part in _xlsx_sheet_parts(z).items():
+                if part in names:
+                    _check_extent(z, part, sheet, file_name)
+
+
+def _xlsx_sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the zip part holding its cells (xl/worksheets/sheet1.xml)."""
+    workbook = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    targets = {r.get("Id"): r.get("Target", "") for r in ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+    parts = {}
+    for sheet in workbook.iter(f"{{{_XLSX_NS}}}sheet"):
+        target = targets.get(sheet.get(f"{{{_XLSX_REL_NS}}}id"), "")
+        parts[sheet.get("name")] = target[1:] if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+    return parts
+
+
+def _check_extent(z: zipfile.ZipFile, part: str, sheet: str, file_name: str) -> None:
+    """A sheet's declared far corner (its `<dimension>`, at the top of the part), read
+    without unpacking the rest of the part."""
+    with z.open(part) as xml:
+        found = _DIMENSION.search(xml.read(16384))
+    if found:
+        columns = 0
+        for letter in found.group(1).decode():
+            columns = columns * 26 + ord(letter) - ord("A") + 1
+        _check_corner(file_name, sheet, int(found.group(2)), columns)
+
+
+def _check_corner(file_name: str, sheet: str, rows: int, columns: int) -> None:
+    """Refuse a sheet whose far corner makes more cells than a sheet may have: readers
+    build the whole rectangle from A1 to it."""
+    if rows * columns > config.max_sheet_cells():
+        letters, rest = "", columns
+        while rest:
+            rest, digit = divmod(rest - 1, 26)
+            letters = chr(ord("A") + digit) + letters
+        raise UnreadableFile(f"{file_name}: sheet '{sheet}' reaches cell {letters}{rows}: {rows:,} rows x "
+                             f"{columns:,} columns is more than the {config.max_sheet_cells():,} cells a sheet may have; "
+                             "delete the stray cells far from the data (Ctrl+End in Excel shows the last one)")
 
 
 def _rectangular(rows: list[list]) -> list[list]:
@@ -85,17 +160,18 @@ def _fill_merges(rows: list[list], merges) -> list[list]:
     for (r0, c0), (r1, c1) in merges:
         if r0 >= len(rows) or c0 >= width:
             continue
-        rows.extend([""] * width for _ in range(r1 + 1 - len(rows)))   # readers trim covered rows
         value = rows[r0][c0]
-        for r in range(r0, r1 + 1):
+        for r in range(r0, min(r1, len(rows) - 1) + 1):   # clipped to the data: A2:G1048576 is 7M cells
             for c in range(c0, min(c1, width - 1) + 1):
                 if rows[r][c] in ("", None):
                     rows[r][c] = value
     return rows
 
 
-def _ods_merges(content: bytes) -> dict[str, list]:
-    """Merged ranges of each sheet of an .ods file (calamine does not report them)."""
+def _ods_merges(content: bytes, file_name: str) -> dict[str, list]:
+    """Merged ranges of each sheet of an .ods file (calamine does not report them); on the
+    way, each sheet's far corner is checked (`_check_corner`) before calamine reads it (its
+    own guard only says it "cannot detect the file format")."""
     table, span_rows, span_cols, rep_rows, rep_cols = (
         f"{{{_ODS_NS}}}{n}" for n in ("table", "number-rows-spanned", "number-columns-spanned",
                                      "number-rows-repeated", "number-columns-repeated"))
@@ -104,19 +180,26 @@ def _ods_merges(content: bytes) -> dict[str, list]:
     with zipfile.ZipFile(io.BytesIO(content)) as z, z.open("content.xml") as xml:
         row = col = 0
         name = None
+        far_row = far_col = row_far_col = 0
         for event, el in ElementTree.iterparse(xml, events=("start", "end")):
             if event == "start" and el.tag == table:
-                name, row = el.get(f"{{{_ODS_NS}}}name"), 0
+                name, row, far_row, far_col = el.get(f"{{{_ODS_NS}}}name"), 0, 0, 0
                 out[name] = []
             elif event == "start" and el.tag == f"{{{_ODS_NS}}}table-row":
-                col = 0
+                col = row_far_col = 0
             elif event == "end" and el.tag in cell_tags:
                 rs, cs = int(el.get(span_rows, 1)), int(el.get(span_cols, 1))
                 if rs > 1 or cs > 1:
                     out[name].append(((row, col), (row + rs - 1, col + cs - 1)))
                 col += int(el.get(rep_cols, 1))
+                if el.get(_ODS_VALUE_TYPE) or len(el):   # a cell with content
+                    row_far_col = col
                 el.clear()
             elif event == "end" and el.tag == f"{{{_ODS_NS}}}table-row":
                 row += int(el.get(rep_rows, 1))
+                if row_far_col:
+                    far_row, far_col = row, max(far_col, row_far_col)
                 el.clear()
+            elif event == "end" and el.tag == table:
+                _check_corner(file_name, name, far_row, far_col)
     return out
