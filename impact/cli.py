@@ -14,8 +14,8 @@ from pathlib import Path
 from impact import config, isolated
 from impact.catalog import METRICS
 from impact.cleaning import BadValue, parse_date
-from impact.intake import saved_mappings
-from impact.loading import expand_paths, file_bytes, finish_load, load_files
+from impact.intake import ingest_files
+from impact.loading import expand_paths, file_bytes, load_files
 from impact.metrics import DIMENSIONS, TIME_GRAINS, Selection, compute
 from impact.prepared import prepare
 from impact.report import LoadResult
@@ -144,29 +144,26 @@ def _load(args) -> int:
     """Every readable file is loaded; each unreadable or skipped one is one line on stderr,
     and then the exit code is 2."""
     isolated.start()   # its imports overlap with opening the store
-    files, unreadable = expand_paths(args.paths)
+    paths, unreadable = expand_paths(args.paths)
     store = _open_store(args.store, create=not args.dry_run)
-    read = []
-    for path in files:
-        # Column mappings saved on the Data page apply here too, or a reload would undo them.
-        mappings = saved_mappings(store, path.name, args.organization) if store else None
+    files = []
+    for path in paths:
         try:
-            read.append(isolated.read_file(path.name, file_bytes(path), args.organization, mappings))
+            files.append((path.name, file_bytes(path)))
         except UnreadableFile as exc:
             unreadable[str(path)] = str(exc)
+    # The store's saved column mappings apply here too, or a reload would undo the Data page's.
+    intake = ingest_files(store, files, args.organization, args.uploader, dry_run=args.dry_run)
+    unreadable.update(intake.unreadable)
     for message in unreadable.values():
         print(f"error: {message}", file=sys.stderr)
-    if not read:
+    if not intake.result.files:
         return EXIT_BAD_INPUT
-    result = finish_load(LoadResult(read), store.participant_keys() if store else None)
-    if store:
-        result.conflicts = store.conflicts_with(result)
-    outcomes = [] if args.dry_run or store is None else store.ingest(result, args.uploader)
     if args.json:
-        print(result.to_json())
+        print(intake.result.to_json())
     else:
-        print(readable_report(result))
-        for outcome in outcomes:
+        print(readable_report(intake.result))
+        for outcome in intake.outcomes:
             print(f"store: {outcome.file_name}: {outcome.status}")
     return EXIT_BAD_INPUT if unreadable else 0
 

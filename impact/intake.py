@@ -3,9 +3,10 @@
 The page only draws; everything it does to the store is here, so it is tested without a
 browser and any other front end (a scheduled import, a bot) does the same thing:
 
-- `ingest_uploads`: read each file (an unreadable one is reported, the others still load),
-  with the source's saved column mappings; check references against the store; attach the
-  conflicts; store every file as the new version of its source.
+- `ingest_files`: the one intake pipeline (also the command line's and the demo seeding's):
+  read each file (an unreadable one is reported, the others still load) with the source's
+  saved column mappings; check references against the store; attach the conflicts; store
+  every file as the new version of its source.
 - `map_column`: remember what an unrecognized header of a source means and re-read the stored
   original with it, as a new version.
 - `marked_upload`: the field team's file of any version with its problems marked in it.
@@ -13,7 +14,6 @@ browser and any other front end (a scheduled import, a bot) does the same thing:
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,7 @@ import pandas as pd
 
 from impact.isolated import read_file   # a child process: a hostile file never takes the server down
 from impact.issue_workbook import marked_workbook
-from impact.loading import finish_load, organization_of
+from impact.loading import finish_load
 from impact.report import DroppedColumn, Issue, LoadResult, SheetReport
 from impact.store import IngestOutcome, Store
 from impact.tables import TABLES
@@ -56,52 +56,34 @@ class Intake:
         return sorted(out, key=lambda r: order.get(r["file"], len(order)))
 
 
-def ingest_uploads(store: Store, files: list[tuple[str, bytes]], organization: str | None = None,
-                   uploader: str = "dashboard", progress: Progress | None = None) -> Intake:
-    """Load (file name, bytes) pairs and store them. `organization` is the one chosen at
-    upload (None: the rows' organization column, else the file name's first part)."""
+def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organization: str | None = None,
+                 uploader: str = "dashboard", *, dry_run: bool = False, only_if_empty: bool = False,
+                 progress: Progress | None = None) -> Intake:
+    """The one intake pipeline, for the Data page, the command line and the demo seeding alike:
+    read -> layout -> clean -> validate (each file in a guarded child process, with its source's
+    saved column mappings) -> references -> conflicts -> ingest, each step once. An unreadable
+    file is reported and the others still load. `organization` is the one chosen at upload
+    (None: the rows' organization column, else the file name's first part). Without a store,
+    or with `dry_run`, nothing is stored; `only_if_empty` stores only into an empty store (the
+    demo seeding of several servers starting at once)."""
     organization = (organization or "").strip() or None
     read, unreadable = [], {}
     for done, (name, content) in enumerate(files, 1):
         try:
-            read.append(_read(store, name, content, organization))
+            read.append(read_file(name, content, organization, store.file_mappings(name) if store else None))
         except UnreadableFile as exc:
             unreadable[name] = str(exc)
         if progress is not None:
             progress(done, len(files), name)
-    intake = Intake(finish_load(LoadResult(read), store.participant_keys()), unreadable=unreadable,
-                    file_names=[name for name, _ in files])
-    if intake.result.files:
-        intake.result.conflicts = store.conflicts_with(intake.result)
-        intake.outcomes = store.ingest(intake.result, uploader=uploader)
+    result = finish_load(LoadResult(read), store.participant_keys() if store else None)
+    intake = Intake(result, unreadable=unreadable, file_names=[name for name, _ in files])
+    if store is not None and result.files:
+        result.conflicts = store.conflicts_with(result)
+        if only_if_empty:
+            intake.outcomes = store.ingest_if_empty(result, uploader)
+        elif not dry_run:
+            intake.outcomes = store.ingest(result, uploader)
     return intake
-
-
-def _read(store: Store, name: str, content: bytes, organization: str | None):
-    """Read one file with the saved mappings of its source. The source's organization is only
-    known once the file is read (it may come from an organization column), so the mappings
-    are first guessed, then the file is read again if its source turns out to have others."""
-    guessed = saved_mappings(store, name, organization)
-    file = read_file(name, content, organization, guessed)
-    actual = store.column_mappings(file.organization, name)
-    if actual != guessed:
-        file = read_file(name, content, organization, actual)
-    return file
-
-
-def saved_mappings(store: Store, file_name: str, organization: str | None = None) -> dict[str, dict[str, str]]:
-    """The mappings of the source a file most likely belongs to: the chosen organization's,
-    else the one named by the file name, else those of an earlier upload of that file name."""
-    if organization:
-        return store.column_mappings(organization, file_name)
-    uploads = store.uploads()
-    candidates = [organization_of(file_name, None, Counter())]
-    candidates += [o for o in uploads.loc[uploads["file_name"] == file_name, "organization"] if o not in candidates]
-    for org in candidates:
-        found = store.column_mappings(org, file_name)
-        if found:
-            return found
-    return {}
 
 
 def issue_report(store: Store) -> pd.DataFrame:
@@ -173,11 +155,7 @@ def reingest_upload(store: Store, upload_id: int, uploader: str = "dashboard") -
     (a new version, unless nothing about it changed)."""
     organization, file_name = _source(store, upload_id)
     _, content = store.upload_content(upload_id)
-    file = read_file(file_name, content, organization, store.column_mappings(organization, file_name))
-    intake = Intake(finish_load(LoadResult([file]), store.participant_keys()), file_names=[file_name])
-    intake.result.conflicts = store.conflicts_with(intake.result)
-    intake.outcomes = store.ingest(intake.result, uploader=uploader)
-    return intake
+    return ingest_files(store, [(file_name, content)], organization, uploader)
 
 
 def _source(store: Store, upload_id: int) -> tuple[str, str]:

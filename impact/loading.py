@@ -95,23 +95,20 @@ def file_bytes(path: Path) -> bytes:
 
 
 def load_files(paths: Iterable[str | Path], organization: str | None = None,
-               known_participants: set[tuple[str, str]] | None = None,
-               mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> LoadResult:
+               known_participants: set[tuple[str, str]] | None = None) -> LoadResult:
     """Load files or folders from disk (see `load_contents`); anything skipped is an error."""
     files, skipped = expand_paths(paths)
     if skipped:
         raise UnreadableFile(next(iter(skipped.values())))
-    return load_contents([(p.name, file_bytes(p)) for p in files], organization, known_participants, mappings)
+    return load_contents([(p.name, file_bytes(p)) for p in files], organization, known_participants)
 
 
 def load_contents(files: list[tuple[str, bytes]], organization: str | None = None,
-                  known_participants: set[tuple[str, str]] | None = None,
-                  mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> LoadResult:
-    """Load (file name, bytes) pairs. `known_participants` are (organization, participant_id)
-    already registered elsewhere (the store), for the reference checks. `mappings` are the
-    sources' saved column mappings: file name -> table -> {compact header: column}."""
-    result = LoadResult([isolated.read_file(name, content, organization, (mappings or {}).get(name))
-                         for name, content in files])
+                  known_participants: set[tuple[str, str]] | None = None) -> LoadResult:
+    """Load (file name, bytes) pairs without a store (the first unreadable one is an error).
+    `known_participants` are (organization, participant_id) registered elsewhere, for the
+    reference checks. With a store, `impact.intake.ingest_files` is the whole pipeline."""
+    result = LoadResult([isolated.read_file(name, content, organization) for name, content in files])
     return finish_load(result, known_participants)
 
 
@@ -137,22 +134,26 @@ def organization_of(file_name: str, chosen: str | None, column_cells: Counter) -
 
 
 def read_file(file_name: str, content: bytes, organization: str | None = None,
-              mappings: dict[str, dict[str, str]] | None = None) -> FileResult:
-    """One file (before the reference checks of `finish_load`). `mappings` (table -> {compact
-    header: column}) are the source's own headers; a file read with mappings gets a sha256 of
-    its bytes and the mappings, so re-reading the same bytes with a new mapping is a new version
-    in the store, and the same bytes with the same mapping are unchanged."""
-    mappings = {table: m for table, m in (mappings or {}).items() if m} or None
+              mappings: dict[str, dict[str, dict[str, str]]] | None = None) -> FileResult:
+    """One file (before the reference checks of `finish_load`). `mappings` are the saved
+    column mappings of the sources of this file name, by organization (organization -> table ->
+    {compact header: column}): the file's own are applied once its organization is known. A
+    file read with mappings gets a sha256 of its bytes and the mappings, so re-reading the same
+    bytes with a new mapping is a new version in the store, and the same bytes with the same
+    mapping are unchanged."""
     sheets = read_workbook(content, file_name)
-    layouts = [(s, find_layout(s.rows, s.name, mappings)) for s in sheets]
+    layouts = [(s, find_layout(s.rows, s.name)) for s in sheets]
     org_cells = Counter(s.rows[i][c] for s, lay in layouts if lay
                         for c, name in lay.columns.items() if name == "organization"
                         for i in range(lay.header_row + 1, len(s.rows)))
+    result = FileResult(file_name, "", content, organization or organization_of(file_name, None, org_cells))
+    own = {table: m for table, m in (mappings or {}).get(result.organization, {}).items() if m}
+    if own:   # only the header rows are looked at again, not the file
+        layouts = [(s, find_layout(s.rows, s.name, own)) for s in sheets]
     digest = hashlib.sha256(content)
-    if mappings:
-        digest.update(json.dumps(mappings, sort_keys=True).encode())
-    result = FileResult(file_name, digest.hexdigest(), content,
-                        organization or organization_of(file_name, None, org_cells))
+    if own:
+        digest.update(json.dumps(own, sort_keys=True).encode())
+    result.sha256 = digest.hexdigest()
     frames: dict[str, list[pd.DataFrame]] = {}
     for sheet, layout in layouts:
         if layout is None:

@@ -61,7 +61,8 @@ class SheetReport:
 @dataclass
 class FileResult:
     """Everything read from one file. `tables` hold only loaded rows, with the columns of
-    `impact.tables.stored_columns` (amounts in USD) plus `source_sheet` and `source_row`."""
+    `impact.tables.stored_columns` (amounts in USD) plus `source_sheet` and `source_row`, typed
+    (`impact.frames.typed`) and each row with its organization: the store takes them as they are."""
     file_name: str
     sha256: str
     content: bytes

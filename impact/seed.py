@@ -17,9 +17,9 @@ def seed_demo_store(store: Store, folder: Path) -> bool:
     # Imported only when there is something to seed: the dashboard calls this on every start,
     # and the loader's validation (pandera) adds a fifth of a second to the first paint.
     from impact.demo import write_demo_workbooks, years_to_recent
-    from impact.loading import load_files
+    from impact.intake import ingest_files
+    from impact.loading import file_bytes
 
     paths = write_demo_workbooks(folder, years_later=years_to_recent(dt.date.today()))
-    result = load_files(paths, known_participants=store.participant_keys())
-    result.conflicts = store.conflicts_with(result)
-    return store.ingest_if_empty(result, uploader="demo")
+    files = [(path.name, file_bytes(path)) for path in paths]
+    return bool(ingest_files(store, files, uploader="demo", only_if_empty=True).outcomes)

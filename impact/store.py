@@ -241,12 +241,10 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, upload_id:
 
 
 def _file_table(file: FileResult, table: str) -> pd.DataFrame:
-    """One table of a loaded file, typed, with rows lacking an organization given the file's."""
+    """One table of a loaded file, as the loader made it: typed, every row with its organization."""
     if table not in TABLES:
         raise ValueError(f"{file.file_name}: unknown table {table!r}")
-    frame = typed(file.tables[table], table)
-    frame["organization"] = frame["organization"].fillna(file.organization)
-    return frame
+    return file.tables[table]
 
 
 def _file_report(file: FileResult) -> str:
@@ -331,14 +329,14 @@ class Store:
         with self._writing() as conn:
             return self._ingest(conn, result, uploader)
 
-    def ingest_if_empty(self, result: LoadResult, uploader: str) -> bool:
-        """Ingest `result` only if the store holds no upload, checked under the write lock so
-        that of several servers starting on one empty store only the first seeds it."""
+    def ingest_if_empty(self, result: LoadResult, uploader: str) -> list[IngestOutcome]:
+        """Ingest `result` only if the store holds no upload (else nothing: []), checked under
+        the write lock so that of several servers starting on one empty store only the first
+        seeds it."""
         with self._writing() as conn:
             if conn.execute(select(_up.id).limit(1)).first() is not None:
-                return False
-            self._ingest(conn, result, uploader)
-        return True
+                return []
+            return self._ingest(conn, result, uploader)
 
     def _ingest(self, conn: Connection, result: LoadResult, uploader: str) -> list[IngestOutcome]:
         outcomes = []
@@ -494,13 +492,18 @@ class Store:
 
     def column_mappings(self, organization: str, file_name: str) -> dict[str, dict[str, str]]:
         """The saved mappings of one source: table -> {compact header: column}."""
+        return self.file_mappings(file_name).get(organization, {})
+
+    def file_mappings(self, file_name: str) -> dict[str, dict[str, dict[str, str]]]:
+        """The saved mappings of every source of that file name, by organization (the loader
+        learns a file's organization only once it has read it)."""
         m = column_mappings_table.c
         with self.engine.connect() as conn:
-            rows = conn.execute(select(m["table"], m.header, m["column"]).where(
-                m.organization == organization, m.file_name == file_name).order_by(m.id)).all()
-        out: dict[str, dict[str, str]] = {}
-        for table, header, column in rows:
-            out.setdefault(table, {})[header] = column
+            rows = conn.execute(select(m.organization, m["table"], m.header, m["column"]).where(
+                m.file_name == file_name).order_by(m.id)).all()
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        for organization, table, header, column in rows:
+            out.setdefault(organization, {}).setdefault(table, {})[header] = column
         return out
 
     def _active_rows(self, name: str, conn) -> pd.DataFrame:

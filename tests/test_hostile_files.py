@@ -162,7 +162,7 @@ def test_huge_csv_cell_is_one_line_and_the_batch_still_loads(tmp_path):
     huge = ("Participant ID,Program,Site,Intake Date\nP-9,Night Outreach,Phnom Penh,"
             + "x" * 50_000_000 + "\n").encode()
     good = write_xlsx(tmp_path / "KWCD_good.xlsx", {"Register": DATA}).read_bytes()
-    done = intake.ingest_uploads(store, [("KWCD_huge.csv", huge), ("KWCD_good.xlsx", good)], "KWCD")
+    done = intake.ingest_files(store, [("KWCD_huge.csv", huge), ("KWCD_good.xlsx", good)], "KWCD")
     assert done.unreadable["KWCD_huge.csv"].startswith("KWCD_huge.csv: not a readable CSV table (field larger than")
     assert [(r["file"], r["status"]) for r in done.rows()] == [("KWCD_huge.csv", "unreadable"),
                                                                ("KWCD_good.xlsx", "new")]

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
+from impact.frames import typed
 from impact.report import Conflict, FileResult, Issue, LoadResult, SheetReport
 from impact.store import data_tables, open_store
 from impact.tables import TABLES, stored_columns
@@ -47,7 +48,7 @@ def make_file(file_name: str, tables: dict[str, pd.DataFrame], org: str = ORG,
         sheets.append(SheetReport(sheet="Bad", table="participants", rows_read=len(issues),
                                   rows_rejected=len(issues)))
     return FileResult(file_name, hashlib.sha256(content).hexdigest(), content, org,
-                      tables, sheets, list(issues))
+                      {name: typed(t, name) for name, t in tables.items()}, sheets, list(issues))
 
 
 def load(*files: FileResult) -> LoadResult:
@@ -266,8 +267,10 @@ def test_failure_midway_leaves_store_exactly_as_before(path, store):
 def test_bad_value_rolls_back_too(path, store):
     store.ingest(load(make_file("KWCD_pouk.xlsx", {"participants": participants(["P1"])})))
     before = snapshot(path)
-    bad = make_file("KWCD_pouk.xlsx", {"participants": participants(["P2"]),
-                                       "followups": followups(["P2"], monthly_income="lots")})
+    bad = make_file("KWCD_pouk.xlsx", {"participants": participants(["P2"]), "followups": followups(["P2"])})
+    # A value that cannot be written fails in the middle of the ingest, after participants.
+    bad.tables["followups"] = bad.tables["followups"].astype({"monthly_income": object})
+    bad.tables["followups"].loc[0, "monthly_income"] = "lots"
     with pytest.raises(ValueError):
         store.ingest(load(bad))
     assert snapshot(path) == before

@@ -88,7 +88,7 @@ organization = st.text_input(t("data_upload_org"), key="data_organization", help
 if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"):
     bar = st.progress(0.0, text=t("data_reading"))
     try:
-        done = intake.ingest_uploads(
+        done = intake.ingest_files(
             store, [(f.name, f.getvalue()) for f in files], organization, uploader="dashboard",
             progress=lambda n, total, name: bar.progress(n / total, text=f"{t('data_reading')} {name} ({n}/{total})"))
         st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
