@@ -227,9 +227,16 @@ def _insert_rows(conn: Connection, table: Table, frame: pd.DataFrame, upload_id:
     processing a column at a time: SQLAlchemy's per-row dict handling was most of the time
     of a 100,000-row ingest."""
     columns = {"upload_id": [upload_id] * len(frame)}
-    columns.update((col, _python_values(frame[col])) for col in frame.columns)
+    iso_dates = set()
+    for col in frame.columns:
+        if frame[col].dtype.kind == "M" and conn.dialect.name == "sqlite":
+            # SQLite keeps dates as ISO text: formatted a column at a time, not value by value.
+            columns[col] = frame[col].dt.strftime("%Y-%m-%d").to_numpy(dtype=object, na_value=None).tolist()
+            iso_dates.add(col)
+        else:
+            columns[col] = _python_values(frame[col])
     for col, values in columns.items():
-        process = table.c[col].type.bind_processor(conn.dialect)
+        process = None if col in iso_dates else table.c[col].type.bind_processor(conn.dialect)
         if process is not None:
             columns[col] = [None if v is None else process(v) for v in values]
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
