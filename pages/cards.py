@@ -8,9 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from impact import charts
-from impact.catalog import METRICS, RATE
-from impact.prepared import NOT_RECORDED
+from impact import present
+from impact.catalog import METRICS, Kind
 from impact.texts import text
 from pages import shared
 
@@ -22,16 +21,7 @@ def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimens
 
 def definition(*keys: str, lang: str = "en") -> str:
     """The catalog's definitions of some metrics, one paragraph each."""
-    return "\n\n".join(f"**{charts.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
-
-
-def labels(values, lang: str) -> dict[str, str]:
-    """Category codes (night_outreach_visit, own_business, ...) as words in the reader's language."""
-    out = {}
-    for value in dict.fromkeys(str(v) for v in values):
-        out[value] = text("not_recorded", lang) if value == NOT_RECORDED else \
-            shared.category_label("referral_source", value, lang)
-    return out
+    return "\n\n".join(f"**{present.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
 
 
 def empty(title: str, lang: str) -> None:
@@ -40,7 +30,7 @@ def empty(title: str, lang: str) -> None:
 
 
 def staff(breakdown, *args, **kwargs):
-    """A breakdown made outside the metric engine (`impact.breakdowns`, cohorts, savings groups,
+    """A breakdown made outside the metric engine (activities, statuses, cohorts, savings groups,
     targets), or None in a donor session: a donor sees only figures that went through
     disclosure control (`shared.metrics`), and these have not."""
     return None if shared.donor() else shared.cached(breakdown, *args, **kwargs)
@@ -69,10 +59,11 @@ def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD")
     a withheld figure says why ("fewer than 10")."""
     row = table.set_index("metric").loc[key]
     withheld = bool(row.get("suppressed", False))
-    column.metric(charts.metric_label(key, lang), row["display"] if withheld else
-                  charts.format_value(key, row["value"], currency), help=METRICS[key].description, border=True)
-    if METRICS[key].kind == RATE and row["value"] == row["value"]:
-        column.caption(text("n_of", lang).format(num=f"{row['numerator']:,.0f}", den=f"{row['denominator']:,.0f}"))
+    column.metric(present.metric_label(key, lang), row["display"] if withheld else
+                  present.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
+    if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
+        column.caption(text("n_of", lang).format(num=present.count(row["numerator"]),
+                                                 den=present.count(row["denominator"])))
 
 
 def by_title(question: str, key: str, lang: str) -> str:

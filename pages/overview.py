@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts
-from impact.breakdowns import targets_in_view
+from impact import charts, present
+from impact.catalog import METRICS
 from impact.funnel import funnel
 from impact.metrics import Selection
 from impact.report_html import report_html, report_workbook
-from impact.targets import target_progress
+from impact.targets import target_progress, targets_in_view
 from impact.texts import text
 from impact.view import previous_period
 from pages import cards, shared
@@ -28,8 +28,7 @@ for column, key in zip(columns, HEADLINE):
     cards.kpi(column, key, current, lang)
     value = current.set_index("metric").at[key, "value"]
     if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
-        change = value - previous.at[key, "value"]
-        shown = f"{change:+.1%}" if charts.METRICS[key].kind == "rate" else f"{change:+,.0f}"
+        shown = present.change(METRICS[key].kind, value - previous.at[key, "value"])
         column.caption(f"{shown} {text('change_since', lang)}")
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
@@ -42,7 +41,7 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
             column.progress(min(float(row["percent_achieved"]), 1.0),
                             text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
-steps = cards.staff(funnel, prepared, selection, today=today, lang=lang)
+steps = cards.staff(funnel, prepared, selection, today=today)
 if steps is not None and steps["count"].fillna(0).gt(0).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
 elif steps is None:
@@ -52,7 +51,7 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: shared.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
+latest = {key: shared.data_reaches(selection, METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(shared.metrics(selection, by=(grain,), keys=TRENDS), latest)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
@@ -61,7 +60,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
             shared.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
-            st.markdown(f"**{charts.metric_question(key, lang)}**")
+            st.markdown(f"**{present.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
             # For a donor, figures hidden to protect small groups are not "no data".
             if "suppressed" in rows and rows["suppressed"].any():
@@ -70,7 +69,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
                 shared.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
+subtitle = present.period(selection.start, selection.end)
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")

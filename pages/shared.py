@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from impact import aliases, charts, config, disclosure, sharing
+from impact import config, disclosure, present, sharing
 from impact.catalog import METRICS
 from impact.exports import csv_bytes, excel_bytes
 from impact.funnel import funnel
@@ -111,7 +111,7 @@ def warm_up() -> None:
         _metrics(url, version, Selection(*previous_period(start, end), {}), (), HEADLINE)
     _metrics(url, version, selection, TREND_GRAINS[:1], TRENDS)
     cached(target_progress, data, today=day)
-    cached(funnel, data, selection, today=day, lang=default.lang)
+    cached(funnel, data, selection, today=day)
 
 
 def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -141,12 +141,8 @@ def today() -> dt.date:
 
 
 def category_label(dimension: str, value: str, lang: str) -> str:
-    """A category in the reader's language: the preferred Khmer label of the alias table."""
-    if lang == "km":
-        khmer = aliases.aliases_by_name().get(("value", value))
-        if khmer:
-            return khmer[0]
-    return value.replace("_", " ") if dimension in ("work_setting", "referral_source") else value
+    """A category in the reader's language (`impact.present.category`)."""
+    return present.category(dimension, value, lang)
 
 
 def options(dimension: str, scope=None) -> list[str]:
@@ -255,7 +251,7 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
         set_filter(dimension, str(event.selection.points[0].get("x")))
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
-            st.markdown(definition or f"**{charts.metric_label(key, lang)}**: {METRICS[key].description}")
+            st.markdown(definition or f"**{present.metric_label(key, lang)}**: {METRICS[key].description}")
         download_buttons(table, name, lang)
 
 
