@@ -241,7 +241,8 @@ def status_mix(mix: pd.DataFrame, title: str, lang: str = "en", labels: dict | N
         fig.add_bar(x=present.quarters(part["period_start"]).tolist(), y=part["share"].tolist(),
                     name=_name(status, labels), marker_color=STATUS_COLOURS.get(status, PALETTE[2]),
                     hovertext=[f"<b>{_name(status, labels)}</b> {present.quarter(r.period_start)}<br>"
-                               f"{present.percent(r.share)} ({present.n_of(r.participants, r.total)})" for r in part.itertuples()],
+                               f"{present.percent(r.share)} ({present.n_of(r.participants, r.total)})"
+                               for r in part.itertuples()],
                     hoverinfo="text")
     fig.update_layout(barmode="stack", showlegend=True)
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
@@ -288,7 +289,8 @@ def survival(curve: pd.DataFrame, summary: dict, title: str, lang: str = "en") -
     fig.add_scatter(x=curve["days"], y=curve["share_still_in"], line={"shape": "hv", "color": PALETTE[0]},
                     name=text("share_still_in", lang), showlegend=False, hoverinfo="text",
                     hovertext=[f"<b>{r.days:,.0f} {text('days', lang)}</b><br>{text('share_still_in', lang)}: "
-                               f"{present.percent(r.share_still_in)} (95% CI {present.interval(r.ci_low, r.ci_high)})<br>"
+                               f"{present.percent(r.share_still_in)} "
+                               f"(95% CI {present.interval(r.ci_low, r.ci_high)})<br>"
                                f"{text('still_followed', lang)}: {r.at_risk:,.0f}" for r in curve.itertuples()])
     fig.add_hline(y=0.5, line={"dash": "dot", "color": PALETTE[2], "width": 1})
     if summary.get("median_days") is not None:

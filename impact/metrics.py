@@ -21,8 +21,7 @@ from impact.prepared import PARTICIPANT_DIMENSIONS, Prepared
 DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type")
 TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
-RESULT_COLUMNS = ["metric", "kind", "period_start", "period_end", "numerator", "denominator",
-                  "value", "ci_low", "ci_high", "note"]
+RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]
 
 
 @dataclass(frozen=True)
@@ -98,9 +97,8 @@ def _record_dates(prepared: Prepared, fact: str | None, filters: dict[str, tuple
     """The record dates of a fact (of every fact, without one) within filters. A fact that
     cannot be filtered by them gives none: an activity belongs to a site, not to a program."""
     selection = Selection(filters=filters)
-    return [filtered(prepared, getattr(prepared, table), selection)[column]
-            for name, (table, column) in ((n, f.source) for n, f in FACTS.items())
-            if fact in (None, name) and set(filters) <= set(FACTS[name].dimensions)]
+    return [filtered(prepared, getattr(prepared, spec.source[0]), selection)[spec.source[1]]
+            for name, spec in FACTS.items() if fact in (None, name) and set(filters) <= set(spec.dimensions)]
 
 
 def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
@@ -155,9 +153,11 @@ def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,
     organization), else by its participant's. Filters on other dimensions do not apply."""
     keep = np.ones(len(fact), dtype=bool)
     for name, allowed in selection.filters.items():
-        if name in fact.columns and name in dimensions:
+        if name not in dimensions:
+            continue
+        if name in fact.columns:
             keep &= fact[name].isin(allowed).to_numpy()
-        elif name in dimensions:
+        else:
             keep &= participant_mask(prepared, fact["pidx"].to_numpy(), {name: allowed})
     return fact[keep]
 

@@ -18,10 +18,10 @@ import pandas as pd
 from impact import config
 from impact.catalog import METRICS, Kind
 from impact.prepared import NOT_RECORDED
+from impact.tables import CURRENCIES
 from impact.texts import text
 
 LABEL_FILE = Path(__file__).with_name("labels.csv")
-CURRENCIES = ("USD", "KHR")
 MISSING = "–"
 DAY = "%d/%m/%Y"
 

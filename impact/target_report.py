@@ -6,9 +6,10 @@ import pandas as pd
 
 from impact import present
 from impact.catalog import METRICS
+from impact.targets import Status
 from impact.texts import text
 
-STATUS_MARKS = {"achieved": "✅", "on track": "🟡", "behind": "🔴", "no data": "⚪"}
+STATUS_MARKS = {Status.ACHIEVED: "✅", Status.ON_TRACK: "🟡", Status.BEHIND: "🔴", Status.NO_DATA: "⚪"}
 # The status right after the indicator: what a director reads first, never off the right edge.
 REPORT_COLUMNS = ("indicator", "status", "organization", "program", "site", "from", "to", "target", "actual",
                   "percent_achieved", "note")
@@ -29,7 +30,7 @@ def target_report(progress: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
         return present.metric_label(key, lang) if key in METRICS else key
 
     status_keys = {s: "status_" + s.replace(" ", "_") for s in STATUS_MARKS}
-    notes = {"no data": text("status_no_data", lang), "period has not started": text("not_started", lang),
+    notes = {Status.NO_DATA: text("status_no_data", lang), "period has not started": text("not_started", lang),
              "unknown indicator": text("unknown_indicator", lang)}
     out = pd.DataFrame({
         "indicator": progress["indicator"].map(name),

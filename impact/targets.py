@@ -8,6 +8,7 @@ whichever comes first. Nothing here re-derives a metric.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,15 @@ from impact import present
 from impact.catalog import METRICS, Kind, Timing
 from impact.intervals import ratio
 from impact.metrics import Selection, compute
+
+
+class Status(StrEnum):
+    """How a target stands (see `target_progress`)."""
+    ACHIEVED = "achieved"
+    ON_TRACK = "on track"
+    BEHIND = "behind"
+    NO_DATA = "no data"
+
 
 # While a period runs, a rate within 5 percentage points of its target is on track.
 RATE_TOLERANCE = 0.05
@@ -131,7 +141,8 @@ def _status(out: pd.DataFrame, meta: pd.Series, kind: pd.Series, today: pd.Times
     running = (out["period_end"] >= today).to_numpy()
     achieved = (actual >= target - 1e-9) & (higher | ~running)    # 57/100 written vs 57 of 100 found
     on_track = running & (actual >= expected - tolerance - 1e-9)
-    return np.select([np.isnan(actual), achieved, on_track], ["no data", "achieved", "on track"], "behind")
+    return np.select([np.isnan(actual), achieved, on_track], [Status.NO_DATA.value, Status.ACHIEVED.value,
+                                                               Status.ON_TRACK.value], Status.BEHIND.value)
 
 
 def targets_in_view(progress: pd.DataFrame, selection: Selection) -> pd.DataFrame:

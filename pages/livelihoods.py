@@ -72,7 +72,7 @@ income = cards.staff(income_by_status, prepared, selection, today=today)
 title = text("income_title", lang)
 if cards.ready(income, title, lang):
     fig = charts.counts(income, "employment_status", {"median_income": text("median_income", lang)}, title,
-                        labels=present.categories("employment_status", income["employment_status"], lang), money_columns=(
-                            "median_income", "low_quartile", "high_quartile"),
+                        labels=present.categories("employment_status", income["employment_status"], lang),
+                        money_columns=("median_income", "low_quartile", "high_quartile"),
                         hover={c: text(c, lang) for c in ("participants", "low_quartile", "high_quartile")})
     cards.card(fig, income, "income_by_status", lang, text("def_income", lang))
