@@ -1,5 +1,5 @@
 """Drawing helpers of the pages: the chart card (definition, downloads, click to filter),
-headline figures, category labels, and the empty state. Nothing here computes; the numbers
+headline figures and the empty state. Nothing here computes; the numbers
 come from `impact/` through `app.session`.
 """
 from __future__ import annotations
@@ -9,10 +9,9 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from impact import aliases, charts
-from impact.catalog import METRICS, RATE
+from impact import present
+from impact.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
-from impact.prepared import NOT_RECORDED
 from impact.texts import text
 from impact.view import FILTER_PARAMS
 
@@ -28,7 +27,7 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
         set_filter(dimension, str(event.selection.points[0].get("x")))
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
-            st.markdown(definition or f"**{charts.metric_label(key, lang)}**: {METRICS[key].description}")
+            st.markdown(definition or f"**{present.metric_label(key, lang)}**: {METRICS[key].description}")
         download_buttons(table, name, lang)
 
 
@@ -62,27 +61,9 @@ def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
     return bool(len(rows)) and rows["value"].notna().any()
 
 
-def category_label(dimension: str, value: str, lang: str) -> str:
-    """A category in the reader's language: the preferred Khmer label of the alias table."""
-    if lang == "km":
-        khmer = aliases.aliases_by_name().get(("value", value))
-        if khmer:
-            return khmer[0]
-    return value.replace("_", " ") if dimension in ("work_setting", "referral_source") else value
-
-
 def definition(*keys: str, lang: str = "en") -> str:
     """The catalog's definitions of some metrics, one paragraph each."""
-    return "\n\n".join(f"**{charts.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
-
-
-def labels(values, lang: str) -> dict[str, str]:
-    """Category codes (night_outreach_visit, own_business, ...) as words in the reader's language."""
-    out = {}
-    for value in dict.fromkeys(str(v) for v in values):
-        out[value] = text("not_recorded", lang) if value == NOT_RECORDED else \
-            category_label("referral_source", value, lang)
-    return out
+    return "\n\n".join(f"**{present.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
 
 
 def empty(title: str, lang: str) -> None:
@@ -113,10 +94,11 @@ def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD")
     a withheld figure says why ("fewer than 10")."""
     row = table.set_index("metric").loc[key]
     withheld = bool(row.get("suppressed", False))
-    column.metric(charts.metric_label(key, lang), row["display"] if withheld else
-                  charts.format_value(key, row["value"], currency), help=METRICS[key].description, border=True)
-    if METRICS[key].kind == RATE and row["value"] == row["value"]:
-        column.caption(text("n_of", lang).format(num=f"{row['numerator']:,.0f}", den=f"{row['denominator']:,.0f}"))
+    column.metric(present.metric_label(key, lang), row["display"] if withheld else
+                  present.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
+    if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
+        column.caption(text("n_of", lang).format(num=present.count(row["numerator"]),
+                                                 den=present.count(row["denominator"])))
 
 
 def by_title(question: str, key: str, lang: str) -> str:

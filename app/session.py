@@ -90,7 +90,7 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
 
 
 def staff(breakdown, *args, **kwargs):
-    """A breakdown made outside the metric engine (`impact.breakdowns`, cohorts, savings groups,
+    """A breakdown made outside the metric engine (activities, statuses, cohorts, savings groups,
     targets) of the prepared data, or None for a visitor who sees only figures that went
     through disclosure control (a donor)."""
     return computed(breakdown, *args, **kwargs) if exact_figures() else None
@@ -109,7 +109,7 @@ def warm_up() -> None:
         exact_metrics(Selection(*previous_period(start, end), {}), (), HEADLINE)
     exact_metrics(selection, TREND_GRAINS[:1], TRENDS)
     computed(target_progress, today=day)
-    computed(funnel, selection, today=day, lang=default.lang)
+    computed(funnel, selection, today=day)
 
 
 def today() -> dt.date:

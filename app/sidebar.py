@@ -9,13 +9,13 @@ import datetime as dt
 
 import streamlit as st
 
-from impact import page_registry, protection, sharing
+from impact import page_registry, present, protection, sharing
 from impact.metrics import Selection
 from impact.page_registry import Page
 from impact.texts import text
 from impact.view import FILTER_PARAMS, LANGUAGES, PRESETS, View, decode_view, encode_view, period_of
 
-from app import cards, gate, session
+from app import gate, session
 from app.gate import Visitor
 
 
@@ -75,7 +75,7 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
             choices = session.options(dimension, scope)
             st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
             st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
-                           format_func=lambda v, d=dimension: cards.category_label(d, v, lang))
+                           format_func=lambda v, d=dimension: present.category(d, v, lang))
     view = View(st.session_state["preset"],
                 st.session_state["start"] if st.session_state["preset"] == "custom" else None,
                 st.session_state["end"] if st.session_state["preset"] == "custom" else None,

@@ -37,7 +37,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from impact.catalog import CATALOG, COUNT
+from impact.catalog import CATALOG, Kind
 from impact.frames import typed
 from impact.metrics import Selection, compute
 from impact.prepared import prepare
@@ -448,7 +448,7 @@ def duckdb_compute(con, periods, organization: str | None, by_site: bool) -> pd.
     wide = long.pivot_table(index=["metric", "period_start", "group"], columns="part", values="x",
                             aggfunc="sum").reset_index()
     out = pd.DataFrame({"metric": wide["metric"], "period_start": wide["period_start"], "group": wide["group"]})
-    counts = out["metric"].map(KINDS) == COUNT
+    counts = out["metric"].map(KINDS) == Kind.COUNT
     num = wide.get("_num", pd.Series(np.nan, index=wide.index))
     den = wide.get("_den", pd.Series(np.nan, index=wide.index))
     value = wide.get("_value", pd.Series(np.nan, index=wide.index))
@@ -585,7 +585,7 @@ def compare(ours: pd.DataFrame, theirs: pd.DataFrame) -> list[str]:
     numerator and denominator 0, value "no data")."""
     keys = ["metric", "period_start", "group"]
     both = ours.merge(theirs, on=keys, how="outer", suffixes=("_ours", "_duckdb"), indicator=True)
-    counts = both["metric"].map(KINDS) == COUNT
+    counts = both["metric"].map(KINDS) == Kind.COUNT
     problems = []
     for column in ("numerator", "denominator", "value"):
         for side in ("_ours", "_duckdb"):

@@ -12,39 +12,13 @@ import textwrap
 import pandas as pd
 import plotly.graph_objects as go
 
-from impact.catalog import METRICS, RATE
+from impact import present
+from impact.catalog import METRICS, Kind
+from impact.present import metric_label, metric_question
 from impact.texts import text
 
 PALETTE = ("#0F6E6E", "#E07A5F", "#3D405B", "#81B29A", "#F2CC8F", "#6D597A", "#B56576", "#355070")
 FONT = "Noto Sans Khmer, Khmer OS, Hanuman, sans-serif"
-
-
-def metric_label(key: str, lang: str) -> str:
-    m = METRICS[key]
-    return m.label_km if lang == "km" else m.label
-
-
-def metric_question(key: str, lang: str) -> str:
-    m = METRICS[key]
-    return m.question_km if lang == "km" else m.question
-
-
-def money(value: float, currency: str = "USD") -> str:
-    """An amount as a director reads it: `$30.25`, or whole riel `121,000 ៛`."""
-    if value != value:
-        return "–"
-    return f"{value:,.0f} ៛" if currency == "KHR" else f"${value:,.2f}"
-
-
-def format_value(key: str, value: float, currency: str = "USD") -> str:
-    if value != value:
-        return "–"
-    kind = METRICS[key].kind
-    if kind == RATE:
-        return f"{value:.1%}"
-    if kind == "amount":
-        return money(value, currency)
-    return f"{value:,.0f}"
 
 
 def wrap(title: str, width: int = 60) -> str:
@@ -67,12 +41,11 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
 
 
 def _hover(row: pd.Series, key: str, currency: str = "USD") -> str:
-    if METRICS[key].kind == RATE and row["denominator"] == row["denominator"]:
-        return (f"{format_value(key, row['value'])} ({row['numerator']:,.0f} of {row['denominator']:,.0f})"
-                f"<br>95% CI {row['ci_low']:.1%}–{row['ci_high']:.1%}")
-    if METRICS[key].kind == "amount":
-        return f"{format_value(key, row['value'], currency)} (n={row['denominator']:,.0f})"
-    return format_value(key, row["value"])
+    if METRICS[key].kind == Kind.RATE and row["denominator"] == row["denominator"]:
+        return present.rate_detail(row)
+    if METRICS[key].kind == Kind.AMOUNT:
+        return present.amount_detail(row, "n", currency)
+    return present.metric_value(key, row["value"])
 
 
 def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color: str | None = None,
@@ -84,7 +57,7 @@ def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color:
     fig = go.Figure()
     for i, (name, part) in enumerate(rows.groupby(color, sort=False) if color else [(None, rows)]):
         error = None
-        if METRICS[key].kind == RATE:
+        if METRICS[key].kind == Kind.RATE:
             error = {"type": "data", "symmetric": False, "array": (part["ci_high"] - part["value"]).tolist(),
                      "arrayminus": (part["value"] - part["ci_low"]).tolist(), "thickness": 1.2}
         fig.add_bar(x=part[dimension].astype(str).tolist(), y=part["value"].tolist(), name=str(name) if name else "",
@@ -95,9 +68,9 @@ def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color:
     fig.update_layout(barmode="group", showlegend=bool(color), xaxis_title=text(dimension, lang) if dimension in
                       ("organization", "program", "site", "course", "group_type", "age_band") else None)
     _category_ticks(fig, rows[dimension], labels)
-    if METRICS[key].kind == RATE:
+    if METRICS[key].kind == Kind.RATE:
         fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
-    elif METRICS[key].kind == "amount":
+    elif METRICS[key].kind == Kind.AMOUNT:
         fig.update_yaxes(tickprefix="$" if currency == "USD" else "", ticksuffix=" ៛" if currency == "KHR" else "")
     return _layout(fig, title or metric_question(key, lang))
 
@@ -128,11 +101,11 @@ def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = N
     fig = go.Figure()
     for i, (name, part) in enumerate(rows.groupby(color, sort=False) if color else [(None, rows)]):
         colour = PALETTE[i % len(PALETTE)]
-        if METRICS[key].kind == RATE:
+        if METRICS[key].kind == Kind.RATE:
             fig.add_scatter(x=list(part["period_end"]) + list(part["period_end"])[::-1],
                             y=list(part["ci_high"]) + list(part["ci_low"])[::-1], fill="toself",
                             line={"width": 0}, fillcolor=colour, opacity=0.15, hoverinfo="skip", showlegend=False)
-        note = [("<br>" + text("partial_period", lang).format(start=f"{s:%d/%m/%Y}", end=f"{e:%d/%m/%Y}"))
+        note = [("<br>" + text("partial_period", lang).format(start=present.day(s), end=present.day(e)))
                 if p else "" for s, e, p in zip(part["period_start"], covered_to[part.index], partial[part.index])]
         fig.add_scatter(x=part["period_end"], y=part["value"], mode="lines+markers", name=str(name) if name else "",
                         line={"color": colour},
@@ -140,7 +113,7 @@ def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = N
                                 "size": [9 if p else 6 for p in partial[part.index]]},
                         hovertext=[_hover(r, key) + n for (_, r), n in zip(part.iterrows(), note)],
                         hoverinfo="text+x")
-    if METRICS[key].kind == RATE:
+    if METRICS[key].kind == Kind.RATE:
         fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     else:   # counts from zero: a cut axis exaggerates a change
         fig.update_yaxes(rangemode="tozero")
@@ -148,16 +121,32 @@ def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = N
     return _layout(fig, metric_question(key, lang))
 
 
+def funnel_labels(steps: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """`impact.funnel.funnel`'s steps with their label and note in `lang`: what the step
+    counts, among how many at-risk women the exits are counted, and the filters it did not take."""
+    def note(row) -> str:
+        parts = [text(f"funnel_note_{row.step}", lang, default="")]
+        if row.at_risk == row.at_risk:
+            parts[0] = f"{parts[0]} {text('funnel_at_risk', lang).format(n=f'{row.at_risk:,.0f}')}"
+        if row.filters_left_out:
+            names = ", ".join(text(name, lang, default=name) for name in row.filters_left_out)
+            parts.append(text("not_filtered_by", lang).format(names=names))
+        return "; ".join(p for p in parts if p)
+    return steps.assign(label=[text(f"funnel_{step}", lang) for step in steps["step"]],
+                        note=[note(row) for row in steps.itertuples()])
+
+
 def funnel(steps: pd.DataFrame, lang: str = "en") -> go.Figure:
     # Our own conversions: each step against the step it is measured from (`conversion_of`),
     # which for the exits is the women registered, not the step drawn above them.
-    shown = [f"{c:,.0f}" + ("" if r != r else f" ({r:.0%})") for c, r in zip(steps["count"], steps["conversion"])]
+    steps = funnel_labels(steps, lang)
+    shown = [present.count(c) + ("" if r != r else f" ({r:.0%})") for c, r in zip(steps["count"], steps["conversion"])]
     fig = go.Figure(go.Funnel(y=steps["label"], x=steps["count"], text=shown, textinfo="text",
                               hovertext=steps["note"], marker={"color": PALETTE[0]}))
     return _layout(fig, text("funnel_title", lang))
 
 
-# --- breakdowns that are not one catalog metric (impact.breakdowns, impact.cohorts, ...) ---
+# --- breakdowns that are not one catalog metric (impact.statuses, impact.cohorts, ...) ---
 
 STATUS_COLOURS = {"entertainment_work": "#E07A5F", "alternative_employment": "#0F6E6E", "own_business": "#81B29A",
                   "studying": "#F2CC8F", "not_working": "#3D405B"}
@@ -166,7 +155,7 @@ LOST_COLOUR = "#B8B8B8"
 
 def _name(value, labels: dict | None = None) -> str:
     if isinstance(value, pd.Timestamp):
-        return f"{value:%m/%Y}"
+        return present.month(value)
     return str(labels.get(value, value)) if labels else str(value)
 
 
@@ -200,7 +189,7 @@ def paired_rates(table: pd.DataFrame, keys: tuple[str, ...], dimension: str, tit
 def _cell(value, is_money: bool, currency: str) -> str:
     if value != value or value is None:
         return "–"
-    return money(value, currency) if is_money else f"{value:,.0f}"
+    return present.money(value, currency) if is_money else present.count(value)
 
 
 def counts(frame: pd.DataFrame, x: str, columns: dict[str, str], title: str, *, labels: dict | None = None,
@@ -244,19 +233,16 @@ def lines(frame: pd.DataFrame, x: str, y: str, title: str, *, color: str | None 
     return _layout(fig, title)
 
 
-def _quarter(day: pd.Timestamp) -> str:
-    return f"{day.year} Q{(day.month - 1) // 3 + 1}"
-
-
 def status_mix(mix: pd.DataFrame, title: str, lang: str = "en", labels: dict | None = None) -> go.Figure:
-    """Shares of latest known statuses by quarter (`impact.breakdowns.status_mix`), stacked to
+    """Shares of latest known statuses by quarter (`impact.statuses.status_mix`), stacked to
     100%, entertainment work first, with counts on hover."""
     fig = go.Figure()
     for status, part in mix.groupby("employment_status", sort=False):
-        fig.add_bar(x=[_quarter(d) for d in part["period_start"]], y=part["share"].tolist(),
+        fig.add_bar(x=present.quarters(part["period_start"]).tolist(), y=part["share"].tolist(),
                     name=_name(status, labels), marker_color=STATUS_COLOURS.get(status, PALETTE[2]),
-                    hovertext=[f"<b>{_name(status, labels)}</b> {_quarter(r.period_start)}<br>{r.share:.1%} "
-                               f"({r.participants:,.0f} of {r.total:,.0f})" for r in part.itertuples()],
+                    hovertext=[f"<b>{_name(status, labels)}</b> {present.quarter(r.period_start)}<br>"
+                               f"{present.percent(r.share)} ({present.n_of(r.participants, r.total)})"
+                               for r in part.itertuples()],
                     hoverinfo="text")
     fig.update_layout(barmode="stack", showlegend=True)
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
@@ -278,7 +264,8 @@ def cohorts(table: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
         tips = [f"<b>{r.cohort}, {m} {text('months_after_intake', lang)}</b><br>"
                 f"{text('out_of_entertainment', lang)}: {r.out_of_entertainment:,.0f} / "
                 f"{r.out_of_entertainment + r.in_entertainment:,.0f} "
-                + (f"({r.share_out:.1%}, 95% CI {r.ci_low:.1%}–{r.ci_high:.1%})" if pd.notna(r.share_out) else "")
+                + (f"({present.percent(r.share_out)}, 95% CI {present.interval(r.ci_low, r.ci_high)})"
+                   if pd.notna(r.share_out) else "")
                 + f"<br>{text('lost_to_followup', lang)}: {r.lost_to_followup:,.0f} / {r.participants:,.0f}"
                 for r in rows.itertuples()]
         for name, colour in parts:
@@ -302,7 +289,8 @@ def survival(curve: pd.DataFrame, summary: dict, title: str, lang: str = "en") -
     fig.add_scatter(x=curve["days"], y=curve["share_still_in"], line={"shape": "hv", "color": PALETTE[0]},
                     name=text("share_still_in", lang), showlegend=False, hoverinfo="text",
                     hovertext=[f"<b>{r.days:,.0f} {text('days', lang)}</b><br>{text('share_still_in', lang)}: "
-                               f"{r.share_still_in:.1%} (95% CI {r.ci_low:.1%}–{r.ci_high:.1%})<br>"
+                               f"{present.percent(r.share_still_in)} "
+                               f"(95% CI {present.interval(r.ci_low, r.ci_high)})<br>"
                                f"{text('still_followed', lang)}: {r.at_risk:,.0f}" for r in curve.itertuples()])
     fig.add_hline(y=0.5, line={"dash": "dot", "color": PALETTE[2], "width": 1})
     if summary.get("median_days") is not None:

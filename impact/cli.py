@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from impact import config, isolated
-from impact.catalog import METRICS
+from impact import config, isolated, present
+from impact.catalog import METRICS, Kind
 from impact.cleaning import BadValue, parse_date
 from impact.intake import ingest_files
 from impact.loading import expand_paths, file_bytes, load_files
@@ -218,13 +218,12 @@ def readable_metrics(table, by: list[str]) -> str:
         group = " / ".join(str(row[d].date() if d == "period_end" else row[d]) for d in dims)
         if row["value"] != row["value"]:
             shown = row["note"] or "no data"
-        elif m.kind == "rate":
-            shown = (f"{row['value']:.1%}  ({row['numerator']:,.0f} of {row['denominator']:,.0f}; "
-                     f"95% CI {row['ci_low']:.1%}-{row['ci_high']:.1%})")
-        elif m.kind == "amount":
-            shown = f"${row['value']:,.2f}  ({row['denominator']:,.0f} {m.unit if m.unit != 'USD' else 'members'})"
+        elif m.kind == Kind.RATE:
+            shown = present.rate_detail(row).replace("<br>", "; ")
+        elif m.kind == Kind.AMOUNT:
+            shown = present.amount_detail(row, m.unit if m.unit != "USD" else "members")
         else:
-            shown = f"{row['value']:,.0f}"
+            shown = present.count(row["value"])
         lines.append(f"{m.label:36} {group:30} {shown}")
     return "\n".join(lines)
 

@@ -16,9 +16,10 @@ import pandas as pd
 from scipy import stats
 
 from impact.facts import participant_status
-from impact.intervals import wilson_interval
-from impact.metrics import Selection
-from impact.subsets import bounds, registered_in
+from impact.intervals import rate, ratio
+from impact.metrics import Selection, bounds
+from impact.present import quarters
+from impact.subsets import registered_in
 
 WINDOW_DAYS = 45   # a follow-up within 45 days of a milestone tells her status at it
 
@@ -43,8 +44,7 @@ def followup_cohorts(prepared, selection: Selection = Selection(), milestones=(3
     """
     _, end = bounds(selection, today)
     women = _at_risk_registered(prepared, selection, today)[["pidx", "intake_date"]]
-    quarter = women["intake_date"].dt.to_period("Q")
-    women = women.assign(cohort=quarter.dt.year.astype(str) + " Q" + quarter.dt.quarter.astype(str))
+    women = women.assign(cohort=quarters(women["intake_date"]))
     due = pd.concat([women.assign(milestone_months=m, due=women["intake_date"] + pd.DateOffset(months=m))
                      for m in milestones], ignore_index=True)
     due = due[due["due"] <= end].reset_index(names="row")
@@ -63,11 +63,9 @@ def followup_cohorts(prepared, selection: Selection = Selection(), milestones=(3
         participants=("row", "size"), out_of_entertainment=("out", "sum"), in_entertainment=("in", "sum")
     ).reset_index()
     out["lost_to_followup"] = out["participants"] - out["out_of_entertainment"] - out["in_entertainment"]
-    found = (out["out_of_entertainment"] + out["in_entertainment"]).to_numpy(dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["share_out"] = np.where(found > 0, out["out_of_entertainment"] / found, np.nan)
-        out["ci_low"], out["ci_high"] = wilson_interval(out["out_of_entertainment"], found)
-        out["share_lost"] = out["lost_to_followup"] / out["participants"]
+    found = out["out_of_entertainment"] + out["in_entertainment"]
+    out["share_out"], out["ci_low"], out["ci_high"] = rate(out["out_of_entertainment"], found)
+    out["share_lost"] = ratio(out["lost_to_followup"], out["participants"])
     return out
 
 

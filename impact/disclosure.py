@@ -41,7 +41,9 @@ import os
 import numpy as np
 import pandas as pd
 
-from impact.intervals import wilson_interval
+from impact import present
+from impact.catalog import Kind
+from impact.intervals import rate
 
 KEY = ["metric", "period_start", "period_end"]
 NUMBERS = ["numerator", "denominator", "value", "ci_low", "ci_high"]
@@ -50,7 +52,7 @@ OUTPUT = ["display", "suppressed", "suppression"]
 # Columns of the engine's table that describe a row, not a group of it.
 DESCRIPTIVE = ["note"]
 # The fields of a row of each kind that count people, and so are protected as counts.
-COUNTS = {"count": ["value"], "rate": ["numerator", "denominator"], "amount": ["denominator"]}
+COUNTS = {Kind.COUNT: ["value"], Kind.RATE: ["numerator", "denominator"], Kind.AMOUNT: ["denominator"]}
 
 # Values of the `suppression` column.
 SMALL = "small count"            # a count under the threshold
@@ -115,7 +117,7 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     row, field = cells["row"].to_numpy(), cells["field"].to_numpy()
     x = np.concatenate([raw[f][r] for f, r in rows.items()])
     n, d = raw["numerator"], raw["denominator"]
-    small_difference = (kind == "rate") & (n >= threshold) & (d >= threshold) & (
+    small_difference = (kind == Kind.RATE) & (n >= threshold) & (d >= threshold) & (
         (d - n < threshold) | (rounded(d) - rounded(n) < threshold))
     reason = np.where(x < threshold, SMALL,
                       np.where((field == "numerator") & small_difference[row], DIFFERENCE, ""))
@@ -143,14 +145,12 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     row_reason = np.where(row_hidden & (row_reason == ""), COMPLEMENTARY, row_reason)
 
     nan = np.full(len(keys), np.nan)
-    is_rate, is_amount = kind == "rate", kind == "amount"
+    is_rate, is_amount = kind == Kind.RATE, kind == Kind.AMOUNT
     numerator = np.where(is_rate, shown["numerator"], nan)
     denominator = np.where(is_rate | is_amount, shown["denominator"], nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rate = numerator / denominator
-    low, high = wilson_interval(numerator, denominator)
-    value = np.select([kind == "count", is_rate, is_amount & np.isfinite(denominator)],
-                      [shown["value"], rate, np.round(raw["value"], 2)], np.nan)
+    share, low, high = rate(numerator, denominator)
+    value = np.select([kind == Kind.COUNT, is_rate, is_amount & np.isfinite(denominator)],
+                      [shown["value"], share, np.round(raw["value"], 2)], np.nan)
     out = {"numerator": numerator, "denominator": denominator, "value": value,
            "ci_low": np.where(is_rate, low, nan), "ci_high": np.where(is_rate, high, nan),
            "display": np.array(_display(kind, value, row_reason, threshold), dtype=object),
@@ -204,12 +204,6 @@ def _display(kind: np.ndarray, value: np.ndarray, reason: np.ndarray, threshold:
         if why:
             if why == COMPLEMENTARY:
                 return WITHHELD_OTHER
-            return f"fewer than {threshold:,}" if k == "count" else WITHHELD_SMALL
-        if not np.isfinite(v):
-            return "no data"
-        if k == "count":
-            return f"{v:,.0f}"
-        if k == "rate":
-            return f"{v:.1%}"
-        return f"{'-' if v < 0 else ''}${abs(v):,.2f}"
+            return f"fewer than {threshold:,}" if k == Kind.COUNT else WITHHELD_SMALL
+        return present.value(k, v) if np.isfinite(v) else "no data"
     return [one(k, v, why) for k, v, why in zip(kind, value, reason)]

@@ -8,37 +8,51 @@ denominators over them. Flows take the period's start and end, stocks only its e
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
 from impact.prepared import PARTICIPANT_DIMENSIONS, Prepared
+from impact.tables import (
+    ACTIVITY_TYPES,
+    COURSE_TYPES,
+    ENROLLMENT_STATUSES,
+    SERVICE_STATUSES,
+    SERVICE_TYPES,
+)
 
 SUSTAINED_DAYS = 180
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
+# Activities belong to their own organization and site; they have no participant attributes.
+ACTIVITY_DIMENSIONS = ("organization", "site")
 
 
-def _in(dates: pd.Series, start, end) -> pd.Series:
+def in_period(dates: pd.Series, start, end) -> np.ndarray:
+    """Whether each date is in [start, end] (no start: any date up to the end). A missing
+    date is in no period. The one reading of "dated in the period" every view uses."""
     mask = dates.notna() & (dates <= end)
-    return mask & (dates >= start) if start is not None else mask
+    return (mask & (dates >= start) if start is not None else mask).to_numpy(dtype=bool, copy=True)
 
 
 def registrations(p: Prepared, start, end) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
-    mask = _in(p.participants["intake_date"], start, end).to_numpy()
+    mask = in_period(p.participants["intake_date"], start, end)
     return pd.DataFrame({"pidx": np.flatnonzero(mask)})
 
 
 def enrollment_ends(p: Prepared, start, end) -> pd.DataFrame:
     """Enrollments whose end_date is in the period (running ones have none)."""
     e = p.enrollments
-    return e[_in(e["end_date"], start, end)]
+    return e[in_period(e["end_date"], start, end)]
 
 
 def life_skills_graduates(p: Prepared, start, end) -> pd.DataFrame:
     """Participants with a graduated life_skills enrollment ending in the period (her first
     such graduation), and whether a further course started after it, by the period's end."""
     e = p.enrollments[p.enrollments["pidx"] >= 0]
-    grads = e[(e["course_type"] == "life_skills") & (e["status"] == "graduated") & _in(e["end_date"], start, end)]
+    grads = e[(e["course_type"] == "life_skills") & (e["status"] == "graduated") & in_period(e["end_date"], start, end)]
     grads = grads.sort_values(["pidx", "end_date"], kind="stable").drop_duplicates("pidx")
     further = e[e["course_type"].isin(FURTHER_COURSE_TYPES) & (e["start_date"] <= end)][["pidx", "start_date"]]
     pairs = grads[["pidx", "end_date"]].merge(further, on="pidx")
@@ -108,31 +122,46 @@ def savers(p: Prepared, start, end) -> pd.DataFrame:
 
 def services(p: Prepared, start, end) -> pd.DataFrame:
     """Services whose service_date is in the period."""
-    return p.services[_in(p.services["service_date"], start, end)]
+    return p.services[in_period(p.services["service_date"], start, end)]
 
 
 def activities(p: Prepared, start, end) -> pd.DataFrame:
     """Activities whose activity_date is in the period (they belong to their own site)."""
-    return p.activities[_in(p.activities["activity_date"], start, end)]
+    return p.activities[in_period(p.activities["activity_date"], start, end)]
 
 
-FACTS = {
-    "registrations": (registrations, PARTICIPANT_DIMENSIONS),
-    "enrollment_ends": (enrollment_ends, PARTICIPANT_DIMENSIONS + ("course", "course_type")),
-    "life_skills_graduates": (life_skills_graduates, PARTICIPANT_DIMENSIONS + ("course", "course_type")),
-    "participant_status": (participant_status, PARTICIPANT_DIMENSIONS),
-    "savers": (savers, PARTICIPANT_DIMENSIONS + ("group_type",)),
-    "services": (services, PARTICIPANT_DIMENSIONS),
-    "activities": (activities, ("organization", "site")),
-}
+@dataclass(frozen=True)
+class Fact:
+    """A fact as data: how to build it for a period, the dimensions it can be filtered and
+    broken down by, the columns metric expressions may name (with the values a category
+    column takes, so a misspelt literal is caught too), and the table and date column its
+    records come from (how far its data reaches)."""
+    build: Callable[[Prepared, object, object], pd.DataFrame]
+    dimensions: tuple[str, ...]
+    columns: tuple[str, ...]
+    source: tuple[str, str]
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
-# The table and date column each fact's records come from: how far its data reaches.
-FACT_DATES = {
-    "registrations": ("participants", "intake_date"),
-    "enrollment_ends": ("enrollments", "end_date"),
-    "life_skills_graduates": ("enrollments", "end_date"),
-    "participant_status": ("followups", "followup_date"),
-    "savers": ("savings", "period"),
-    "services": ("services", "service_date"),
-    "activities": ("activities", "activity_date"),
+
+ENROLLMENT_COLUMNS = ("pidx", "course", "course_type", "cohort", "start_date", "end_date", "status", "scholarship")
+ENROLLMENT_CATEGORIES = {"course_type": COURSE_TYPES, "status": ENROLLMENT_STATUSES}
+
+FACTS: dict[str, Fact] = {
+    "registrations": Fact(registrations, PARTICIPANT_DIMENSIONS, ("pidx",), ("participants", "intake_date")),
+    "enrollment_ends": Fact(enrollment_ends, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
+                            ENROLLMENT_COLUMNS, ("enrollments", "end_date"), ENROLLMENT_CATEGORIES),
+    "life_skills_graduates": Fact(life_skills_graduates, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
+                                  ENROLLMENT_COLUMNS + ("progressed",), ("enrollments", "end_date"),
+                                  ENROLLMENT_CATEGORIES),
+    "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS,
+                               ("pidx", "at_risk", "known", "out_of_entertainment", "own_business",
+                                "exit_followed_180d", "sustained", "intake_date", "first_exit", "last_known"),
+                               ("followups", "followup_date")),
+    "savers": Fact(savers, PARTICIPANT_DIMENSIONS + ("group_type",), ("pidx", "organization", "net", "group_type"),
+                   ("savings", "period")),
+    "services": Fact(services, PARTICIPANT_DIMENSIONS, ("pidx", "service_date", "service_type", "status", "amount"),
+                     ("services", "service_date"), {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES}),
+    "activities": Fact(activities, ACTIVITY_DIMENSIONS,
+                       ("organization", "site", "activity_type", "activity_date", "reached", "new_contacts"),
+                       ("activities", "activity_date"), {"activity_type": ACTIVITY_TYPES}),
 }

@@ -14,15 +14,16 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from impact.facts import life_skills_graduates, participant_status
-from impact.metrics import Selection, compute
+from impact.facts import ACTIVITY_DIMENSIONS, life_skills_graduates, participant_status
+from impact.intervals import ratio
+from impact.metrics import Selection, bounds, compute
 from impact.prepared import PARTICIPANT_DIMENSIONS
-from impact.subsets import bounds, registered_in
-from impact.texts import text
+from impact.subsets import registered_in
 
-ACTIVITY_FILTERS = ("organization", "site")
+ACTIVITY_STEPS = ("people_reached", "new_contacts")
 # step, and the step its conversion is measured against. Labels and notes are texts
-# (`funnel_<step>`, `funnel_note_<step>` in impact/texts.csv), in English and Khmer.
+# (`funnel_<step>`, `funnel_note_<step>` in impact/texts.csv), in English and Khmer, written
+# by the presentation layer (`impact.charts.funnel`).
 STEPS = (
     ("people_reached", None),
     ("new_contacts", "people_reached"),
@@ -35,21 +36,21 @@ STEPS = (
 )
 
 
-def funnel(prepared, selection: Selection = Selection(), today: dt.date | None = None,
-           lang: str = "en") -> pd.DataFrame:
-    """Columns step, label, count, conversion, conversion_of, note (label and note in `lang`).
+def funnel(prepared, selection: Selection = Selection(), today: dt.date | None = None) -> pd.DataFrame:
+    """Columns step, count, conversion, conversion_of, at_risk, filters_left_out.
 
     conversion = count / the count of the step in conversion_of (the previous step, except
     "left entertainment work", which is measured against all registered because it is not a
     subset of the course steps); NaN when that count is 0. Filters: organization and site
     apply to the activity steps (activities have no other attributes), participant attributes
     to the women's steps; course, course type and group type filters do not apply to a
-    funnel of people, and the notes say which filters were left out.
+    funnel of people: `filters_left_out` names those a step did not take (a tuple). at_risk
+    (on the exit steps) is how many at-risk women the exits are counted among.
     """
     _, end = bounds(selection, today)
-    activity_filters = {k: v for k, v in selection.filters.items() if k in ACTIVITY_FILTERS}
+    activity_filters = {k: v for k, v in selection.filters.items() if k in ACTIVITY_DIMENSIONS}
     activity = compute(prepared, Selection(selection.start, end.date(), activity_filters),
-                       keys=("people_reached", "new_contacts")).set_index("metric")["value"]
+                       keys=ACTIVITY_STEPS).set_index("metric")["value"]
 
     women = registered_in(prepared, selection, today)
     e = prepared.enrollments[np.isin(prepared.enrollments["pidx"], women)]
@@ -69,20 +70,14 @@ def funnel(prepared, selection: Selection = Selection(), today: dt.date | None =
     }
 
     out = pd.DataFrame(STEPS, columns=["step", "conversion_of"])
-    out["label"] = [text(f"funnel_{step}", lang) for step in out["step"]]
-    out["note"] = [text(f"funnel_note_{step}", lang, default="") for step in out["step"]]
     out["count"] = out["step"].map(counts).astype(float)
-    base = out["conversion_of"].map(counts).astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["conversion"] = np.where(base > 0, out["count"] / base, np.nan)
-    out.loc[out["step"] == "exited_entertainment", "note"] += " " + text("funnel_at_risk", lang).format(n=len(status))
-    out["note"] = [_with_unapplied(note, step, selection, lang) for note, step in zip(out["note"], out["step"])]
-    return out[["step", "label", "count", "conversion", "conversion_of", "note"]]
+    out["conversion"] = ratio(out["count"], out["conversion_of"].map(counts).astype(float))
+    out["at_risk"] = np.where(out["step"] == "exited_entertainment", float(len(status)), np.nan)
+    out["filters_left_out"] = [_left_out(step, selection) for step in out["step"]]
+    return out[["step", "count", "conversion", "conversion_of", "at_risk", "filters_left_out"]]
 
 
-def _with_unapplied(note: str, step: str, selection: Selection, lang: str) -> str:
-    applies = ACTIVITY_FILTERS if step in ("people_reached", "new_contacts") else PARTICIPANT_DIMENSIONS
-    left_out = sorted(set(selection.filters) - set(applies))
-    names = [text(name, lang, default=name) for name in left_out]
-    extra = text("not_filtered_by", lang).format(names=", ".join(names)) if left_out else ""
-    return "; ".join(x for x in (note, extra) if x)
+def _left_out(step: str, selection: Selection) -> tuple[str, ...]:
+    """The selection's filters a step cannot take."""
+    applies = ACTIVITY_DIMENSIONS if step in ACTIVITY_STEPS else PARTICIPANT_DIMENSIONS
+    return tuple(sorted(set(selection.filters) - set(applies)))

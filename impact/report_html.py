@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import plotly.io as pio
 
-from impact.charts import format_value, metric_label
+from impact.present import metric_label, metric_value
 from impact.exports import excel_bytes
 
 
@@ -16,7 +16,7 @@ def report_html(title: str, subtitle: str, figures: list, table: pd.DataFrame, l
     donor: its `display` column is used when present)."""
     rows = []
     for record in table.to_dict("records"):
-        shown = record.get("display") or format_value(record["metric"], record["value"])
+        shown = record.get("display") or metric_value(record["metric"], record["value"])
         rows.append(f"<tr><td>{html.escape(metric_label(record['metric'], lang))}</td>"
                     f"<td>{html.escape(str(shown))}</td></tr>")
     charts = [pio.to_html(fig, full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})

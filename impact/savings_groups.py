@@ -12,21 +12,14 @@ import datetime as dt
 
 import pandas as pd
 
-from impact import config
 from impact.catalog import metric
-from impact.intervals import wilson_interval
-from impact.metrics import Selection, periods
-from impact.subsets import bounds, participant_filters, participant_mask
+from impact.intervals import rate
+from impact.facts import FACTS
+from impact.metrics import Selection, as_metric_rows, bounds, filtered, periods
+from impact.present import currency_rate
 
 GROUP = ["organization", "group_id"]
 CUMULATIVE_BY = ("group_type", "organization", "group_id")
-
-
-def rate_for(currency: str, khr_per_usd: float | None = None) -> float:
-    """Display units per stored US dollar."""
-    if currency not in ("USD", "KHR"):
-        raise ValueError(f"currency must be USD or KHR, not {currency!r}")
-    return 1.0 if currency == "USD" else float(khr_per_usd or config.khr_per_usd())
 
 
 def ledger(prepared, selection: Selection = Selection(), today: dt.date | None = None) -> pd.DataFrame:
@@ -37,12 +30,7 @@ def ledger(prepared, selection: Selection = Selection(), today: dt.date | None =
     _, end = bounds(selection, today)
     s = prepared.savings.iloc[: prepared.savings["period"].searchsorted(end, side="right")]  # sorted by period
     s = s.assign(group_type=s.groupby(GROUP, observed=True)["group_type"].transform("last"))
-    filters = participant_filters(selection)
-    keep = participant_mask(prepared, s["pidx"], {k: v for k, v in filters.items() if k != "organization"})
-    for name in ("organization", "group_type"):
-        if name in selection.filters:
-            keep &= s[name].isin(selection.filters[name]).to_numpy()
-    return s[keep]
+    return filtered(prepared, s, selection, FACTS["savers"].dimensions)
 
 
 def savings_by_group(prepared, selection: Selection = Selection(), currency: str = "USD",
@@ -58,9 +46,8 @@ def savings_by_group(prepared, selection: Selection = Selection(), currency: str
     out = members.groupby(GROUP, observed=True).agg(
         group_type=("group_type", "last"), members=("saver", "size"), savers=("saver", "sum"),
         net_savings=("net", "sum")).reset_index()
-    out["savings_rate"] = out["savers"] / out["members"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["savers"], out["members"])
-    out["net_savings"] *= rate_for(currency, khr_per_usd)
+    out["savings_rate"], out["ci_low"], out["ci_high"] = rate(out["savers"], out["members"])
+    out["net_savings"] *= currency_rate(currency, khr_per_usd)
     out["savings_per_member"] = out["net_savings"] / out["members"]
     out["organization"] = out["organization"].astype(object)
     out["group_type"] = out["group_type"].astype(object)
@@ -96,6 +83,19 @@ def cumulative_savings(prepared, selection: Selection = Selection(), by: str | N
     out = (totals.groupby(level=keys).cumsum() if keys else totals.cumsum()).reset_index()
     out["period_start"] = [grid[i][0] for i in out["step"]]
     out["period_end"] = [grid[i][1] for i in out["step"]]
-    out["net_savings"] = out["net_savings"].astype(float) * rate_for(currency, khr_per_usd)
+    out["net_savings"] = out["net_savings"].astype(float) * currency_rate(currency, khr_per_usd)
     out["members"] = out["members"].astype(int)
     return out.sort_values([*keys, "period_start"]).reset_index(drop=True)[columns]
+
+
+def group_metrics(groups: pd.DataFrame) -> pd.DataFrame:
+    """`savings_by_group` as metric rows (savings_rate and savings_per_member, already in the
+    groups' currency) per group, with its group type. A group is named by its group_id,
+    prefixed by its organization where two share an id."""
+    name = groups["group_id"].astype(str)
+    shared_ids = name.duplicated(keep=False)
+    name = name.where(~shared_ids, groups["organization"].astype(str) + " / " + name)
+    named = groups.assign(group=name.to_numpy())
+    parts = [as_metric_rows(named, "savings_rate", "group", "savers", "members"),
+             as_metric_rows(named, "savings_per_member", "group", "net_savings", "members")]
+    return pd.concat([p.assign(group_type=groups["group_type"].to_numpy()) for p in parts], ignore_index=True)

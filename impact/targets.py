@@ -8,16 +8,27 @@ whichever comes first. Nothing here re-derives a metric.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 
-from impact.catalog import AMOUNT, FLOW, METRICS, RATE
+from impact import present
+from impact.catalog import METRICS, Kind, Timing
+from impact.intervals import ratio
 from impact.metrics import Selection, compute
+
+
+class Status(StrEnum):
+    """How a target stands (see `target_progress`)."""
+    ACHIEVED = "achieved"
+    ON_TRACK = "on track"
+    BEHIND = "behind"
+    NO_DATA = "no data"
+
 
 # While a period runs, a rate within 5 percentage points of its target is on track.
 RATE_TOLERANCE = 0.05
-STATUSES = ("achieved", "on track", "behind", "no data")
 COLUMNS = ["organization", "indicator", "label", "program", "site", "period_start", "period_end", "target",
            "target_display", "actual", "numerator", "denominator", "percent_achieved", "expected_share",
            "expected", "status", "note"]
@@ -28,17 +39,6 @@ def rate_as_fraction(written: pd.Series) -> pd.Series:
     is read as a fraction already, because Excel stores a cell formatted `80%` as 0.8 (and
     nobody promises a donor a 1 % rate)."""
     return written.where(written <= 1, written / 100)
-
-
-def display(target: float, kind: str) -> str:
-    """How a target is written back to a donor: `80%`, `2,500`, `$30`."""
-    if pd.isna(target):
-        return ""
-    if kind == RATE:
-        return f"{target * 100:,.1f}".removesuffix(".0") + "%"
-    if kind == AMOUNT:
-        return f"${target:,.0f}" if float(target).is_integer() else f"${target:,.2f}"
-    return f"{target:,.0f}" if float(target).is_integer() else f"{target:,.2f}"
 
 
 def elapsed_share(start: pd.Series, end: pd.Series, today: pd.Timestamp) -> np.ndarray:
@@ -97,8 +97,8 @@ def target_progress(prepared, targets: pd.DataFrame | None = None, today: dt.dat
     meta = out["indicator"].map(lambda k: METRICS.get(k))
     kind = meta.map(lambda m: m.kind if m else None)
     out["label"] = meta.map(lambda m: m.label if m else None)
-    out["target"] = np.where(kind == RATE, rate_as_fraction(written), written)
-    out["target_display"] = [display(v, k) for v, k in zip(out["target"], kind)]
+    out["target"] = np.where(kind == Kind.RATE, rate_as_fraction(written), written)
+    out["target_display"] = [present.written(v, k) for v, k in zip(out["target"], kind)]
 
     actuals = _actuals(prepared, out[known & (out["period_start"] <= today)], today)
     out = out.join(actuals)
@@ -107,10 +107,9 @@ def target_progress(prepared, targets: pd.DataFrame | None = None, today: dt.dat
     out.loc[known & (out["period_start"] > today), "note"] = "period has not started"
 
     out["expected_share"] = elapsed_share(out["period_start"], out["period_end"], today)
-    accumulates = meta.map(lambda m: bool(m) and m.timing == FLOW and m.kind != RATE).to_numpy(dtype=bool)
+    accumulates = meta.map(lambda m: bool(m) and m.timing == Timing.FLOW and m.kind != Kind.RATE).to_numpy(dtype=bool)
     out["expected"] = np.where(accumulates, out["target"] * out["expected_share"], out["target"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["percent_achieved"] = np.where(out["target"] > 0, out["actual"] / out["target"], np.nan)
+    out["percent_achieved"] = ratio(out["actual"], out["target"])
     out["status"] = _status(out, meta, kind, today)
     return out[COLUMNS]
 
@@ -138,8 +137,24 @@ def _status(out: pd.DataFrame, meta: pd.Series, kind: pd.Series, today: pd.Times
     higher = meta.map(lambda m: m.higher_is_better if m else True).to_numpy(dtype=bool)
     sign = np.where(higher, 1.0, -1.0)
     actual, target, expected = (out[c].to_numpy(dtype=float) * sign for c in ("actual", "target", "expected"))
-    tolerance = np.where(kind == RATE, RATE_TOLERANCE, 0.0)
+    tolerance = np.where(kind == Kind.RATE, RATE_TOLERANCE, 0.0)
     running = (out["period_end"] >= today).to_numpy()
     achieved = (actual >= target - 1e-9) & (higher | ~running)    # 57/100 written vs 57 of 100 found
     on_track = running & (actual >= expected - tolerance - 1e-9)
-    return np.select([np.isnan(actual), achieved, on_track], ["no data", "achieved", "on track"], "behind")
+    return np.select([np.isnan(actual), achieved, on_track], [Status.NO_DATA.value, Status.ACHIEVED.value,
+                                                               Status.ON_TRACK.value], Status.BEHIND.value)
+
+
+def targets_in_view(progress: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """The rows of `target_progress` a view covers: target periods overlapping the selection's
+    period, and, for each organization, program or site filter, targets scoped to one of its
+    values (a target for all sites is not one site's)."""
+    keep = progress["period_end"].notna().to_numpy(dtype=bool, copy=True)
+    if selection.end is not None:
+        keep &= (progress["period_start"] <= pd.Timestamp(selection.end)).to_numpy()
+    if selection.start is not None:
+        keep &= (progress["period_end"] >= pd.Timestamp(selection.start)).to_numpy()
+    for name in ("organization", "program", "site"):
+        if name in selection.filters:
+            keep &= progress[name].isin(selection.filters[name]).to_numpy()
+    return progress[keep].reset_index(drop=True)

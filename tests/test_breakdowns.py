@@ -1,4 +1,5 @@
-"""The topic pages' breakdowns (impact.breakdowns) and their chart builders (impact.charts):
+"""The topic pages' breakdowns (activities, scholarships, statuses, services by type, savings
+groups, targets in view, the target report) and their chart builders (impact.charts):
 a few rows each, numbers worked out by hand, and where a breakdown is a catalog metric, its
 parts adding up to what the engine (`impact.metrics.compute`) says for the same selection."""
 from __future__ import annotations
@@ -10,9 +11,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impact import breakdowns, charts
-from impact.facts import FACT_DATES, FACTS
-from impact.metrics import Selection, compute, latest_record
+from impact import charts, present
+from impact.activities import activity_filters_left_out, activity_summary
+from impact.metrics import Selection, as_metric_rows, compute, latest_record
+from impact.present import in_currency
+from impact.savings_groups import group_metrics
+from impact.scholarships import scholarships
+from impact.service_types import services_by_type
+from impact.statuses import income_by_status, status_mix
+from impact.target_report import target_report
+from impact.targets import targets_in_view
 from tests import frames
 
 ORG = "NGO"
@@ -43,18 +51,18 @@ ACTIVITIES = [activity("2024-01-10", reached=40, new=3),
 
 def test_activities_by_type_site_and_month_add_up_to_the_engine_total():
     p = prepared(activities=ACTIVITIES)
-    total = breakdowns.activity_summary(p, YEAR, today=TODAY)
+    total = activity_summary(p, YEAR, today=TODAY)
     assert total.iloc[0].to_dict() == {"activities": 3, "people_reached": 255, "new_contacts": 8}   # blank is 0
     engine = compute(p, YEAR, keys=("people_reached", "new_contacts")).set_index("metric")["value"]
     assert (engine["people_reached"], engine["new_contacts"]) == (255, 8)
 
-    by_type = breakdowns.activity_summary(p, YEAR, by="activity_type", today=TODAY).set_index("activity_type")
+    by_type = activity_summary(p, YEAR, by="activity_type", today=TODAY).set_index("activity_type")
     assert by_type.loc["night_outreach_visit", ["activities", "people_reached"]].tolist() == [2, 55]
-    by_site = breakdowns.activity_summary(p, YEAR, by="site", today=TODAY).set_index("site")
+    by_site = activity_summary(p, YEAR, by="site", today=TODAY).set_index("site")
     engine_site = compute(p, YEAR, by=("site",), keys=("people_reached",)).set_index("site")["value"]
     assert by_site["people_reached"].to_dict() == engine_site.to_dict() == {"Phnom Penh": 240, "Siem Reap": 15}
 
-    by_month = breakdowns.activity_summary(p, YEAR, by="month", today=TODAY)
+    by_month = activity_summary(p, YEAR, by="month", today=TODAY)
     assert len(by_month) == 12                                   # every month of the year, 0 where none
     assert by_month["people_reached"].tolist()[:4] == [240, 0, 15, 0]
     assert by_month["period_start"].iloc[1] == pd.Timestamp("2024-02-01")
@@ -63,12 +71,12 @@ def test_activities_by_type_site_and_month_add_up_to_the_engine_total():
 def test_activities_take_site_filters_but_no_participant_filter():
     p = prepared(activities=ACTIVITIES)
     site = Selection(YEAR.start, YEAR.end, {"site": ("Siem Reap",)})
-    assert breakdowns.activity_summary(p, site, today=TODAY)["people_reached"].tolist() == [15]
+    assert activity_summary(p, site, today=TODAY)["people_reached"].tolist() == [15]
     program = Selection(YEAR.start, YEAR.end, {"program": ("Night Outreach",), "site": ("Siem Reap",)})
-    assert breakdowns.activity_filters_left_out(program) == ("program",)
-    assert breakdowns.activity_summary(p, program, today=TODAY).empty           # not all programs' figure as one's
-    assert breakdowns.activity_summary(p, program, by="month", today=TODAY).empty
-    assert breakdowns.activity_summary(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 2, 1)), by="site",
+    assert activity_filters_left_out(program) == ("program",)
+    assert activity_summary(p, program, today=TODAY).empty           # not all programs' figure as one's
+    assert activity_summary(p, program, by="month", today=TODAY).empty
+    assert activity_summary(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 2, 1)), by="site",
                                        today=TODAY).empty
 
 
@@ -83,11 +91,11 @@ def test_scholarships_count_enrollments_started_in_the_period_a_blank_is_no():
                  enrollments=[sewing("P1", "2024-02-01", True), sewing("P2", "2024-03-01", None),
                               sewing("P3", "2024-04-01", True),
                               sewing("P1", "2023-02-01", True, end_date="2023-06-01")])   # before the period
-    got = breakdowns.scholarships(p, YEAR, today=TODAY)
+    got = scholarships(p, YEAR, today=TODAY)
     assert got.to_dict("records") == [{"course": "Sewing", "enrollments": 3, "with_scholarship": 2}]
     phnom_penh = Selection(YEAR.start, YEAR.end, {"site": ("Phnom Penh",)})
-    assert breakdowns.scholarships(p, phnom_penh, today=TODAY)["with_scholarship"].tolist() == [1]
-    assert breakdowns.scholarships(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), today=TODAY).empty
+    assert scholarships(p, phnom_penh, today=TODAY)["with_scholarship"].tolist() == [1]
+    assert scholarships(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), today=TODAY).empty
 
 
 # --- follow-up status over time and income --------------------------------------------------
@@ -112,7 +120,7 @@ def livelihoods():
 
 def test_status_mix_counts_latest_known_statuses_of_at_risk_women_each_quarter():
     p = livelihoods()
-    mix = breakdowns.status_mix(p, YEAR, today=TODAY)
+    mix = status_mix(p, YEAR, today=TODAY)
     q1 = mix[mix["period_end"] == pd.Timestamp("2024-03-31")]
     assert q1[["employment_status", "participants", "total"]].values.tolist() == [["entertainment_work", 2, 2]]
     q2 = mix[mix["period_end"] == pd.Timestamp("2024-06-30")].set_index("employment_status")
@@ -122,19 +130,19 @@ def test_status_mix_counts_latest_known_statuses_of_at_risk_women_each_quarter()
     out = mix[mix["employment_status"] != "entertainment_work"].groupby("period_end")["share"].sum()
     assert out.reindex(engine.index, fill_value=0).tolist() == pytest.approx(engine.tolist())
     site = Selection(YEAR.start, YEAR.end, {"site": ("Siem Reap",)})
-    assert set(breakdowns.status_mix(p, site, today=TODAY)["employment_status"]) == {"entertainment_work"}
-    assert breakdowns.status_mix(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), today=TODAY).empty
+    assert set(status_mix(p, site, today=TODAY)["employment_status"]) == {"entertainment_work"}
+    assert status_mix(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), today=TODAY).empty
 
 
 def test_income_is_the_latest_follow_up_with_an_income_by_its_status():
-    got = breakdowns.income_by_status(livelihoods(), YEAR, today=TODAY).set_index("employment_status")
+    got = income_by_status(livelihoods(), YEAR, today=TODAY).set_index("employment_status")
     # P1's August check has no income: her May one ($150) counts, under its own status.
     assert got["participants"].to_dict() == {"entertainment_work": 1, "alternative_employment": 1, "own_business": 1}
     assert got["median_income"].to_dict() == {"entertainment_work": 300, "alternative_employment": 150,
                                               "own_business": 200}
-    march = breakdowns.income_by_status(livelihoods(), Selection(None, dt.date(2024, 3, 31)), today=TODAY)
+    march = income_by_status(livelihoods(), Selection(None, dt.date(2024, 3, 31)), today=TODAY)
     assert march.set_index("employment_status")["median_income"].to_dict() == {"entertainment_work": 275}
-    assert breakdowns.income_by_status(livelihoods(), Selection(None, dt.date(2023, 1, 1)), today=TODAY).empty
+    assert income_by_status(livelihoods(), Selection(None, dt.date(2023, 1, 1)), today=TODAY).empty
 
 
 # --- services ------------------------------------------------------------------------------
@@ -152,7 +160,7 @@ def test_services_by_type_add_up_to_the_engine_completion_rate_and_count_money_g
                            service("P2", "2024-05-01", "health", "completed"),
                            service("P2", "2024-06-01", "financial_support", "pending", 50),
                            service("P1", "2023-06-01", "health", "completed")])      # before the period
-    got = breakdowns.services_by_type(p, YEAR, today=TODAY).set_index("service_type")
+    got = services_by_type(p, YEAR, today=TODAY).set_index("service_type")
     assert got.loc["business_loan", ["referrals", "completed", "declined", "pending"]].tolist() == [3, 2, 1, 0]
     assert got.loc["business_loan", ["amount_count", "amount_total", "amount_median"]].tolist() == [2, 600, 300]
     assert got.loc["financial_support", "amount_count"] == 0                  # a pending grant is not given
@@ -161,13 +169,13 @@ def test_services_by_type_add_up_to_the_engine_completion_rate_and_count_money_g
     engine = compute(p, YEAR, keys=("referral_completion_rate",)).iloc[0]
     assert (got["numerator"].sum(), got["denominator"].sum()) == (engine["numerator"], engine["denominator"])
 
-    rows = breakdowns.as_metric_rows(got.reset_index(), "referral_completion_rate", "service_type",
+    rows = as_metric_rows(got.reset_index(), "referral_completion_rate", "service_type",
                                      "numerator", "denominator").set_index("service_type")
     assert rows.loc["business_loan", "value"] == pytest.approx(2 / 3)
     assert rows.loc["business_loan", "ci_low"] < 2 / 3 < rows.loc["business_loan", "ci_high"]
     assert rows.loc["financial_support", "note"] == "no data"
     siem_reap = Selection(YEAR.start, YEAR.end, {"site": ("Siem Reap",)})
-    assert breakdowns.services_by_type(p, siem_reap, today=TODAY)["referrals"].sum() == 3
+    assert services_by_type(p, siem_reap, today=TODAY)["referrals"].sum() == 3
 
 
 # --- savings and currency ------------------------------------------------------------------
@@ -176,12 +184,12 @@ def test_group_metrics_name_groups_apart_and_amounts_convert_to_riel():
     groups = pd.DataFrame({"organization": ["A", "B", "A"], "group_id": ["SG1", "SG1", "SG2"],
                            "group_type": ["karaoke workers"] * 3, "members": [4, 2, 0], "savers": [3, 2, 0],
                            "net_savings": [40.0, 10.0, 0.0]})
-    got = breakdowns.group_metrics(groups)
+    got = group_metrics(groups)
     assert got[got["metric"] == "savings_rate"]["group"].tolist() == ["A / SG1", "B / SG1", "SG2"]
     assert got[got["metric"] == "savings_per_member"]["value"].tolist()[:2] == [10, 5]
     assert got["value"].isna().sum() == 2                                      # a group with no member: no data
 
-    riel = breakdowns.in_currency(got, "KHR", khr_per_usd=4000)
+    riel = in_currency(got, "KHR", khr_per_usd=4000)
     amounts = riel["metric"] == "savings_per_member"
     assert riel[amounts]["value"].tolist()[:2] == [40_000, 20_000]
     assert riel[~amounts]["value"].tolist()[:2] == got[~amounts]["value"].tolist()[:2]   # rates untouched
@@ -203,17 +211,17 @@ def progress_rows():
 
 def test_targets_in_view_overlap_the_period_and_keep_the_scope_filtered():
     rows = progress_rows()
-    in_2024 = breakdowns.targets_in_view(rows, YEAR)
+    in_2024 = targets_in_view(rows, YEAR)
     assert in_2024["indicator"].tolist() == ["graduation_rate", "participants_registered"]
-    assert len(breakdowns.targets_in_view(rows, Selection(None, dt.date(2030, 1, 1)))) == 3
+    assert len(targets_in_view(rows, Selection(None, dt.date(2030, 1, 1)))) == 3
     program = Selection(YEAR.start, YEAR.end, {"program": ("Night Outreach",)})
-    assert breakdowns.targets_in_view(rows, program)["indicator"].tolist() == ["participants_registered"]
-    assert breakdowns.targets_in_view(rows, Selection(None, None, {"organization": ("B",)}))["site"].tolist() == \
+    assert targets_in_view(rows, program)["indicator"].tolist() == ["participants_registered"]
+    assert targets_in_view(rows, Selection(None, None, {"organization": ("B",)}))["site"].tolist() == \
         ["Phnom Penh"]
 
 
 def test_the_target_report_reads_as_a_donor_report_in_both_languages():
-    report = breakdowns.target_report(progress_rows())
+    report = target_report(progress_rows())
     assert list(report.columns) == ["Indicator", "Status", "Organization", "Program", "Site", "From", "To", "Target",
                                     "Actual", "% achieved", "Note"]
     first = report.iloc[0]
@@ -221,7 +229,7 @@ def test_the_target_report_reads_as_a_donor_report_in_both_languages():
         ("Graduation rate", "All", "90% (9 / 10)", 112.5, "✅ Achieved")
     assert report["Status"].tolist()[1:] == ["🔴 Behind", "⚪ No data"]
     assert report["From"].iloc[0] == "01/01/2024" and report["Actual"].iloc[2] == ""
-    khmer = breakdowns.target_report(progress_rows(), "km")
+    khmer = target_report(progress_rows(), "km")
     assert khmer.iloc[0, 0] == "អត្រាបញ្ចប់ការសិក្សា"
     assert khmer.iloc[0, 3] == "ទាំងអស់"
 
@@ -236,7 +244,7 @@ def test_bars_keep_category_values_for_clicks_and_show_labels_and_riel():
     assert list(fig.data[0].x) == ["a_b", "c"]                 # a click gives the value the filter knows
     assert list(fig.layout.xaxis.ticktext) == ["ខ", "c"]
     assert "40,000 ៛ (n=2)" in fig.data[0].hovertext[0]
-    assert charts.format_value("savings_per_member", 30.25) == "$30.25"
+    assert present.metric_value("savings_per_member", 30.25) == "$30.25"
 
 
 def test_paired_rates_always_draw_both_with_their_intervals():
@@ -295,10 +303,6 @@ def test_a_trend_stops_at_the_latest_record_and_marks_partial_periods():
     fig = charts.trend(table, "participants_registered", "km", grain="quarter")
     assert list(fig.data[-1].marker.symbol) == ["circle-open", "circle"]
     assert "រយៈពេលមិនពេញ" in fig.data[-1].hovertext[0]
-
-
-def test_every_fact_says_where_its_dates_are():
-    assert set(FACT_DATES) == set(FACTS)
 
 
 def test_totals_over_time_are_drawn_from_zero_with_money_on_the_axis():

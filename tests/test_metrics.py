@@ -18,16 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from impact.catalog import (
-    CATALOG,
-    COUNT,
-    FLOW,
-    METRICS,
-    RATE,
-    STOCK,
-    Metric,
-    check_catalog,
-)
+from impact.catalog import CATALOG, METRICS, Issue, Kind, Metric, Timing, validate_catalog
+from impact.facts import FACTS
 from impact.intervals import wilson_interval
 from impact.loading import load_files
 from impact.metrics import DIMENSIONS, RESULT_COLUMNS, Selection, compute
@@ -117,7 +109,7 @@ def test_registered_counts_intakes_in_the_period_both_bounds_inclusive():
     ])
     r = row(metrics(t, "2024-01-01", "2024-06-30"), "participants_registered")
     assert r["value"] == 3
-    assert r["kind"] == COUNT
+    assert r["kind"] == Kind.COUNT
     # A count has no numerator or denominator, and no interval.
     assert all(math.isnan(r[c]) for c in ("numerator", "denominator", "ci_low", "ci_high"))
     assert r["note"] == ""
@@ -169,7 +161,7 @@ def test_graduation_rate_counts_enrollments_that_ended_in_the_period():
         ])
     r = row(metrics(t, "2024-01-01", "2024-12-31"), "graduation_rate")
     assert fraction(r) == (3, 4)
-    assert r["value"] == 0.75 and r["kind"] == RATE
+    assert r["value"] == 0.75 and r["kind"] == Kind.RATE
     assert (r["ci_low"], r["ci_high"]) == pytest.approx(tuple(float(x) for x in wilson_interval(3, 4)))
     sewing = row(metrics(t, "2024-01-01", "2024-12-31", course="Sewing"), "graduation_rate")
     assert fraction(sewing) == (1, 1)
@@ -247,7 +239,7 @@ def test_job_exit_rate_latest_known_status_among_at_risk_women_as_at_the_end():
     work, P-7 is out)."""
     r = row(metrics(exit_tables(), "2024-01-01", "2024-06-30"), "job_exit_rate")
     assert fraction(r) == (3, 5)        # P-1, P-2, P-7 out of P-1, P-2, P-3, P-6, P-7
-    assert r["kind"] == RATE
+    assert r["kind"] == Kind.RATE
 
 
 def test_followup_coverage_counts_at_risk_women_with_a_known_followup():
@@ -332,7 +324,7 @@ def test_business_starts_latest_known_status_own_business_at_risk_or_not():
             check("B7", "2024-03-01", "own_business"), check("B7", "2025-03-01", "entertainment_work"),
         ])
     r = row(metrics(t, "2024-01-01", "2024-12-31"), "business_starts")
-    assert r["value"] == 4 and r["kind"] == COUNT      # B1, B2, B4, B7
+    assert r["value"] == 4 and r["kind"] == Kind.COUNT      # B1, B2, B4, B7
     assert math.isnan(r["numerator"]) and math.isnan(r["denominator"])
 
 
@@ -493,7 +485,7 @@ def test_a_rate_with_no_denominator_is_no_data_never_zero():
     r = metrics(small_tables(), "2023-01-01", "2023-06-30")    # before anything happened
     for m in CATALOG:
         got = row(r, m.key)
-        if m.kind == COUNT:
+        if m.kind == Kind.COUNT:
             assert got["value"] == 0 and got["note"] == "", m.key
         else:
             assert math.isnan(got["value"]) and got["note"] == "no data", m.key
@@ -630,26 +622,58 @@ def test_catalog_is_the_spec_metrics_table():
 
 
 def test_catalog_kinds():
-    counts = {m.key for m in CATALOG if m.kind == COUNT}
+    counts = {m.key for m in CATALOG if m.kind == Kind.COUNT}
     assert counts == {"participants_registered", "business_starts", "people_reached", "new_contacts"}
     assert METRICS["savings_per_member"].kind == "amount"
-    assert {m.timing for m in CATALOG} == {FLOW, STOCK}
+    assert {m.timing for m in CATALOG} == {Timing.FLOW, Timing.STOCK}
     for m in CATALOG:
         assert m.label and m.label_km and m.question and m.question_km and m.description
 
 
-def test_check_catalog_rejects_bad_entries():
+def test_the_catalog_validates_clean():
+    assert validate_catalog() == []
+
+
+def test_validate_catalog_reports_every_problem_not_the_first():
     good = METRICS["graduation_rate"]
-    check_catalog(CATALOG)
-    with pytest.raises(ValueError, match="duplicate"):
-        check_catalog(CATALOG + (good,))
-    bad = [("unknown fact", {"fact": "dreams"}), ("is missing", {"label": ""}), ("is missing", {"label_km": ""}),
-           ("is missing", {"question": ""}), ("is missing", {"question_km": ""}), ("is missing", {"description": ""}),
-           ("unknown kind", {"kind": "ratio"}), ("unknown kind or timing", {"timing": "sometimes"}),
-           ("a count has no denominator", {"kind": COUNT}), ("needs one", {"denominator": None})]
-    for message, change in bad:
-        with pytest.raises(ValueError, match=message):
-            check_catalog((Metric(**{**vars(good), "key": "x", **change}),))
+
+    def entry(**change) -> Metric:
+        return Metric(**{**vars(good), "key": "x", **change})
+
+    bad = [({"fact": "dreams"}, "unknown fact 'dreams'"), ({"label": "", "label_km": ""}, "label, label_km missing"),
+           ({"question": ""}, "question missing"), ({"description": ""}, "description missing"),
+           ({"kind": "ratio"}, "unknown kind 'ratio'"), ({"timing": "sometimes"}, "unknown timing 'sometimes'"),
+           ({"kind": Kind.COUNT}, "a count has no denominator"), ({"denominator": None}, "a rate needs a denominator")]
+    for change, message in bad:
+        issues = [str(i) for i in validate_catalog((entry(**change),))]
+        assert len(issues) == 1 and issues[0].startswith(f"x: {message}"), change
+    issues = validate_catalog(CATALOG + (good,) + tuple(entry(**change) for change, _ in bad))
+    assert Issue("graduation_rate", "the key is used more than once") in issues
+    assert len(issues) == 1 + len(bad) + 1            # "x" is a duplicate too: nothing stops at the first
+
+
+def test_validate_catalog_catches_a_typo_in_an_expression():
+    """A misspelt column, a misspelt category value and an expression that is not one are all
+    reported against the fact's declared columns, before any page computes with them."""
+    good = METRICS["graduation_rate"]
+    typo = Metric(**{**vars(good), "key": "typo", "numerator": "stauts == 'graduated'",
+                     "denominator": "status in ['graduated', 'droped_out']"})
+    messages = [i.message for i in validate_catalog((typo,))]
+    assert len(messages) == 2
+    assert "names 'stauts', not a column of the fact" in messages[0]
+    assert "'droped_out' is not a value of status" in messages[1]
+    broken = Metric(**{**vars(good), "key": "broken", "numerator": "status ==", "denominator": "__import__('os')"})
+    messages = [i.message for i in validate_catalog((broken,))]
+    assert messages[0] == "cannot read 'status =='" and "uses Call" in messages[1]
+
+
+def test_every_fact_has_the_columns_it_declares():
+    """The declared columns are the ones a fact's frame has, so validating against them is
+    validating against what `DataFrame.eval` will see."""
+    data = frames.prepared("NGO", participants=[dict(participant_id="P1", intake_date="2024-01-15")])
+    for name, fact in FACTS.items():
+        built = fact.build(data, pd.Timestamp("2024-01-01"), pd.Timestamp("2024-12-31"))
+        assert tuple(built.columns) == fact.columns, name
 
 
 def test_dimensions_are_the_spec_filters():

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from impact.charts import funnel_labels
 from impact.cohorts import followup_cohorts, time_to_exit
 from impact.funnel import funnel
 from impact.loading import load_files
@@ -20,7 +21,8 @@ from impact.metrics import Selection, compute
 from impact.prepared import prepare
 from impact.savings_groups import cumulative_savings, savings_by_group
 from impact.tables import TABLES
-from impact.targets import display, target_progress
+from impact.present import written
+from impact.targets import target_progress
 from tests import frames
 
 ORG = "NGO"
@@ -99,8 +101,8 @@ def test_a_target_with_nothing_to_measure_has_no_data_never_zero_percent():
 
 
 def test_targets_are_written_back_as_donors_read_them():
-    assert [display(0.8, "rate"), display(0.825, "rate"), display(2500, "count"),
-            display(30, "amount"), display(30.5, "amount")] == ["80%", "82.5%", "2,500", "$30", "$30.50"]
+    assert [written(0.8, "rate"), written(0.825, "rate"), written(2500, "count"),
+            written(30, "amount"), written(30.5, "amount")] == ["80%", "82.5%", "2,500", "$30", "$30.50"]
 
 
 # --- funnel --------------------------------------------------------------------------------
@@ -142,9 +144,12 @@ def test_the_funnel_of_a_tiny_program_counts_each_step_by_hand():
         "progressed_to_vocational": 0.5, "exited_entertainment": 0.5, "exit_sustained_6m": 0.5}
     # Leaving work is measured against all registered, not against the course steps.
     assert got.loc["exited_entertainment", "conversion_of"] == "registered"
-    assert "3 at-risk women" in got.loc["exited_entertainment", "note"]
-    assert "not distinct women" in got.loc["people_reached", "note"]
-    khmer = funnel(tiny_program(), YEAR_2024, lang="km").set_index("step")
+    assert got.loc["exited_entertainment", "at_risk"] == 3
+    # The steps are canonical keys; the presentation layer words them in either language.
+    english = funnel_labels(got.reset_index()).set_index("step")
+    assert "3 at-risk women" in english.loc["exited_entertainment", "note"]
+    assert "not distinct women" in english.loc["people_reached", "note"]
+    khmer = funnel_labels(got.reset_index(), "km").set_index("step")
     assert khmer.loc["graduated", "label"] == "បានបញ្ចប់វគ្គសិក្សា" and khmer["count"].equals(got["count"])
     assert "ស្ត្រីប្រឈមហានិភ័យ 3 នាក់" in khmer.loc["exited_entertainment", "note"]
 
@@ -155,7 +160,9 @@ def test_the_funnel_applies_site_to_activities_and_participant_filters_to_women(
     counts = got.set_index("step")["count"]
     steps = ["people_reached", "registered", "exited_entertainment", "exit_sustained_6m"]
     assert counts[steps].tolist() == [30, 1, 1, 1]
-    assert "not filtered by Work setting at intake" in got.set_index("step").loc["people_reached", "note"]
+    assert got.set_index("step").loc["people_reached", "filters_left_out"] == ("work_setting",)
+    notes = funnel_labels(got).set_index("step")["note"]
+    assert "not filtered by Work setting at intake" in notes["people_reached"]
     empty = funnel(tiny_program(), Selection(dt.date(2030, 1, 1), dt.date(2030, 12, 31)))
     assert empty["count"].eq(0).all() and empty["conversion"].isna().all()
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts
-from impact.breakdowns import targets_in_view
+from impact import charts, present
+from impact.catalog import METRICS
 from impact.funnel import funnel
 from impact.metrics import Selection
 from impact.report_html import report_html, report_workbook
-from impact.targets import target_progress
+from impact.targets import target_progress, targets_in_view
 from impact.texts import text
 from impact.view import previous_period
 from app import cards, session
@@ -28,8 +28,7 @@ for column, key in zip(columns, HEADLINE):
     cards.kpi(column, key, current, lang)
     value = current.set_index("metric").at[key, "value"]
     if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
-        change = value - previous.at[key, "value"]
-        shown = f"{change:+.1%}" if charts.METRICS[key].kind == "rate" else f"{change:+,.0f}"
+        shown = present.change(METRICS[key].kind, value - previous.at[key, "value"])
         column.caption(f"{shown} {text('change_since', lang)}")
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
@@ -61,7 +60,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
-            st.markdown(f"**{charts.metric_question(key, lang)}**")
+            st.markdown(f"**{present.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
             # For a donor, figures hidden to protect small groups are not "no data".
             if "suppressed" in rows and rows["suppressed"].any():
@@ -70,7 +69,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
                 cards.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-subtitle = f"{selection.start:%d/%m/%Y} – {selection.end:%d/%m/%Y}" if selection.start else f"– {selection.end:%d/%m/%Y}"
+subtitle = present.period(selection.start, selection.end)
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")

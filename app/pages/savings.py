@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import breakdowns, charts, config
-from impact.savings_groups import cumulative_savings, savings_by_group
+from impact import charts, config, present
+from impact.present import in_currency
+from impact.savings_groups import cumulative_savings, group_metrics, savings_by_group
 from impact.texts import text
 from app import cards, session
 
@@ -15,18 +16,18 @@ currency = st.segmented_control(text("currency", lang), ("USD", "KHR"), default=
                                 key="currency", format_func=lambda c: "USD ($)" if c == "USD" else "KHR (៛)")
 today = session.today()
 
-totals = breakdowns.in_currency(session.metrics(selection, keys=KEYS), currency)
+totals = in_currency(session.metrics(selection, keys=KEYS), currency)
 for column, key in zip(st.columns(2), KEYS):
     cards.kpi(column, key, totals, lang, currency)
 
-by_type = breakdowns.in_currency(session.metrics(selection, by=("group_type",), keys=KEYS), currency)
+by_type = in_currency(session.metrics(selection, by=("group_type",), keys=KEYS), currency)
 groups = session.staff(savings_by_group, selection, currency=currency, today=today)
-by_group = None if groups is None else breakdowns.group_metrics(groups)
+by_group = None if groups is None else group_metrics(groups)
 for key in KEYS:
     left, right = st.columns(2)
     for column, table, by, color in ((left, by_type, "group_type", None), (right, by_group, "group", "group_type")):
         with column:
-            title = cards.by_title(charts.metric_question(key, lang), f"by_{by}", lang)
+            title = cards.by_title(present.metric_question(key, lang), f"by_{by}", lang)
             rows = None if table is None else table[(table["metric"] == key) & table["value"].notna()]
             if cards.ready(rows, title, lang):
                 fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)

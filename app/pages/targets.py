@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import breakdowns
-from impact.targets import target_progress
+from impact.target_report import STATUS_MARKS, target_report
+from impact.targets import target_progress, targets_in_view
 from impact.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()
 
 progress = session.staff(target_progress, today=session.today())   # actuals are exact figures
-progress = None if progress is None else breakdowns.targets_in_view(progress, selection)
+progress = None if progress is None else targets_in_view(progress, selection)
 if not cards.ready(progress, text("targets_title", lang), lang):
     st.stop()
 
-for column, status in zip(st.columns(4), breakdowns.STATUS_MARKS):
-    column.metric(f"{breakdowns.STATUS_MARKS[status]} {text('status_' + status.replace(' ', '_'), lang)}",
+for column, status in zip(st.columns(4), STATUS_MARKS):
+    column.metric(f"{STATUS_MARKS[status]} {text('status_' + status.replace(' ', '_'), lang)}",
                   f"{(progress['status'] == status).sum():,}", border=True)
 
-report = breakdowns.target_report(progress, lang)
+report = target_report(progress, lang)
 st.subheader(text("targets_title", lang))
 st.caption(text("targets_caption", lang))
 percent = text("percent_achieved", lang)

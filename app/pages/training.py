@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import breakdowns, charts
+from impact import charts, present
+from impact.catalog import METRICS
+from impact.scholarships import scholarships
 from impact.texts import text
 from app import cards, session
 
@@ -12,11 +14,11 @@ view, selection, lang = session.frame()
 KEYS = ("graduation_rate", "vocational_progression")
 
 totals = session.metrics(selection, keys=KEYS)
-grants = session.staff(breakdowns.scholarships, selection, today=session.today())
+grants = session.staff(scholarships, selection, today=session.today())
 ended = totals.set_index("metric").at["graduation_rate", "denominator"]
 first, second, third, fourth = st.columns(4)
-first.metric(text("enrollments_ended", lang), f"{ended:,.0f}" if ended > 0 else "–", border=True,
-             help=charts.METRICS["graduation_rate"].description)
+first.metric(text("enrollments_ended", lang), present.count(ended if ended > 0 else float("nan")), border=True,
+             help=METRICS["graduation_rate"].description)
 cards.kpi(second, "graduation_rate", totals, lang)
 cards.kpi(third, "vocational_progression", totals, lang)
 fourth.metric(text("scholarships", lang), cards.figure(grants, lambda t: f"{t['with_scholarship'].sum():,}"),
@@ -28,7 +30,7 @@ for i, (key, by) in enumerate(CHARTS):
         columns = st.columns(2)
     with columns[i % 2]:
         table = session.metrics(selection, by=(by,), keys=(key,))
-        title = cards.by_title(charts.metric_question(key, lang), f"by_{by}", lang)
+        title = cards.by_title(present.metric_question(key, lang), f"by_{by}", lang)
         if cards.has_values(table, key):
             cards.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
                              dimension=by if by == "site" else None)
