@@ -41,7 +41,7 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
             column.progress(min(float(row["percent_achieved"]), 1.0),
                             text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
-steps = session.staff(funnel, selection, today=today, lang=lang)
+steps = session.staff(funnel, selection, today=today)
 if steps is not None and steps["count"].fillna(0).gt(0).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
 elif steps is None:
@@ -51,7 +51,7 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: session.data_reaches(selection, charts.METRICS[key].fact) for key in TRENDS}
+latest = {key: session.data_reaches(selection, METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(session.metrics(selection, by=(grain,), keys=TRENDS), latest)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
