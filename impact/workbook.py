@@ -14,6 +14,7 @@ import io
 import posixpath
 import re
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -51,11 +52,35 @@ class UnreadableFile(Exception):
     """A file that cannot be read at all; its message is one line for the field team."""
 
 
+class Rows(Sequence):
+    """A grid kept a column at a time, read a row at a time: rows[0] is Excel row 1. The load
+    works on whole columns (no Python list per row of a 100,000-row sheet); finding the
+    header and writing a marked copy read rows."""
+
+    def __init__(self, columns: list[list]):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0]) if self.columns else 0
+
+    def __getitem__(self, index: int | slice) -> list:
+        if isinstance(index, slice):
+            return [list(row) for row in zip(*(column[index] for column in self.columns))]
+        return [column[index] for column in self.columns]
+
+    def __iter__(self):
+        return map(list, zip(*self.columns))
+
+
 @dataclass
 class Sheet:
     name: str
-    rows: list[list] = field(default_factory=list)   # rows[0] is Excel row 1
+    columns: list[list] = field(default_factory=list)   # columns[c][r]; r = 0 is Excel row 1
     hidden: bool = False
+
+    @property
+    def rows(self) -> Rows:
+        return Rows(self.columns)
 
 
 def read_workbook(content: bytes, file_name: str, typed_cells: bool = False) -> list[Sheet]:
@@ -84,7 +109,7 @@ def read_workbook(content: bytes, file_name: str, typed_cells: bool = False) -> 
             sheet = workbook.get_sheet_by_name(meta.name)
             rows = sheet.to_python(skip_empty_area=False)
             merges = ods_merges.get(meta.name) if ods_merges is not None else sheet.merged_cell_ranges
-            sheets.append(Sheet(meta.name, _fill_merges(_rectangular(rows), merges or []),
+            sheets.append(Sheet(meta.name, _fill_merges(_columns(rows), merges or []),
                                 hidden=meta.visible != SheetVisibleEnum.Visible))
         return sheets
     except (CalamineError, fastexcel.FastExcelError, zipfile.BadZipFile, ElementTree.ParseError, ValueError,
@@ -109,11 +134,11 @@ def _read_xlsx(content: bytes) -> list[Sheet]:
         cells, errors = sheet.to_arrow_with_errors()
         columns = [_cells(column) for column in cells.columns]
         first_column = sheet.available_columns()[0].absolute_index if columns else 0
-        rows = list(map(list, zip(*([[""] * len(columns[0])] * first_column + columns)))) if columns else []
+        columns = [[""] * len(columns[0]) for _ in range(first_column)] + columns if columns else []
         for error in errors.errors if errors else ():
             row, column = error.position
-            rows[row][first_column + column] = _error_text(error.detail)
-        sheets.append(Sheet(name, _fill_merges(rows, merges.get(name, [])),
+            columns[first_column + column][row] = _error_text(error.detail)
+        sheets.append(Sheet(name, _fill_merges(columns, merges.get(name, [])),
                             hidden=sheet.visible != "visible"))
     return sheets
 
@@ -192,7 +217,7 @@ def _read_csv(content: bytes, file_name: str) -> Sheet:
     except csv.Error as exc:   # e.g. one cell longer than csv.field_size_limit()
         raise UnreadableFile(f"{file_name}: not a readable CSV table ({exc}); "
                              f"a cell may be far too long or a quote left open") from exc
-    return Sheet(file_name.rsplit(".", 1)[0], _rectangular(rows))
+    return Sheet(file_name.rsplit(".", 1)[0], _columns(rows))
 
 
 def _check_archive(content: bytes, file_name: str) -> None:
@@ -252,23 +277,25 @@ def _check_corner(file_name: str, sheet: str, rows: int, columns: int) -> None:
                              "delete the stray cells far from the data (Ctrl+End in Excel shows the last one)")
 
 
-def _rectangular(rows: list[list]) -> list[list]:
+def _columns(rows: list[list]) -> list[list]:
+    """Rows of any lengths as the columns of a rectangular grid (short rows padded with "")."""
     width = max((len(r) for r in rows), default=0)
-    return [r + [""] * (width - len(r)) if len(r) < width else r for r in rows]
+    return [list(column) for column in zip(*(r + [""] * (width - len(r)) if len(r) < width else r for r in rows))]
 
 
-def _fill_merges(rows: list[list], merges) -> list[list]:
+def _fill_merges(columns: list[list], merges) -> list[list]:
     """Copy a merged range's value into every cell it covers (group ids merged down a group)."""
-    width = len(rows[0]) if rows else 0
+    height = len(columns[0]) if columns else 0
     for (r0, c0), (r1, c1) in merges:
-        if r0 >= len(rows) or c0 >= width:
+        if r0 >= height or c0 >= len(columns):
             continue
-        value = rows[r0][c0]
-        for r in range(r0, min(r1, len(rows) - 1) + 1):   # clipped to the data: A2:G1048576 is 7M cells
-            for c in range(c0, min(c1, width - 1) + 1):
-                if rows[r][c] in ("", None):
-                    rows[r][c] = value
-    return rows
+        value = columns[c0][r0]
+        for c in range(c0, min(c1, len(columns) - 1) + 1):   # clipped to the data: A2:G1048576 is 7M cells
+            column = columns[c]
+            for r in range(r0, min(r1, height - 1) + 1):
+                if column[r] in ("", None):
+                    column[r] = value
+    return columns
 
 
 def _ods_merges(content: bytes, file_name: str) -> dict[str, list]:
