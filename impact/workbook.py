@@ -66,6 +66,8 @@ class Rows(Sequence):
     def __getitem__(self, index: int | slice) -> list:
         if isinstance(index, slice):
             return [list(row) for row in zip(*(column[index] for column in self.columns))]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"row {index} of {len(self)}")
         return [column[index] for column in self.columns]
 
     def __iter__(self):
