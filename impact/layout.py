@@ -177,8 +177,9 @@ def data_rows(columns: list[np.ndarray], header: list) -> np.ndarray:
     firsts = columns[0].copy()   # each row's first cell not "" (whitespace alone: looked at)
     for c in np.unique(first_column[first_column > 0]).tolist():
         firsts[first_column == c] = columns[c][first_column == c]
-    maybe_total = np.fromiter((first.__class__ is str and (not first.strip() or first.lstrip().lower().startswith(_TOTAL_PREFIXES))
-                               for first in firsts), dtype=bool, count=height)
+    maybe_total = np.fromiter(
+        (first.__class__ is str and (not first.strip() or first.lstrip().lower().startswith(_TOTAL_PREFIXES))
+         for first in firsts), dtype=bool, count=height)
     key = next((c for c, cell in enumerate(header) if not _blank(cell)), 0)
     look = (filled.sum(axis=0) <= 3) | maybe_total | (columns[key] == header[key])
     other = [k for k in np.flatnonzero(look).tolist() if classify_row([c[k] for c in columns], header) is not None]

@@ -263,7 +263,7 @@ def _report_headers(result: FileResult, sheet: str, layout: Layout, rows: int) -
                                    f"were not loaded ({rows:,})", "sheet"))
 
 
-def _headerless_columns(columns: list[tuple], layout: Layout) -> list[int]:
+def _headerless_columns(columns: list[np.ndarray], layout: Layout) -> list[int]:
     """Grid columns with values in data rows but no header: reported, never silently ignored."""
     return [c for c, values in enumerate(columns)
             if c not in layout.headers and not all(map(is_blank, values))]
