@@ -222,8 +222,7 @@ def parser_for(table: str, column: str) -> Callable[[object], object]:
 def clean_column(values: Sequence, parse: Callable[[object], object]) -> tuple[np.ndarray, dict[int, str]]:
     """Parse a column, once per distinct value. Returns the clean values (an object array) and
     {index: problem}. Distinct values are found by pandas' hashing (C speed), not a Python loop."""
-    cells = np.empty(len(values), dtype=object)
-    cells[:] = values
+    cells = object_array(values)
     codes, uniques = pd.factorize(cells)   # None and NaN get code -1: parsed as blank, last
     if any(u.__class__ is bool or (u.__class__ in (int, float) and u in (0, 1)) for u in uniques):
         types = set(map(type, values))
@@ -240,6 +239,14 @@ def clean_column(values: Sequence, parse: Callable[[object], object]) -> tuple[n
     failing = np.array([problem is not None for problem in problems])[codes]   # -1: the blank's
     errors = {i: problems[codes[i]] for i in np.flatnonzero(failing).tolist()}
     return clean[codes], errors
+
+
+def object_array(values: Sequence) -> np.ndarray:
+    """Cells as a one-dimensional object array (np.array would make a row of a cell that is a
+    sequence, and guess a dtype)."""
+    cells = np.empty(len(values), dtype=object)
+    cells[:] = values
+    return cells
 
 
 def _factorize_by_type(cells: np.ndarray) -> tuple[np.ndarray, list]:

@@ -1,11 +1,11 @@
 """Reading one field file in a child process with a memory limit and a time limit.
 
-A hostile file must cost that file only. python-calamine (Rust) aborts the whole process
-when an allocation fails, with no Python exception to catch: in the Streamlit server that
-would end every visitor's session. So each file is read (read, find the tables, clean,
-validate: `impact.loading.read_file`) in a child, and only its compact clean result comes
-back. A child that dies, runs out of memory or time becomes `UnreadableFile` for that file;
-the next file gets a fresh child.
+A hostile file must cost that file only. The Rust readers (fastexcel, python-calamine) abort
+the whole process when an allocation fails, with no Python exception to catch: in the
+Streamlit server that would end every visitor's session. So each file is read (read, find
+the tables, clean, validate: `impact.loading.read_file`) in a child, and only its compact
+clean result comes back. A child that dies, runs out of memory or time becomes
+`UnreadableFile` for that file; the next file gets a fresh child.
 
 The children are forked from a forkserver that imported the loader once, so a read starts
 in milliseconds instead of the second a new interpreter needs. Not plain fork: the server

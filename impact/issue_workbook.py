@@ -44,7 +44,7 @@ def marked_workbook(content: bytes, file_name: str, issues: list[Issue],
     a first sheet listing every issue. `sheets` are the load's sheet reports (header row and
     how each column was understood), used to find the cell of an issue. Raises
     `impact.workbook.UnreadableFile` when the original cannot be read."""
-    grids = read_workbook(content, file_name)
+    grids = read_workbook(content, file_name, typed_cells=True)
     reports = {s.sheet: s for s in sheets}
     names = _sheet_names([g.name for g in grids])
     marks: dict[str, dict[tuple[int, int], list[str]]] = {}

@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from impact import aliases
 from impact.cleaning import as_text, is_blank, split_currency
 from impact.tables import DATE, TABLES
@@ -160,6 +162,30 @@ def identifier_by_content(values: list, canonical: str | None) -> str | None:
         if canonical in _ID_COLUMNS and share(lambda v: " " in v and not any(ch.isdigit() for ch in v)) >= 0.5:
             return "name"
     return None
+
+
+def data_rows(columns: list[np.ndarray], header: list) -> np.ndarray:
+    """Indexes of the rows (cells from `columns`, below `header`) that `classify_row` calls
+    data, found a column at a time: only a row that could be something else (few cells
+    filled, a first cell that may be a total label, a first column like the header's) is
+    looked at on its own."""
+    height = len(columns[0]) if columns else 0
+    if not height:
+        return np.arange(0)
+    filled = np.array([(column != "") & (column != None) for column in columns])  # noqa: E711 (elementwise)
+    first_column = np.argmax(filled, axis=0)
+    firsts = columns[0].copy()   # each row's first cell not "" (whitespace alone: looked at)
+    for c in np.unique(first_column[first_column > 0]).tolist():
+        firsts[first_column == c] = columns[c][first_column == c]
+    maybe_total = np.fromiter(
+        (first.__class__ is str and (not first.strip() or first.lstrip().lower().startswith(_TOTAL_PREFIXES))
+         for first in firsts), dtype=bool, count=height)
+    key = next((c for c, cell in enumerate(header) if not _blank(cell)), 0)
+    look = (filled.sum(axis=0) <= 3) | maybe_total | (columns[key] == header[key])
+    other = [k for k in np.flatnonzero(look).tolist() if classify_row([c[k] for c in columns], header) is not None]
+    keep = np.ones(height, dtype=bool)
+    keep[other] = False
+    return np.flatnonzero(keep)
 
 
 def classify_row(row: list, header: list) -> str | None:

@@ -20,9 +20,9 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from impact import config, isolated
-from impact.cleaning import as_text, clean_column, is_blank, parser_for
+from impact.cleaning import as_text, clean_column, is_blank, object_array, parser_for
 from impact.frames import typed
-from impact.layout import Layout, classify_row, find_layout, identifier_by_content
+from impact.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.tables import AMOUNT, BOOLEAN, TABLES
 from impact.validation import validation_problems
@@ -143,9 +143,9 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     mapping are unchanged."""
     sheets = read_workbook(content, file_name)
     layouts = [(s, find_layout(s.rows, s.name)) for s in sheets]
-    org_cells = Counter(s.rows[i][c] for s, lay in layouts if lay
+    org_cells = Counter(cell for s, lay in layouts if lay
                         for c, name in lay.columns.items() if name == "organization"
-                        for i in range(lay.header_row + 1, len(s.rows)))
+                        for cell in s.columns[c][lay.header_row + 1:])
     result = FileResult(file_name, "", content, organization or organization_of(file_name, None, org_cells))
     own = {table: m for table, m in (mappings or {}).get(result.organization, {}).items() if m}
     if own:   # only the header rows are looked at again, not the file
@@ -159,7 +159,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
         if layout is None:
             result.sheets.append(SheetReport(sheet.name, None, sheet.hidden, note="not a data sheet"))
             continue
-        report, frame = _read_sheet(result, sheet.name, sheet.rows, layout)
+        report, frame = _read_sheet(result, sheet.name, sheet.columns, layout)
         report.hidden = sheet.hidden
         result.sheets.append(report)
         frames.setdefault(layout.table, []).append(frame)
@@ -167,18 +167,21 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     return result
 
 
-def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
+def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
                 ) -> tuple[SheetReport, pd.DataFrame]:
-    table, header = TABLES[layout.table], rows[layout.header_row]
-    data_rows = [i for i in range(layout.header_row + 1, len(rows)) if classify_row(rows[i], header) is None]
-    report = SheetReport(sheet, table.name, header_row=layout.header_row + 1, rows_read=len(data_rows),
-                         rows_skipped=len(rows) - 1 - len(data_rows))
-    excel_rows = [i + 1 for i in data_rows]
+    """One sheet's table, a column at a time: the rows below the header as object arrays,
+    the data rows (`data_rows`) taken from each, then identifiers, cleaning and validation."""
+    table, start = TABLES[layout.table], layout.header_row + 1
+    header = [column[layout.header_row] for column in grid]
+    below = [object_array(column[start:]) for column in grid]
+    data = data_rows(below, header)
+    report = SheetReport(sheet, table.name, header_row=start, rows_read=len(data),
+                         rows_skipped=len(grid[0]) - 1 - len(data))
+    excel_rows = (data + start + 1).tolist()
     issue = lambda k, col, value, problem: result.issues.append(  # noqa: E731
         Issue(result.file_name, sheet, excel_rows[k], col, as_text(value), problem))
 
-    # Column-wise, transposed at C speed: every step below works a column at a time.
-    columns = list(zip(*(rows[i] for i in data_rows))) or [()] * len(header)
+    columns = [column[data] for column in below]
     raw = {c: columns[c] for c in set(layout.columns) | set(layout.dropped)}
     for c in list(layout.columns) + list(layout.dropped):
         found = identifier_by_content(raw[c], layout.columns.get(c))
@@ -193,11 +196,11 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
     for c in _headerless_columns(columns, layout):
         result.dropped_columns.append(DroppedColumn(
             result.file_name, sheet, f"column {xl_col_to_name(c)}", "no header: not stored"))
-    _report_headers(result, sheet, layout, len(data_rows))
+    _report_headers(result, sheet, layout, len(data))
 
     bad: set[int] = set()
     if any(n not in layout.columns.values() for n in table.required):
-        bad.update(range(len(data_rows)))   # one sheet-level issue says why (_report_headers)
+        bad.update(range(len(data)))   # one sheet-level issue says why (_report_headers)
 
     clean: dict[str, list] = {}
     for c, name in layout.columns.items():
@@ -214,7 +217,7 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
             clean[name] = [False if v is None else v for v in clean[name]]   # in a ✓ column a blank is no
 
     clean["source_sheet"], clean["source_row"] = sheet, excel_rows
-    frame = typed(pd.DataFrame(clean, index=range(len(data_rows))), table.name)
+    frame = typed(pd.DataFrame(clean, index=range(len(data))), table.name)
     frame["organization"] = frame["organization"].fillna(result.organization)
     invalid = validation_problems(table.name, frame)
     for k, name, problem in invalid:
@@ -228,7 +231,7 @@ def _read_sheet(result: FileResult, sheet: str, rows: list[list], layout: Layout
                   f"participant_id already registered in this sheet at row {excel_rows[first]}")
             bad.add(k)
 
-    keep = np.ones(len(data_rows), dtype=bool)
+    keep = np.ones(len(data), dtype=bool)
     keep[list(bad)] = False
     return report, frame[keep].reset_index(drop=True)
 
@@ -260,7 +263,7 @@ def _report_headers(result: FileResult, sheet: str, layout: Layout, rows: int) -
                                    f"were not loaded ({rows:,})", "sheet"))
 
 
-def _headerless_columns(columns: list[tuple], layout: Layout) -> list[int]:
+def _headerless_columns(columns: list[np.ndarray], layout: Layout) -> list[int]:
     """Grid columns with values in data rows but no header: reported, never silently ignored."""
     return [c for c, values in enumerate(columns)
             if c not in layout.headers and not all(map(is_blank, values))]

@@ -89,6 +89,13 @@ def test_issue_sheet_lists_every_issue_and_formulas_stay_text():
         assert not any(c.data_type == "f" for row in ws.iter_rows() for c in row)
 
 
+def test_numbers_stay_numbers_in_the_marked_copy():
+    """The load reads an .xlsx's numbers as text (fastexcel); the copy keeps them numbers."""
+    _, wb = marked(field_workbook())
+    assert wb["Pouk"]["E4"].value == 1998 and wb["Pouk"]["E4"].data_type == "n"
+    assert wb["Follow ups"]["C2"].value == 100
+
+
 def test_other_formats_keep_their_rows(tmp_path):
     rows = [["Participants of Pouk"], PARTICIPANT_HEADER, participant("PW-1"),
             participant("PW-2", intake="31/31/2024")]

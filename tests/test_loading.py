@@ -5,9 +5,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 
 from impact.loading import load_files
 from impact.report import LoadResult
+from impact.workbook import read_workbook
 from tests.workbooks import (
     PARTICIPANT_HEADER,
     participant,
@@ -290,3 +292,57 @@ def test_organization_column_and_chosen_organization(tmp_path):
     assert f.organization == "SRP"
     assert list(f.tables["participants"]["organization"]) == ["KWCD", "SRP"]
     assert only_file(load_files([path])).organization == "KWCD"
+
+
+def _every_cell_kind(path: Path) -> Path:
+    """An .xlsx (xlsxwriter, which stores formulas' cached values) with one cell of each kind
+    fastexcel writes as its own text, from C3 so the grid must still start at A1."""
+    wb = xlsxwriter.Workbook(path)
+    ws, day = wb.add_worksheet("Kinds"), wb.add_format({"num_format": "dd/mm/yyyy"})
+    ws.write_row(2, 2, ["kind", "merged into"])
+    ws.write_datetime(3, 2, dt.datetime(2024, 3, 15), day)
+    ws.write_datetime(4, 2, dt.datetime(2024, 3, 15, 13, 45, 10), day)
+    ws.write_datetime(5, 2, dt.time(13, 45), wb.add_format({"num_format": "hh:mm"}))
+    ws.write_number(6, 2, 12)
+    ws.write_number(7, 2, 12.5)
+    ws.write_boolean(8, 2, True)
+    ws.write_formula(9, 2, "=NA()", None, "#N/A")
+    ws.write_formula(10, 2, "=1/0", None, "#DIV/0!")
+    ws.write_formula(11, 2, "=1+2", None, 3)
+    ws.write_string(12, 2, "x" * 32_767)
+    ws.write_rich_string(13, 2, "ab", wb.add_format({"bold": True}), "cd")
+    ws.write_string(14, 2, "  2024-03-15 ")
+    ws.merge_range("C16:D16", "merged")
+    wb.close()
+    return path
+
+
+def test_xlsx_cells_of_every_kind_read_as_seen(tmp_path):
+    """fastexcel writes dates as `2024-03-15 00:00:00`, times on Excel's day 0, and reports
+    error cells aside: the grid holds what the field team sees, nothing emptied or shifted."""
+    sheet, = read_workbook(_every_cell_kind(tmp_path / "A_kinds.xlsx").read_bytes(), "A_kinds.xlsx")
+    assert sheet.rows[:2] == [[""] * 4] * 2
+    assert [row[2] for row in sheet.rows[2:]] == [
+        "kind", dt.date(2024, 3, 15), dt.datetime(2024, 3, 15, 13, 45, 10), dt.time(13, 45), "12", "12.5",
+        "true", "#N/A", "#DIV/0!", "3", "x" * 32_767, "abcd", "  2024-03-15 ", "merged"]
+    assert sheet.rows[-1][3] == "merged"
+
+
+def test_xlsx_error_and_number_cells_in_the_issue_report(tmp_path):
+    """An error cell is a problem the team can see (#N/A), not a blank; a number cell reads
+    12, never 12.0, and a date cell dd/mm/yyyy."""
+    path = tmp_path / "A_x.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("S")
+    ws.write_row(0, 0, PARTICIPANT_HEADER)
+    ws.write_row(1, 0, participant("P-1"))
+    ws.write_formula(1, 3, "=NA()", None, "#N/A")
+    ws.write_row(2, 0, participant("P-2"))
+    ws.write_number(2, 5, 12)
+    ws.write_row(3, 0, participant("P-3"))
+    ws.write_datetime(3, 4, dt.datetime(2024, 3, 15), wb.add_format({"num_format": "dd/mm/yyyy"}))
+    wb.close()
+    result = load_files([path])
+    assert [(i.row, i.column, i.value) for i in result.issues] == [
+        (2, "Intake Date", "#N/A"), (3, "Referral Source", "12"), (4, "Birth Year", "15/03/2024")]
+    assert_accounted(result)

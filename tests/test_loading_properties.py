@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
+from impact.cleaning import object_array
+from impact.layout import classify_row, data_rows
 from impact.loading import load_files
 from tests.test_loading import assert_accounted
 from tests.workbooks import write_csv, write_xlsx
@@ -46,3 +48,16 @@ def test_junk_never_crashes_and_rows_are_accounted(tmp_path_factory, grid, as_cs
     for s in result.files[0].sheets:
         if s.table:   # the loader never invents rows: header + data + skipped fit in the sheet
             assert s.rows_read + s.rows_skipped + 1 <= written[s.sheet]
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=st.lists(st.sampled_from(HEADERS + [""]), min_size=2, max_size=6).filter(lambda h: any(h)),
+       rows=st.lists(st.lists(st.one_of(CELLS, st.just(""), st.sampled_from(HEADERS)), min_size=6, max_size=6),
+                     max_size=30))
+def test_data_rows_found_a_column_at_a_time_are_the_ones_classify_row_keeps(header, rows):
+    """`data_rows` looks at few rows on their own; it must keep exactly the rows `classify_row`
+    calls data, whatever the cells (blanks, spaces, totals, notes, the header repeated)."""
+    width = len(header)
+    rows = [row[:width] for row in rows] + [list(header)]
+    columns = [object_array([row[c] for row in rows]) for c in range(width)]
+    assert data_rows(columns, header).tolist() == [i for i, row in enumerate(rows) if classify_row(row, header) is None]
