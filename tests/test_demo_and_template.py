@@ -33,8 +33,8 @@ def _cells(path: Path) -> dict[str, list[list]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> list[Path]:
-    return write_demo_workbooks(tmp_path_factory.mktemp("demo"))
+def demo(demo_workbooks) -> list[Path]:
+    return demo_workbooks
 
 
 def test_demo_writes_every_file_of_every_organization(demo):
@@ -83,8 +83,8 @@ def test_several_hundred_participants_per_organization(demo):
 
 
 @pytest.fixture(scope="module")
-def loaded(demo):
-    return pytest.importorskip("impact.loading").load_files(demo)
+def loaded(demo_loaded):
+    return demo_loaded
 
 
 def test_demo_loads_with_only_the_deliberate_bad_rows_rejected(loaded):
