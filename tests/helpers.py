@@ -1,6 +1,7 @@
 """Helpers the test modules share (fixtures live in conftest.py, workbook writers in
-workbooks.py, clean metric tables in frames.py): the frozen today, the checks every loader test makes, the
-LoadResults the store tests build directly, and several processes acting on one store at once."""
+workbooks.py, clean metric tables in frames.py): the frozen today, the checks every loader
+test makes, the LoadResults the store tests build directly, and several processes acting on
+one store at once."""
 from __future__ import annotations
 
 import hashlib
