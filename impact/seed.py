@@ -8,8 +8,10 @@ from pathlib import Path
 from impact.store import Store
 
 
-def seed_demo_store(store: Store, folder: Path) -> bool:
-    """Load the demo workbooks into `store` if it holds no upload yet; True when it did.
+def seed_demo_store(store: Store, folder: Path, today: dt.date | None = None) -> bool:
+    """Load the demo workbooks into `store` if it holds no upload yet; True when it did. The
+    demo's dates are moved to end recently before `today` (tests pass a fixed day, so their
+    demo is the same on any date).
     Several servers may start at once on one empty store: each reads the demo, and the store
     ingests it only for the first (`Store.ingest_if_empty`, under the write lock)."""
     if store.has_uploads():
@@ -20,6 +22,6 @@ def seed_demo_store(store: Store, folder: Path) -> bool:
     from impact.intake import ingest_files
     from impact.loading import file_bytes
 
-    paths = write_demo_workbooks(folder, years_later=years_to_recent(dt.date.today()))
+    paths = write_demo_workbooks(folder, years_later=years_to_recent(today or dt.date.today()))
     files = [(path.name, file_bytes(path)) for path in paths]
     return bool(ingest_files(store, files, uploader="demo", only_if_empty=True).outcomes)

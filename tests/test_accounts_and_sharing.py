@@ -18,16 +18,17 @@ from impact import accounts, sharing
 from impact.accounts import Account, TooManyAttempts, authenticate
 from impact.sharing import InvalidShareLink, Scope, scope_filters, scope_period, verify
 from impact.store import open_store
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch):
-    """Argon2 with small costs in this process, so the many sign-ins stay quick; the command
-    line (a subprocess) and the app use the library's defaults (test_production_hash_costs)."""
+    """Argon2 with small costs in this process (the command line included: `impact_cli`), so
+    the many sign-ins stay quick; a real process and the app use the library's defaults
+    (test_production_hash_costs)."""
     monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     monkeypatch.setattr(accounts, "_dummy_hash", None)
 
@@ -306,7 +307,7 @@ def test_requested_filters_are_clamped_to_the_scope_never_widened():
 def test_a_clamped_selection_counts_only_the_scope_in_the_metrics():
     from impact.metrics import Selection, compute
     from impact.prepared import prepare
-    from tests.test_metrics import clean_tables, person
+    from tests.frames import clean_tables, person
     tables = clean_tables(participants=[
         person("P-1", "2024-02-01", site="Phnom Penh"),
         person("P-2", "2024-03-01", site="Siem Reap"),
@@ -392,7 +393,8 @@ def test_expiry_must_be_in_the_future(store, secret, director):
 
 # --- command line -------------------------------------------------------------------------
 
-def run(*args, stdin: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+def run(*args, stdin: str, env: dict) -> subprocess.CompletedProcess:
+    """`python -m impact ARGS` as a real process."""
     return subprocess.run([sys.executable, "-m", "impact", *map(str, args)], cwd=REPO, input=stdin,
                           capture_output=True, text=True, timeout=120, env=env)
 
@@ -404,46 +406,60 @@ def _one_error_line(stderr: str) -> bool:
 
 
 @pytest.fixture
-def cli_env(tmp_path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("IMPACT_SECRET", "DATABASE_URL", "IMPACT_STORE")}
-    env["IMPACT_SECRET_FILE"] = str(tmp_path / "secret.key")
-    return env
+def cli_env(tmp_path, monkeypatch) -> dict:
+    """The command line's environment: no store or secret from the outside, the server
+    secret generated into this test's folder."""
+    for name in ("IMPACT_SECRET", "DATABASE_URL", "IMPACT_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMPACT_SECRET_FILE", str(tmp_path / "secret.key"))
+    return dict(os.environ)
 
 
-def test_cli_users_round_trip(db, cli_env):
-    added = run("users", "add", " Sokha ", "--role", "director", "--password-stdin", "--store", db,
+def test_users_and_share_commands_run_as_a_process(db, cli_env):
+    """The entry point itself (`python -m impact`: stdin, exit codes, streams) for an account
+    and a share link; the other command-line tests call `cli.main` in this process."""
+    added = run("users", "add", "sokha", "--role", "director", "--password-stdin", "--store", db,
                 stdin=PASSWORD + "\n", env=cli_env)
     assert added.returncode == 0, added.stderr
-    short = run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
-                stdin="short\n", env=cli_env)
+    created = run("share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "Donor X",
+                  "--by", "sokha", "--base-url", "http://host:8501/", "--store", db, stdin="", env=cli_env)
+    assert created.returncode == 0, created.stderr
+    assert created.stdout.startswith("http://host:8501/?share=")
+
+
+def test_cli_users_round_trip(db, cli_env, impact_cli):
+    added = impact_cli("users", "add", " Sokha ", "--role", "director", "--password-stdin", "--store", db,
+                stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    short = impact_cli("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+                stdin="short\n")
     assert short.returncode == 2 and _one_error_line(short.stderr) and "10 characters" in short.stderr
-    assert run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
-               stdin=PASSWORD + "\n", env=cli_env).returncode == 0
-    listed = run("users", "list", "--json", "--store", db, env=cli_env)
+    assert impact_cli("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+               stdin=PASSWORD + "\n").returncode == 0
+    listed = impact_cli("users", "list", "--json", "--store", db)
     users = json.loads(listed.stdout)
     assert [(u["username"], u["role"], u["disabled"]) for u in users] == [("dara", "staff", False),
                                                                         ("sokha", "director", False)]
-    table = run("users", "list", "--store", db, env=cli_env).stdout
+    table = impact_cli("users", "list", "--store", db).stdout
     assert "sokha" in table and "director" in table
     assert "argon2" not in listed.stdout + table and "hash" not in listed.stdout + table
     store = open_store(db)
     assert authenticate(store, "sokha", PASSWORD) == Account("sokha", "director")
     store.close()
-    assert run("users", "remove", "dara", "--store", db, env=cli_env).returncode == 0
-    missing = run("users", "remove", "dara", "--store", db, env=cli_env)
+    assert impact_cli("users", "remove", "dara", "--store", db).returncode == 0
+    missing = impact_cli("users", "remove", "dara", "--store", db)
     assert missing.returncode == 2 and "no account named 'dara'" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 
-def test_cli_share_create_verify_revoke(db, tmp_path, cli_env):
-    run("users", "add", "sokha", "--role", "director", "--password-stdin", "--store", db,
-        stdin=PASSWORD + "\n", env=cli_env)
-    run("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
-        stdin=PASSWORD + "\n", env=cli_env)
-    created = run("share", "create", "--organization", "KWCD", "--site", "Phnom Penh", "--from", "2024-01-01",
+def test_cli_share_create_verify_revoke(db, tmp_path, cli_env, impact_cli):
+    impact_cli("users", "add", "sokha", "--role", "director", "--password-stdin", "--store", db,
+        stdin=PASSWORD + "\n")
+    impact_cli("users", "add", "dara", "--role", "staff", "--password-stdin", "--store", db,
+        stdin=PASSWORD + "\n")
+    created = impact_cli("share", "create", "--organization", "KWCD", "--site", "Phnom Penh", "--from", "2024-01-01",
                   "--to", "2024-12-31", "--page", "overview", "--page", "savings", "--expires", "30d",
-                  "--note", "Donor X", "--by", "sokha", "--base-url", "http://host:8501/", "--store", db,
-                  env=cli_env)
+                  "--note", "Donor X", "--by", "sokha", "--base-url", "http://host:8501/", "--store", db)
     assert created.returncode == 0, created.stderr
     url = created.stdout.strip()
     assert url.startswith("http://host:8501/?share=")
@@ -454,32 +470,32 @@ def test_cli_share_create_verify_revoke(db, tmp_path, cli_env):
     link = verify(store, secret, token)
     assert link.scope == SCOPE and link.note == "Donor X" and link.created_by == "sokha"
 
-    as_json = run("share", "create", "--organization", "KWCD", "--expires", "2099-12-31", "--note", "Donor Y",
-                  "--by", "sokha", "--json", "--store", db, env=cli_env)
+    as_json = impact_cli("share", "create", "--organization", "KWCD", "--expires", "2099-12-31", "--note", "Donor Y",
+                  "--by", "sokha", "--json", "--store", db)
     record = json.loads(as_json.stdout)
     assert set(record) >= {"id", "url", "expires", "scope"} and record["expires"].startswith("2100-01-01")
     assert record["scope"]["pages"] == list(sharing.DONOR_PAGES) and record["scope"]["organizations"] == ["KWCD"]
 
-    staff = run("share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "x", "--by", "dara",
-                "--store", db, env=cli_env)
+    staff = impact_cli("share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "x", "--by", "dara",
+                "--store", db)
     assert staff.returncode == 2 and "only a director" in staff.stderr and _one_error_line(staff.stderr)
     for bad in (["--expires", "soon"], ["--expires", "2020-01-01"], ["--page", "data"]):
         args = ["share", "create", "--organization", "KWCD", "--expires", "30d", "--note", "x", "--by", "sokha",
                 *bad, "--store", db]
-        out = run(*args, env=cli_env)
+        out = impact_cli(*args)
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
 
-    listed = json.loads(run("share", "list", "--json", "--store", db, env=cli_env).stdout)
+    listed = json.loads(impact_cli("share", "list", "--json", "--store", db).stdout)
     assert [entry["note"] for entry in listed] == ["Donor Y", "Donor X"]
     assert all(entry["status"] == "active" and token not in json.dumps(entry) for entry in listed)
-    assert "Donor X" in run("share", "list", "--store", db, env=cli_env).stdout
+    assert "Donor X" in impact_cli("share", "list", "--store", db).stdout
 
-    assert run("share", "verify", url, "--store", db, env=cli_env).returncode == 0
-    revoked = run("share", "revoke", link.public_id, "--store", db, env=cli_env)
+    assert impact_cli("share", "verify", url, "--store", db).returncode == 0
+    revoked = impact_cli("share", "revoke", link.public_id, "--store", db)
     assert revoked.returncode == 0, revoked.stderr
     assert _reason(store, secret, token, now=None).reason == "revoked"
-    after = run("share", "verify", url, "--store", db, env=cli_env)
+    after = impact_cli("share", "verify", url, "--store", db)
     assert after.returncode == 2 and "revoked" in after.stderr
-    unknown = run("share", "revoke", "nope", "--store", db, env=cli_env)
+    unknown = impact_cli("share", "revoke", "nope", "--store", db)
     assert unknown.returncode == 2 and unknown.stderr.strip() == "error: no share link 'nope'"
     store.close()

@@ -485,7 +485,7 @@ def test_the_address_a_director_hands_out_opens_without_an_error(server, page):
     open_app(page, server["base"])
     donor = page.context.new_page()
     open_app(donor, sharing.link_url(server["base"], token))
-    donor.wait_for_timeout(1000)                # the dialog comes after the run
-    assert "Shared by Sokha Director" in _body(donor)
-    assert not not_found_dialog(donor).count()
+    expect(donor.get_by_text("Shared by Sokha Director")).to_be_visible()
+    settle(donor)                               # the dialog would come with the end of the run
+    expect(not_found_dialog(donor)).to_have_count(0)
     assert parse_qs(urlparse(donor.url).query)["share"] == [token]

@@ -1,4 +1,5 @@
-"""`python -m impact` as a script or a scheduled job runs it: real processes, real files."""
+"""`python -m impact` as a script or a scheduled job runs it, on real files: `cli.main` in this
+process (conftest's `impact_cli`), and each command once as a real process."""
 from __future__ import annotations
 
 import io
@@ -11,13 +12,12 @@ import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from impact.catalog import METRICS
+from tests.helpers import REPO
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "impact", *map(str, args)], cwd=cwd,
+def run(*args) -> subprocess.CompletedProcess:
+    """`python -m impact ARGS` as a real process."""
+    return subprocess.run([sys.executable, "-m", "impact", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -29,8 +29,8 @@ def register(tmp_path) -> Path:
     return write_xlsx(tmp_path / "KWCD_register.xlsx", {"Register": rows, "Follow-ups": fu})
 
 
-def test_load_json_shape(register, tmp_path):
-    out = run("load", register, "--json", "--dry-run", "--store", tmp_path / "none.db")
+def test_load_json_shape(register, tmp_path, impact_cli):
+    out = impact_cli("load", register, "--json", "--dry-run", "--store", tmp_path / "none.db")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["tables"]["participants"] == 1 and report["tables"]["followups"] == 1
@@ -42,20 +42,20 @@ def test_load_json_shape(register, tmp_path):
     assert not (tmp_path / "none.db").exists()      # a dry run creates no store
 
 
-def test_load_readable_table(register, tmp_path):
-    out = run("load", register, "--dry-run", "--store", tmp_path / "none.db")
+def test_load_readable_table(register, tmp_path, impact_cli):
+    out = impact_cli("load", register, "--dry-run", "--store", tmp_path / "none.db")
     assert out.returncode == 0
     assert "KWCD_register.xlsx" in out.stdout and "31/02/2024" in out.stdout and "row 4" in out.stdout
 
 
-def test_load_into_store_twice_changes_nothing(register, tmp_path):
+def test_load_into_store_twice_changes_nothing(register, tmp_path, impact_cli):
     db = tmp_path / "s.db"
-    first = run("load", register, "--store", db)
+    first = impact_cli("load", register, "--store", db)
     assert first.returncode == 0, first.stderr
     assert "new" in first.stdout
-    again = run("load", register, "--store", db, "--json")
+    again = impact_cli("load", register, "--store", db, "--json")
     assert json.loads(again.stdout)["rows_loaded"] == 2      # the report still describes the file
-    assert "unchanged" in run("load", register, "--store", db).stdout
+    assert "unchanged" in impact_cli("load", register, "--store", db).stdout
 
 
 def _encrypted(tmp_path: Path, register: Path) -> Path:
@@ -77,17 +77,27 @@ def _encrypted(tmp_path: Path, register: Path) -> Path:
      and tmp / "latin1.csv", "not UTF-8"),
     (_encrypted, "password"),
 ])
-def test_bad_input_is_one_clear_line(register, tmp_path, make, message):
-    out = run("load", make(tmp_path, register), "--dry-run", "--store", tmp_path / "none.db")
+def test_bad_input_is_one_clear_line(register, tmp_path, make, message, impact_cli):
+    out = impact_cli("load", make(tmp_path, register), "--dry-run", "--store", tmp_path / "none.db")
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and out.stderr.count("\n") == 1
     assert message in out.stderr
 
 
-def test_template_command(tmp_path):
-    out = run("template", tmp_path / "blank.xlsx")
+def test_template_command(tmp_path, impact_cli):
+    out = impact_cli("template", tmp_path / "blank.xlsx")
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "blank.xlsx").stat().st_size > 0
+
+
+def test_the_data_commands_run_as_a_process(register, tmp_path):
+    """The entry point itself (`python -m impact`: its exit code and streams), once for a load
+    and once for a refusal; the other tests call `cli.main` in this process."""
+    loaded = run("load", register, "--json", "--dry-run", "--store", tmp_path / "none.db")
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["rows_loaded"] == 2
+    refused = run("metrics", register, "--from", "someday")
+    assert refused.returncode == 2 and "not a date" in refused.stderr and "Traceback" not in refused.stderr
 
 
 @pytest.fixture
@@ -104,8 +114,8 @@ def program_files(tmp_path) -> Path:
     return write_xlsx(tmp_path / "KWCD_2024.xlsx", {"Register": reg, "Courses": enr, "Outreach": act})
 
 
-def test_metrics_json_overall_and_by_site(program_files):
-    out = run("metrics", program_files, "--json", "--from", "2024-01-01", "--to", "31/12/2024")
+def test_metrics_json_overall_and_by_site(program_files, impact_cli):
+    out = impact_cli("metrics", program_files, "--json", "--from", "2024-01-01", "--to", "31/12/2024")
     assert out.returncode == 0, out.stderr
     items = {m["key"]: m for m in json.loads(out.stdout)["metrics"]}
     assert set(items) == set(METRICS)
@@ -116,15 +126,15 @@ def test_metrics_json_overall_and_by_site(program_files):
     assert (reached["value"], reached["numerator"], reached["denominator"]) == (30, None, None)
     assert items["savings_rate"]["value"] is None          # no ledger: no data, never 0%
 
-    by_site = json.loads(run("metrics", program_files, "--json", "--by", "site", "--from", "2024-01-01",
+    by_site = json.loads(impact_cli("metrics", program_files, "--json", "--by", "site", "--from", "2024-01-01",
                              "--to", "2024-12-31").stdout)["metrics"]
     grads = {m["group"]["site"]: (m["numerator"], m["denominator"]) for m in by_site if m["key"] == "graduation_rate"}
     assert grads == {"Phnom Penh": (1, 2), "Kampot": (1, 1)}
 
 
-def test_metrics_readable_and_bad_arguments(program_files):
-    out = run("metrics", program_files, "--from", "2024-01-01", "--to", "2024-12-31")
+def test_metrics_readable_and_bad_arguments(program_files, impact_cli):
+    out = impact_cli("metrics", program_files, "--from", "2024-01-01", "--to", "2024-12-31")
     assert "Graduation rate" in out.stdout and "66.7%" in out.stdout
-    bad = run("metrics", program_files, "--from", "someday")
+    bad = impact_cli("metrics", program_files, "--from", "someday")
     assert bad.returncode == 2 and "not a date" in bad.stderr and "Traceback" not in bad.stderr
-    assert run("metrics", program_files, "--by", "colour").returncode == 2
+    assert impact_cli("metrics", program_files, "--by", "colour").returncode == 2

@@ -1,4 +1,5 @@
-"""The Data page, run by Streamlit's AppTest on a real SQLite store seeded with the demo data.
+"""The Data page, run by Streamlit's AppTest on a real SQLite store seeded with the demo data
+(each test a copy of the session's demo store), today frozen.
 
 Every run goes through the router (dashboard.py), which admits the visitor and draws the
 sidebar, so every test starts at dashboard.py and switches to the page.
@@ -6,9 +7,7 @@ This AppTest drives st.file_uploader, so the upload itself is tested here.
 """
 from __future__ import annotations
 
-import datetime as dt
 import io
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -16,17 +15,16 @@ from streamlit.testing.v1 import AppTest
 
 from impact import charts, intake
 from impact.store import open_store
+from tests.helpers import APP
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
-def store_path(tmp_path, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "store.db"))
-    monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
-    return tmp_path / "store.db"
+def store_path(demo_store, today, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+    return demo_store
 
 
 def data_page() -> AppTest:
@@ -74,10 +72,10 @@ def test_issue_report_shows_every_issue_of_the_store_and_the_downloads_exist(sto
     assert 0 < len(narrowed) == issues["problem"].str.contains("calendar date").sum() < len(issues)
 
 
-def test_upload_with_a_bad_row_and_an_unreadable_file(store_path):
+def test_upload_with_a_bad_row_and_an_unreadable_file(store_path, today):
     at = data_page()
     before = open_store(store_path).data_version()
-    today = dt.date.today().strftime("%d/%m/%Y")
+    today = today.strftime("%d/%m/%Y")
     good = workbook([["Pouk register"], PARTICIPANT_HEADER, participant("UP-1", today), participant("UP-2", today),
                      participant("UP-3", "not a date")])
     at.file_uploader[0].set_value([("KWCD_Upload_test.xlsx", good, XLSX), ("broken.xlsx", b"not a workbook", XLSX)])
@@ -101,12 +99,12 @@ def test_upload_with_a_bad_row_and_an_unreadable_file(store_path):
     assert "Unchanged: this exact file is already in the store." in texts(at.info)
 
 
-def test_new_data_reaches_the_other_pages(store_path):
+def test_new_data_reaches_the_other_pages(store_path, today):
     at = data_page()
     at.switch_page("app/pages/overview.py").run()
     registered = next(m for m in at.metric if m.label == charts.metric_label("participants_registered", "en"))
     before = int(registered.value.replace(",", ""))
-    today = dt.date.today().strftime("%d/%m/%Y")
+    today = today.strftime("%d/%m/%Y")
     at.switch_page("app/pages/data.py").run()
     at.file_uploader[0].set_value(("KWCD_New.xlsx", workbook(
         [PARTICIPANT_HEADER] + [participant(f"NEW-{i}", today) for i in range(7)]), XLSX))

@@ -32,37 +32,32 @@ def _cells(path: Path) -> dict[str, list[list]]:
     return {name: wb.get_sheet_by_name(name).to_python(skip_empty_area=False) for name in wb.sheet_names}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> list[Path]:
-    return write_demo_workbooks(tmp_path_factory.mktemp("demo"))
-
-
-def test_demo_writes_every_file_of_every_organization(demo):
-    assert [p.name for p in demo] == [name for files in FILES.values() for name in files]
-    assert all(p.exists() and p.stat().st_size > 1000 for p in demo)
+def test_demo_writes_every_file_of_every_organization(demo_workbooks):
+    assert [p.name for p in demo_workbooks] == [name for files in FILES.values() for name in files]
+    assert all(p.exists() and p.stat().st_size > 1000 for p in demo_workbooks)
     for org in ORGS:
-        assert any(p.name.split("_")[0] == org for p in demo)
-    assert {p.suffix for p in demo} == {".xlsx", ".ods", ".csv"}
-    csv_file = next(p for p in demo if p.suffix == ".csv")
+        assert any(p.name.split("_")[0] == org for p in demo_workbooks)
+    assert {p.suffix for p in demo_workbooks} == {".xlsx", ".ods", ".csv"}
+    csv_file = next(p for p in demo_workbooks if p.suffix == ".csv")
     assert csv_file.read_bytes().startswith(b"\xef\xbb\xbf")   # UTF-8 with BOM
 
 
-def test_demo_is_deterministic_for_a_seed(demo, tmp_path):
+def test_demo_is_deterministic_for_a_seed(demo_workbooks, tmp_path):
     again = write_demo_workbooks(tmp_path / "again", seed=7)
     other = write_demo_workbooks(tmp_path / "other", seed=8)
-    for a, b in zip(demo, again):
+    for a, b in zip(demo_workbooks, again):
         assert _cells(a) == _cells(b), a.name
-    assert any(_cells(a) != _cells(c) for a, c in zip(demo, other))
+    assert any(_cells(a) != _cells(c) for a, c in zip(demo_workbooks, other))
 
 
-def test_names_and_phones_are_in_one_workbook_only(demo):
-    with_pii = [p.name for p in demo for rows in _cells(p).values()
+def test_names_and_phones_are_in_one_workbook_only(demo_workbooks):
+    with_pii = [p.name for p in demo_workbooks for rows in _cells(p).values()
                 if any("ឈ្មោះ" in row and "លេខទូរស័ព្ទ" in row for row in rows)]
     assert with_pii == ["KWCD_register_2023-2025.xlsx"]
 
 
-def test_sheets_hidden_pivots_and_merged_savings_cells(demo):
-    by_name = {p.name: p for p in demo}
+def test_sheets_hidden_pivots_and_merged_savings_cells(demo_workbooks):
+    by_name = {p.name: p for p in demo_workbooks}
     wb = openpyxl.load_workbook(by_name["KWCD_register_2023-2025.xlsx"])
     assert wb.sheetnames == ["Instructions", "អ្នកចូលរួម", "Enrollments", "Follow-ups", "Services", "Targets", "Pivot"]
     assert wb["Pivot"].sheet_state == "hidden"
@@ -74,21 +69,16 @@ def test_sheets_hidden_pivots_and_merged_savings_cells(demo):
     assert len(_cells(by_name["SRP_monitoring_2023-2025.ods"])) == 4
 
 
-def test_several_hundred_participants_per_organization(demo):
+def test_several_hundred_participants_per_organization(demo_workbooks):
     for org, cfg in ORGS.items():
-        ids = {str(v).strip() for p in demo if p.name.startswith(org + "_")
+        ids = {str(v).strip() for p in demo_workbooks if p.name.startswith(org + "_")
                for rows in _cells(p).values() for row in rows for v in row
                if re.fullmatch(rf"\s*{cfg['prefix']}-[0-7]\d{{3}}\s*", str(v))}
         assert 300 <= len(ids) <= 700, (org, len(ids))
 
 
-@pytest.fixture(scope="module")
-def loaded(demo):
-    return pytest.importorskip("impact.loading").load_files(demo)
-
-
-def test_demo_loads_with_only_the_deliberate_bad_rows_rejected(loaded):
-    summary = loaded.summary()
+def test_demo_loads_with_only_the_deliberate_bad_rows_rejected(demo_loaded):
+    summary = demo_loaded.summary()
     read = summary["rows_loaded"] + summary["rows_rejected"]
     assert 0.005 <= summary["rows_rejected"] / read <= 0.015
     for sheet in (s for f in summary["files"] for s in f["sheets"] if s["table"]):
@@ -105,7 +95,7 @@ def test_demo_loads_with_only_the_deliberate_bad_rows_rejected(loaded):
     assert dropped == {("KWCD_register_2023-2025.xlsx", "ឈ្មោះ"), ("KWCD_register_2023-2025.xlsx", "លេខទូរស័ព្ទ")}
     assert not summary["conflicts"]
     # The programs' own savings figures: 114 of 124 karaoke workers, 40 of 61 women in prostitution.
-    savings = loaded.table("savings")
+    savings = demo_loaded.table("savings")
     net = (savings.deposit - savings.withdrawal.fillna(0)).groupby([savings.group_type, savings.member_id]).sum()
     saved = (net > 0).groupby(level=0).agg(["sum", "count"])
     assert saved.loc["karaoke workers"].tolist() == [114, 124]
@@ -157,8 +147,8 @@ def test_template_loads_as_empty_tables_without_issues(tmp_path):
     assert summary["rows_loaded"] == summary["rows_rejected"] == 0 and not summary["issues"]
 
 
-def test_demo_proportions_are_plausible(loaded):
-    people, courses, checks = (loaded.table(t) for t in ("participants", "enrollments", "followups"))
+def test_demo_proportions_are_plausible(demo_loaded):
+    people, courses, checks = (demo_loaded.table(t) for t in ("participants", "enrollments", "followups"))
     for org in ORGS:
         e = courses[courses.organization == org]
         life = e[(e.course_type == "life_skills") & e.status.isin(["graduated", "dropped_out"])]

@@ -266,7 +266,7 @@ def breakdowns(draw):
     return table(*rows), (table(*totals) if totals else None), dims, threshold, rounding
 
 
-@hypothesis_settings(max_examples=300, deadline=None)
+@hypothesis_settings(max_examples=150, deadline=None)
 @given(case=breakdowns())
 def test_no_suppressed_cell_can_be_worked_back(case):
     rows, totals, dims, threshold, rounding = case

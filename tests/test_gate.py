@@ -15,9 +15,8 @@ from impact.page_registry import DIRECTOR, DONOR, EVERYONE, PAGES, STAFF, Page
 from impact.store import open_store
 from impact.texts import text
 from impact.view import LANGUAGES
+from tests.helpers import APP, REPO
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "dashboard.py")
 SECRET = "s" * 40
 UNCHECKED = "A page that checks nothing"
 
@@ -64,7 +63,7 @@ def test_share_links_offer_the_registrys_donor_pages():
 def test_every_page_is_declared_whole():
     assert len({p.path for p in PAGES}) == len(PAGES)
     for page in PAGES:
-        assert (ROOT / page.file).is_file(), page.file
+        assert (REPO / page.file).is_file(), page.file
         assert all(text(page.title, lang) != page.title for lang in LANGUAGES), page.title
     with pytest.raises(ValueError, match="unknown role"):
         Page("x", "x.py", "page_data", "🧪", frozenset({"directr"}))
@@ -85,7 +84,7 @@ def test_no_page_scripts_in_a_pages_folder_beside_the_entry_point():
     """Streamlit runs a script of a `pages/` folder beside the entry point directly, without
     the router until the entry point has run once since the server started (and on every
     AppTest page switch): the page scripts live in app/pages."""
-    assert not list((ROOT / "pages").glob("*.py"))
+    assert not list((REPO / "pages").glob("*.py"))
 
 
 # --- the router -----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from impact.aliases import _edits_allowed, compact, read_aliases
 from impact.cli import readable_report
 from impact.loading import load_files
 from impact.tables import TABLES
-from tests.test_loading import assert_accounted, only_file
+from tests.helpers import assert_accounted, only_file
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
 ENROLLMENT_HEADER = ["Participant ID", "Course", "Course type", "Start date", "Status"]

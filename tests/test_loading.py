@@ -8,8 +8,8 @@ import pytest
 import xlsxwriter
 
 from impact.loading import load_files
-from impact.report import LoadResult
 from impact.workbook import read_workbook
+from tests.helpers import assert_accounted, only_file
 from tests.workbooks import (
     PARTICIPANT_HEADER,
     participant,
@@ -20,29 +20,10 @@ from tests.workbooks import (
     write_xlsxwriter,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
+# The contract's three sample workbooks (shared/samples), copied into the repository.
+SAMPLES = Path(__file__).resolve().parent / "data" / "samples"
 
 
-def assert_accounted(result: LoadResult) -> None:
-    """Every data row is loaded or rejected, and every rejected row is in the issue report: on
-    its own line, or all of a sheet's rows by one sheet-level line (a required column missing)."""
-    for f in result.files:
-        assert f.rows_read == f.rows_loaded + f.rows_rejected, f.file_name
-        for s in f.sheets:
-            assert s.rows_read == s.rows_loaded + s.rows_rejected, (f.file_name, s.sheet)
-            if any(i.sheet == s.sheet and i.scope == "sheet" for i in f.issues):
-                assert s.rows_loaded == 0, (f.file_name, s.sheet)
-                continue
-            reported = {i.row for i in f.issues if i.sheet == s.sheet and i.scope == "cell"}
-            assert len(reported) == s.rows_rejected, (f.file_name, s.sheet, reported)
-
-
-def only_file(result: LoadResult):
-    assert len(result.files) == 1
-    return result.files[0]
-
-
-@pytest.mark.skipif(not SAMPLES.exists(), reason="shared samples not beside the repo")
 def test_every_sample_row_is_accounted_for():
     result = load_files([SAMPLES])
     assert_accounted(result)
@@ -63,7 +44,6 @@ def test_every_sample_row_is_accounted_for():
     assert round(savings["deposit"].sum(), 2) == 481.25
 
 
-@pytest.mark.skipif(not SAMPLES.exists(), reason="shared samples not beside the repo")
 def test_no_name_or_phone_reaches_the_tables():
     result = load_files([SAMPLES])
     text = " ".join(str(v) for t in ("participants", "enrollments", "services")

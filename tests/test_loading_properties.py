@@ -10,7 +10,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from impact.cleaning import object_array
 from impact.layout import classify_row, data_rows
 from impact.loading import load_files
-from tests.test_loading import assert_accounted
+from tests.helpers import assert_accounted
 from tests.workbooks import write_csv, write_xlsx
 
 HEADERS = ["Participant ID", "participant id*", "Program", "កម្មវិធី", "Site", "ទីតាំង", "Intake Date",
@@ -32,7 +32,7 @@ def grids():
                                               st.just(h), rows(len(h))))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(grid=grids(), as_csv=st.booleans())
 def test_junk_never_crashes_and_rows_are_accounted(tmp_path_factory, grid, as_csv):
     title, header, body = grid

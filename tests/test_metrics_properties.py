@@ -38,7 +38,7 @@ from impact.tables import (
     SERVICE_TYPES,
     WORK_SETTINGS,
 )
-from tests.test_metrics import (
+from tests.frames import (
     activity,
     check,
     clean_tables,
@@ -54,7 +54,7 @@ SITES = ("Phnom Penh", "Siem Reap - Pouk", "Sihanoukville")
 PROGRAMS = ("Night Outreach", "Empowerment Training", "Community Protection Network")
 GROUP_TYPES = ("karaoke workers", "women in prostitution", None)
 DAY0 = dt.date(2023, 1, 1)
-SETTINGS = settings(max_examples=40, deadline=None)
+SETTINGS = settings(max_examples=25, deadline=None)
 
 days = st.integers(0, 730)
 

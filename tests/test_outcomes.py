@@ -280,10 +280,8 @@ def test_savings_groups_convert_riel_and_count_net_zero_as_not_saving(tmp_path, 
 # --- demo data -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    from impact.demo import write_demo_workbooks
-    result = load_files(write_demo_workbooks(tmp_path_factory.mktemp("demo")))
-    return prepare({t: result.table(t) for t in TABLES})
+def demo(demo_loaded):
+    return prepare({t: demo_loaded.table(t) for t in TABLES})
 
 
 def test_every_outcome_view_runs_on_the_demo_data_with_plausible_numbers(demo):

@@ -3,7 +3,8 @@ the demo data and shows what `impact/` computes for the same selection, it runs 
 empty selection or an empty store says "no data" instead of failing or showing 0, and a donor
 (share link) sees no breakdown that skipped disclosure control.
 
-One seeded store serves the module (seeding takes seconds; no test writes to it). AppTest
+One copy of the session's demo store serves the module's read-only tests (so the dashboard's
+caches stay warm across them); a test that writes gets its own copy. Today is frozen. AppTest
 reruns only the page script after `switch_page`, and a page switch resets the sidebar's
 widgets, so each test sets the period (and language) it means after switching.
 """
@@ -22,31 +23,29 @@ from impact import config, present, sharing
 from impact.cohorts import followup_cohorts
 from impact.metrics import Selection, compute
 from impact.prepared import prepare
-from impact.seed import seed_demo_store
 from impact.store import open_store
 from impact.target_report import target_report
 from impact.targets import target_progress, targets_in_view
 from impact.texts import text
+from tests.helpers import APP, TODAY
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
 NO_DATA = text("no_data")
 
 
-@pytest.fixture(scope="module")
-def demo_store(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("pages")
-    store = open_store(folder / "store.db")
-    seed_demo_store(store, folder / "demo")
-    store.close()
-    return folder / "store.db"
+pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def expected(demo_store):
+def pages_store(demo_template, tmp_path_factory) -> Path:
+    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("pages") / "store.db"))
+
+
+@pytest.fixture(scope="module")
+def expected(pages_store):
     """What impact/ computes for the pages' default view (this year, no filter)."""
-    today = dt.date.today()
-    tables = open_store(demo_store).tables()
+    today = TODAY
+    tables = open_store(pages_store).tables()
     prepared = prepare(tables)
     selection = Selection(dt.date(today.year, 1, 1), today)
     return dict(today=today, tables=tables, prepared=prepared, selection=selection,
@@ -83,8 +82,8 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, demo_store, expected, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, pages_store, expected, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
     at = open_page(page)
     assert at.title[0].value == text(f"page_{page}")
     figures = shown(at)
@@ -123,9 +122,9 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, demo_store, 
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_selection_without_data_says_so(page, demo_store, monkeypatch):
+def test_a_selection_without_data_says_so(page, pages_store, monkeypatch):
     """One site, a year before the demo data begins: no data, never 0% or $0."""
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
     at = open_page(page)
     at.multiselect(key="f_site").set_value(["Phnom Penh"])
     at.selectbox(key="preset").set_value("custom").run()
@@ -150,9 +149,8 @@ def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("page", PAGES[1:])
 def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure_control(
-        page, demo_store, tmp_path, monkeypatch):
-    db = tmp_path / "store.db"
-    shutil.copy(demo_store, db)
+        page, demo_store, monkeypatch):
+    db = demo_store
     monkeypatch.setenv("IMPACT_STORE", str(db))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
     token, _ = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
@@ -167,9 +165,8 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     assert not at.dataframe                                           # no cohort or target table
 
 
-def test_the_share_page_lists_links_in_the_readers_language(demo_store, tmp_path, monkeypatch):
-    db = tmp_path / "store.db"
-    shutil.copy(demo_store, db)
+def test_the_share_page_lists_links_in_the_readers_language(demo_store, monkeypatch):
+    db = demo_store
     monkeypatch.setenv("IMPACT_STORE", str(db))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
     _, link = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),

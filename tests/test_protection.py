@@ -13,7 +13,7 @@ from impact.page_registry import DIRECTOR, DONOR, STAFF
 from impact.prepared import NOT_RECORDED, prepare
 from impact.sharing import Scope
 from impact.view import View
-from tests.test_metrics import clean_tables, person
+from tests.frames import clean_tables, person
 
 TODAY = dt.date(2025, 6, 1)
 SCOPE = Scope(("KWCD",), sites=("Phnom Penh",), period_start=dt.date(2024, 1, 1), period_end=dt.date(2024, 12, 31))

@@ -18,9 +18,9 @@ from impact.prepared import prepare
 from impact.sharing import Scope
 from impact.store import open_store
 from impact.texts import text
+from tests.helpers import APP
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
-APP = str(Path(__file__).resolve().parent.parent / "dashboard.py")
 SECRET = "s" * 40
 # The first record of each scope in the workbooks below.
 KWCD_FIRST = dt.date(2022, 7, 10)
@@ -45,16 +45,14 @@ def db(tmp_path, monkeypatch) -> Path:
     return tmp_path / "store.db"
 
 
-def share(capsys, *args: str) -> tuple[int, str, str]:
+def share(impact_cli, *args: str) -> tuple[int, str, str]:
     """`python -m impact share ...` in this process: exit code, stdout, stderr."""
-    capsys.readouterr()
-    code = cli.main(["share", *args])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    out = impact_cli("share", *args)
+    return out.returncode, out.stdout, out.stderr
 
 
-def create(capsys, db: Path, *args: str) -> dict:
-    code, out, err = share(capsys, "create", "--organization", "KWCD", *args, "--expires", "30d",
+def create(impact_cli, db: Path, *args: str) -> dict:
+    code, out, err = share(impact_cli, "create", "--organization", "KWCD", *args, "--expires", "30d",
                            "--note", "Donor X", "--by", "sokha", "--json", "--store", str(db))
     assert code == 0, err
     return json.loads(out)
@@ -80,7 +78,7 @@ def test_new_ids_never_start_with_a_dash():
     assert {i[0] for i in ids} >= set("AZaz09_")
 
 
-def test_ids_and_tokens_that_start_with_a_dash_are_revoked_and_verified(db, capsys):
+def test_ids_and_tokens_that_start_with_a_dash_are_revoked_and_verified(db, impact_cli):
     """Links made before ids avoided '-' are still in stores: their ids and tokens are taken as
     such, whatever the place of the id among the options, and `--` works too."""
     store = open_store(db)
@@ -92,19 +90,19 @@ def test_ids_and_tokens_that_start_with_a_dash_are_revoked_and_verified(db, caps
     tokens = [sharing.sign(SECRET, public_id) for public_id in dashed]
     assert all(token.startswith("-") for token in tokens)
 
-    code, out, err = share(capsys, "verify", tokens[0], "--store", str(db))
+    code, out, err = share(impact_cli, "verify", tokens[0], "--store", str(db))
     assert code == 0 and out.startswith(f"valid: {dashed[0]} (old)"), err
-    code, out, _ = share(capsys, "verify", "--json", "--store", str(db), tokens[1])
+    code, out, _ = share(impact_cli, "verify", "--json", "--store", str(db), tokens[1])
     assert code == 0 and json.loads(out)["id"] == dashed[1]
 
-    assert share(capsys, "revoke", dashed[0], "--store", str(db))[0] == 0
-    assert share(capsys, "revoke", "--store", str(db), dashed[1])[0] == 0
-    assert share(capsys, "revoke", "--store", str(db), "--", dashed[2])[0] == 0
+    assert share(impact_cli, "revoke", dashed[0], "--store", str(db))[0] == 0
+    assert share(impact_cli, "revoke", "--store", str(db), dashed[1])[0] == 0
+    assert share(impact_cli, "revoke", "--store", str(db), "--", dashed[2])[0] == 0
     assert [sharing.get_link(store, public_id).status() for public_id in dashed] == ["revoked"] * 3
 
-    code, _, err = share(capsys, "verify", tokens[0], "--store", str(db))
+    code, _, err = share(impact_cli, "verify", tokens[0], "--store", str(db))
     assert code == 2 and err.startswith("error: This share link was revoked on")
-    code, _, err = share(capsys, "revoke", "-Nope0123456789abcdefg", "--store", str(db))
+    code, _, err = share(impact_cli, "revoke", "-Nope0123456789abcdefg", "--store", str(db))
     assert code == 2 and err.strip() == "error: no share link '-Nope0123456789abcdefg'"
     store.close()
 
@@ -122,12 +120,12 @@ def test_a_scope_without_a_start_begins_at_its_own_first_record(db):
     assert first(Scope(("NOBODY",))) is None                              # no record yet: from the first
 
 
-def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page_alike(db, capsys):
-    made_by_cli = create(capsys, db, "--site", "Phnom Penh")
+def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page_alike(db, impact_cli):
+    made_by_cli = create(impact_cli, db, "--site", "Phnom Penh")
     assert made_by_cli["scope"]["period_start"] == KWCD_PHNOM_PENH_FIRST.isoformat()
     assert made_by_cli["scope"]["period_end"] is None
-    assert create(capsys, db)["scope"]["period_start"] == KWCD_FIRST.isoformat()
-    assert create(capsys, db, "--from", "2024-01-01")["scope"]["period_start"] == "2024-01-01"
+    assert create(impact_cli, db)["scope"]["period_start"] == KWCD_FIRST.isoformat()
+    assert create(impact_cli, db, "--from", "2024-01-01")["scope"]["period_start"] == "2024-01-01"
 
     at = share_page()
     assert button(at, "share_create").disabled                       # no organization yet
@@ -151,10 +149,10 @@ def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page
 
 # --- one format for a link's moments ------------------------------------------------------
 
-def test_links_made_from_the_cli_and_the_page_list_together(db, capsys):
+def test_links_made_from_the_cli_and_the_page_list_together(db, impact_cli):
     """The crash of the Share page: a link expiring "30d" from now (to the microsecond) beside
     one expiring at a day's end, listed, and listed again once a link is revoked there."""
-    create(capsys, db)
+    create(impact_cli, db)
     store = open_store(db)
     _, page_link = sharing.create_link(store, SECRET, "sokha", Scope(("CPN",)), dt.date(2099, 12, 31), "Donor P")
     # A link written before moments were kept to the second, its moments in two older texts.
@@ -165,7 +163,7 @@ def test_links_made_from_the_cli_and_the_page_list_together(db, capsys):
         stored = conn.execute("SELECT created_at, expires_at FROM share_links WHERE id != ?", (old.id,)).fetchall()
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.000000", value) for row in stored for value in row)
 
-    code, out, err = share(capsys, "list", "--json", "--store", str(db))
+    code, out, err = share(impact_cli, "list", "--json", "--store", str(db))
     assert code == 0, err
     listed = {entry["note"]: entry for entry in json.loads(out)}
     assert set(listed) == {"Donor X", "Donor P", "Donor O"}
@@ -188,7 +186,7 @@ def test_links_made_from_the_cli_and_the_page_list_together(db, capsys):
     revoked = table[table[text("share_col_note")] == "Donor P"].iloc[0]
     assert revoked[text("share_col_status")] == text("link_revoked")
     assert re.fullmatch(r"\d\d/\d\d/\d{4}", revoked[text("share_col_revoked_at")])
-    code, out, _ = share(capsys, "list", "--json", "--store", str(db))
+    code, out, _ = share(impact_cli, "list", "--json", "--store", str(db))
     assert ISO_MOMENT.fullmatch(next(e for e in json.loads(out) if e["note"] == "Donor P")["revoked_at"])
     store.close()
 

@@ -1,67 +1,16 @@
 """The versioned store, on real SQLite files. Its input is a LoadResult, built here directly."""
 from __future__ import annotations
 
-import hashlib
-import sqlite3
-import time
 from datetime import date
 
 import pandas as pd
 import pytest
 import sqlalchemy
 
-from impact.frames import typed
-from impact.report import Conflict, FileResult, Issue, LoadResult, SheetReport
+from impact.report import Conflict, Issue
 from impact.store import data_tables, open_store
 from impact.tables import TABLES, stored_columns
-
-ORG = "KWCD"
-
-
-def frame(ids, defaults: dict, sheet: str, **columns) -> pd.DataFrame:
-    """A loaded table: one row per id, columns given as scalars or per-row lists."""
-    data = {**defaults, **columns, "source_sheet": sheet, "source_row": range(2, len(ids) + 2)}
-    return pd.DataFrame({"participant_id": list(ids), **data})
-
-
-def participants(ids, **columns) -> pd.DataFrame:
-    return frame(ids, {"organization": ORG, "program": "Night Outreach", "site": "Phnom Penh",
-                       "intake_date": date(2024, 1, 10), "birth_year": 2000,
-                       "referral_source": "hotline", "work_setting": "karaoke"},
-                 "Participants", **columns)
-
-
-def followups(ids, **columns) -> pd.DataFrame:
-    return frame(ids, {"organization": ORG, "followup_date": date(2024, 6, 1),
-                       "employment_status": "own_business", "monthly_income": 120.5},
-                 "Follow-ups", **columns)
-
-
-def make_file(file_name: str, tables: dict[str, pd.DataFrame], org: str = ORG,
-              content: bytes | None = None, issues: tuple[Issue, ...] = ()) -> FileResult:
-    """A FileResult as the loader hands it over; the content defaults to the tables' text."""
-    if content is None:
-        content = (file_name + repr({k: v.to_dict("list") for k, v in tables.items()})).encode()
-    sheets = [SheetReport(sheet=t.replace("_", " "), table=t, rows_read=len(df),
-                          rows_loaded=len(df)) for t, df in tables.items()]
-    if issues:
-        sheets.append(SheetReport(sheet="Bad", table="participants", rows_read=len(issues),
-                                  rows_rejected=len(issues)))
-    return FileResult(file_name, hashlib.sha256(content).hexdigest(), content, org,
-                      {name: typed(t, name) for name, t in tables.items()}, sheets, list(issues))
-
-
-def load(*files: FileResult) -> LoadResult:
-    return LoadResult(list(files))
-
-
-def snapshot(path) -> dict[str, list[tuple]]:
-    """Every table's rows, read with the plain sqlite3 module, not through the store."""
-    with sqlite3.connect(path) as conn:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: sorted(conn.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr)
-                for name in names}
-
+from tests.helpers import ORG, followups, frame, load, make_file, participants, snapshot
 
 @pytest.fixture
 def path(tmp_path):
@@ -366,16 +315,15 @@ def test_reopened_store_keeps_everything(path):
         reopened.close()
 
 
-def test_100k_participants_ingest_quickly(store):
+def test_100k_participants_ingest_whole(store):
+    """A large register goes in whole, its blanks kept. (How fast it goes is bench/bench_load.py's
+    question: a time limit here would fail on a busy machine, not on slow code.)"""
     n = 100_000
     big = participants([f"PW-{i:06d}" for i in range(n)],
                        intake_date=pd.date_range("2015-01-01", periods=n, freq="h").date,
                        birth_year=[1980 + i % 30 if i % 7 else None for i in range(n)])
     file = make_file("KWCD_big.xlsx", {"participants": big}, content=b"big")
-    start = time.perf_counter()
     store.ingest(load(file))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5, f"ingest took {elapsed:.2f}s"
     table = store.tables()["participants"]
     assert len(table) == n
     assert table["birth_year"].isna().sum() == len(range(0, n, 7))

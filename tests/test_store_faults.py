@@ -3,7 +3,6 @@ lock, a full disk, a read-only store. Each ends in one plain line, never a trace
 leaves the store as it was."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from sqlalchemy import event
 
 from impact.loading import load_files
 from impact.store import StoreBusy, StoreFull, StoreReadOnly, open_store
-from tests.test_store import load, make_file, participants, snapshot
+from tests.helpers import REPO, load, make_file, participants, snapshot
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_xlsx
 
-REPO = Path(__file__).resolve().parent.parent
 BUSY = "another upload is being saved, try again"
 
 
@@ -45,11 +43,6 @@ def write_lock_held(path: Path):
 
 def a_load(*ids: str, file_name: str = "KWCD_reg.xlsx"):
     return load(make_file(file_name, {"participants": participants(list(ids))}))
-
-
-def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "impact", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
 
 
 def test_a_load_waits_for_another_writer_and_then_succeeds(path):
@@ -88,12 +81,13 @@ def test_a_load_that_cannot_get_the_lock_fails_with_one_line(path):
     assert store.ingest(a_load("P1", "P2"))[0].status == "replaced"   # once the lock is free
 
 
-def test_command_line_load_into_a_busy_store(path, tmp_path):
+def test_command_line_load_into_a_busy_store(path, tmp_path, impact_cli, monkeypatch):
     open_store(path).close()
     workbook = write_xlsx(tmp_path / "KWCD_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1")]})
     before = snapshot(path)
     with write_lock_held(path):
-        out = cli("load", str(workbook), "--store", str(path), env={"IMPACT_STORE_BUSY_TIMEOUT": "0.3"})
+        monkeypatch.setenv("IMPACT_STORE_BUSY_TIMEOUT", "0.3")
+        out = impact_cli("load", workbook, "--store", path)
     assert out.returncode == 2
     assert out.stderr == f"error: {BUSY}\n"
     assert snapshot(path) == before
@@ -142,11 +136,11 @@ def test_read_only_store_reads_and_refuses_writes_with_one_line(path):
     assert snapshot(path) == before
 
 
-def test_command_line_load_into_a_read_only_store(path, tmp_path):
+def test_command_line_load_into_a_read_only_store(path, tmp_path, impact_cli):
     open_store(path).close()
     workbook = write_xlsx(tmp_path / "KWCD_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1")]})
     before = snapshot(path)
-    out = cli("load", str(workbook), "--store", read_only_url(path))
+    out = impact_cli("load", workbook, "--store", read_only_url(path))
     assert (out.returncode, out.stderr) == (2, "error: the store is read-only: nothing was saved\n")
     assert snapshot(path) == before
     assert len(load_files([workbook]).table("participants")) == 1   # the file itself was fine
@@ -176,7 +170,7 @@ def test_data_page_says_the_store_is_busy(tmp_path, monkeypatch):
 KILLED_LOAD = """
 import sys
 from impact.store import open_store
-from tests.test_store import load, make_file, participants
+from tests.helpers import load, make_file, participants
 store = open_store(sys.argv[1])
 big = load(make_file("KWCD_big.xlsx", {"participants": participants([f"B{i:06d}" for i in range(100_000)])}))
 print("ingesting", flush=True)
@@ -219,14 +213,14 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "--lazy", str(folder)], check=True)
 
 
-def test_command_line_load_onto_a_full_disk(small_disk, tmp_path):
+def test_command_line_load_onto_a_full_disk(small_disk, tmp_path, impact_cli):
     path = small_disk / "impact.db"
     store = open_store(path)
     store.ingest(a_load("P1"))
     store.close()
     before = snapshot(path)
     rows = [PARTICIPANT_HEADER] + [participant(f"P-{i:06d}") for i in range(30_000)]
-    out = cli("load", str(write_csv(tmp_path / "KWCD_big.csv", rows)), "--store", str(path))
+    out = impact_cli("load", write_csv(tmp_path / "KWCD_big.csv", rows), "--store", path)
     assert (out.returncode, out.stderr) == (
         2, "error: the store's disk is full: nothing was saved; free some space and try again\n")
     assert snapshot(path) == before

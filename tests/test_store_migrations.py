@@ -17,8 +17,7 @@ from alembic.script import ScriptDirectory
 
 from impact import accounts, migrations, sharing
 from impact.store import Store, StoreTooNew, metadata, open_store
-from tests.test_store import followups, load, make_file, participants
-from tests.test_store_concurrency import REPO, at_once, url  # noqa: F401  (url is a fixture)
+from tests.helpers import REPO, at_once, followups, load, make_file, participants
 
 NEWER = "9999"
 
@@ -100,7 +99,7 @@ def test_command_line_upgrade(tmp_path):
     assert len(open_store(path).uploads()) == 3
 
 
-def test_a_store_newer_than_the_code_is_refused(url):
+def test_a_store_newer_than_the_code_is_refused(url, impact_cli):
     open_store(url).close()
     engine = sqlalchemy.create_engine(url)
     with engine.begin() as conn:
@@ -111,8 +110,7 @@ def test_a_store_newer_than_the_code_is_refused(url):
     with pytest.raises(StoreTooNew) as refused:
         open_store(url)
     assert str(refused.value) == message
-    out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", url],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = impact_cli("upgrade", "--store", url)
     assert (out.returncode, out.stderr) == (2, f"error: {message}\n")
     assert revision_of(url) == NEWER
 

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -17,21 +14,16 @@ import sqlalchemy
 from impact import accounts, sharing
 from impact.loading import load_files
 from impact.store import open_store
-from tests.test_store import followups, load, make_file, participants
+from tests.helpers import followups, load, make_file, participants
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
 URL = os.environ.get("IMPACT_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="IMPACT_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def store():
-    engine = sqlalchemy.create_engine(URL)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    s = open_store(URL)
+def store(postgres_url):
+    s = open_store(postgres_url)
     yield s
     s.close()
 
@@ -79,10 +71,9 @@ def test_accounts_and_share_links_on_postgres(store):
         sharing.verify(store, secret, token)
 
 
-def test_command_line_load_into_postgres(store, tmp_path):
+def test_command_line_load_into_postgres(store, tmp_path, impact_cli):
     path = write_xlsx(tmp_path / "SRP_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1"), participant("P-2")]})
-    out = subprocess.run([sys.executable, "-m", "impact", "load", str(path), "--store", URL],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = impact_cli("load", path, "--store", URL)
     assert out.returncode == 0, out.stderr
     assert len(open_store(URL).tables()["participants"]) == 2
     assert len(load_files([path]).table("participants")) == 2

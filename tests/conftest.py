@@ -1,0 +1,108 @@
+"""Fixtures every test module shares: the demo workbooks and the demo store (made once a
+session; the store copied per test), a frozen "today", the stores a test opens (SQLite, and
+PostgreSQL when IMPACT_TEST_POSTGRES_URL is set: scripts/test.sh sets it), and the command
+line run in this process. Helpers that are not fixtures are in helpers.py, frames.py and
+workbooks.py."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from impact import cli
+from impact.demo import write_demo_workbooks
+from impact.loading import load_files
+from impact.report import LoadResult
+from impact.seed import seed_demo_store
+from impact.store import open_store
+from tests.helpers import TODAY
+
+POSTGRES = os.environ.get("IMPACT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The demo store, seeded once for the session as of TODAY (seeding writes and ingests six
+    workbooks: seconds). Tests never open it: they copy it (`demo_store`), which costs
+    milliseconds."""
+    folder = tmp_path_factory.mktemp("demo")
+    store = open_store(folder / "store.db")
+    seed_demo_store(store, folder / "workbooks", today=TODAY)
+    store.close()
+    return folder / "store.db"
+
+
+@pytest.fixture(scope="session")
+def demo_workbooks(tmp_path_factory) -> list[Path]:
+    """The demo workbooks (seed 7, dates as generated), written once for the session."""
+    return write_demo_workbooks(tmp_path_factory.mktemp("demo_workbooks"))
+
+
+@pytest.fixture(scope="session")
+def demo_loaded(demo_workbooks) -> LoadResult:
+    """The demo workbooks as the loader reads them, once for the session (tests only read it)."""
+    return load_files(demo_workbooks)
+
+
+@pytest.fixture
+def demo_store(demo_template, tmp_path) -> Path:
+    """A copy of the seeded demo store that this test may change."""
+    return Path(shutil.copy(demo_template, tmp_path / "demo.db"))
+
+
+@pytest.fixture
+def today(monkeypatch) -> dt.date:
+    """The dashboard's today frozen at TODAY, the day the demo store was seeded for, so the
+    default period ("this year") and what the pages show do not change with the calendar."""
+    from app import session
+    monkeypatch.setattr(session, "today", lambda: TODAY)
+    return TODAY
+
+
+def empty_postgres() -> str:
+    """IMPACT_TEST_POSTGRES_URL with an empty public schema (or the test skips)."""
+    if not POSTGRES:
+        pytest.skip("IMPACT_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
+    engine = sqlalchemy.create_engine(POSTGRES)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    return POSTGRES
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """An empty PostgreSQL store's URL."""
+    return empty_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """An empty store's URL (nothing created yet), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'impact.db'}"
+    return empty_postgres()
+
+
+@pytest.fixture
+def impact_cli(capsys, monkeypatch):
+    """`python -m impact ARGS` run in this process (`cli.main`): what it printed and its exit
+    code, as a CompletedProcess. Starting a process costs a second or two of imports; each
+    command family keeps one real-process smoke test."""
+    def run(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+        argv = [str(a) for a in args]
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin or ""))
+        capsys.readouterr()
+        try:
+            code = cli.main(argv)
+        except SystemExit as exit_:     # argparse refusing an argument
+            code = exit_.code
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(argv, code, printed.out, printed.err)
+    return run
