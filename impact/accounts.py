@@ -255,18 +255,6 @@ def _locked_until(conn, name: str, now: dt.datetime) -> dt.datetime | None:
     return until if until is not None and until > now else None
 
 
-def lock_remaining(store, username: str, now: dt.datetime | None = None) -> dt.timedelta | None:
-    """How long sign-in stays refused for a username, or None when it is not locked."""
-    now = utc(now)
-    try:
-        name = normalize_username(username)
-    except ValueError:
-        return None
-    with ensure_tables(store).connect() as conn:
-        until = _locked_until(conn, name, now)
-    return None if until is None else until - now
-
-
 def authenticate(store, username: str, password: str, now: dt.datetime | None = None) -> Account | None:
     """The account if the password is right, else None; raises TooManyAttempts while the
     username is locked, whatever the password. Every checked attempt is recorded."""

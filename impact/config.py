@@ -20,6 +20,26 @@ def store_busy_timeout() -> float:
     return float(os.environ.get("IMPACT_STORE_BUSY_TIMEOUT", "30"))
 
 
+def suppression_threshold() -> int:
+    """Donor views: counts below it show as "fewer than N" (IMPACT_SUPPRESSION_THRESHOLD, 10)."""
+    return int(os.environ.get("IMPACT_SUPPRESSION_THRESHOLD", "10"))
+
+
+def rounding() -> int:
+    """Donor views: counts rounded to a multiple of it (IMPACT_ROUNDING, 5; 1 turns it off)."""
+    return int(os.environ.get("IMPACT_ROUNDING", "5"))
+
+
+def secret() -> str | None:
+    """The secret share links are signed with, when set in the environment (IMPACT_SECRET)."""
+    return os.environ.get("IMPACT_SECRET")
+
+
+def secret_file(default: Path) -> Path:
+    """Where the generated secret is kept without IMPACT_SECRET (IMPACT_SECRET_FILE)."""
+    return Path(os.environ.get("IMPACT_SECRET_FILE") or default)
+
+
 def khr_per_usd() -> float:
     """Riel per US dollar for converting KHR amounts (4,000 unless IMPACT_KHR_PER_USD says)."""
     return float(os.environ.get("IMPACT_KHR_PER_USD", "4000"))

@@ -36,12 +36,10 @@ Directors see exact figures; this module is for donor views only.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
-from impact import present
+from impact import config, present
 from impact.catalog import Kind
 from impact.intervals import rate
 
@@ -65,8 +63,7 @@ WITHHELD_OTHER = "withheld to protect another cell"
 def settings() -> dict[str, int]:
     """The disclosure settings for `protect(table, **settings())`: threshold 10 and rounding 5
     unless IMPACT_SUPPRESSION_THRESHOLD / IMPACT_ROUNDING say otherwise."""
-    return {"threshold": int(os.environ.get("IMPACT_SUPPRESSION_THRESHOLD", "10")),
-            "rounding": int(os.environ.get("IMPACT_ROUNDING", "5"))}
+    return {"threshold": config.suppression_threshold(), "rounding": config.rounding()}
 
 
 def protect(table: pd.DataFrame, totals: pd.DataFrame | None = None, threshold: int = 10,

@@ -19,6 +19,8 @@ from impact.tables import (
     stored_columns,
 )
 
+# A participant is (organization, participant_id): the spec's identity of a woman.
+PARTICIPANT_KEY = ["organization", "participant_id"]
 # Where each row came from, kept so the dashboard can point back at the spreadsheet row.
 SOURCE_COLUMNS = {"source_sheet": TEXT, "source_row": INTEGER}
 DTYPES = {DATE: "datetime64[s]", INTEGER: "Int64", NUMBER: "Float64", AMOUNT: "Float64",
@@ -42,3 +44,14 @@ def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
             values = pd.to_numeric(values)
         out[col] = values.astype(DTYPES[kind])
     return pd.DataFrame(out, index=frame.index)
+
+
+def merge_participants(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (organization, participant_id): a woman registered by several programs is
+    one person. Earliest intake wins; other columns take the first known value in upload order."""
+    if frame.empty:
+        return frame
+    groups = frame.groupby(PARTICIPANT_KEY, sort=False, dropna=False)
+    merged = groups.first()
+    merged["intake_date"] = groups["intake_date"].min()
+    return merged.reset_index()[frame.columns]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact.store import merge_participants
+from impact.frames import merge_participants
 from impact.tables import AT_RISK_WORK_SETTINGS
 
 NOT_RECORDED = "not recorded"

@@ -1,5 +1,5 @@
 """A donor-ready report of a selection: one self-contained HTML file (plotly.js embedded once,
-so it opens offline) and an Excel workbook of the same metric tables."""
+so it opens offline). Its Excel twin is `impact.exports.excel_bytes` of the same tables."""
 from __future__ import annotations
 
 import html
@@ -8,7 +8,6 @@ import pandas as pd
 import plotly.io as pio
 
 from impact.present import metric_label, metric_value
-from impact.exports import excel_bytes
 
 
 def report_html(title: str, subtitle: str, figures: list, table: pd.DataFrame, lang: str = "en") -> str:
@@ -26,7 +25,3 @@ def report_html(title: str, subtitle: str, figures: list, table: pd.DataFrame, l
             "td{padding:4px 12px;border-bottom:1px solid #ddd}</style></head><body>"
             f"<h1>{html.escape(title)}</h1><p>{html.escape(subtitle)}</p>"
             f"<table>{''.join(rows)}</table>{''.join(charts)}</body></html>")
-
-
-def report_workbook(tables: dict[str, pd.DataFrame]) -> bytes:
-    return excel_bytes(tables)

@@ -14,7 +14,6 @@ data/secret.key, ignored by git) readable by its owner only. Changing it invalid
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from itsdangerous import Signer
 from sqlalchemy import (
     JSON,
     Column,
@@ -97,8 +97,6 @@ class InvalidShareLink(Exception):
     """A share link that must not open. `reason` is a stable code (for translated texts);
     the message says what happened in plain words."""
 
-    REASONS = ("garbled", "tampered", "other_secret", "unknown", "expired", "revoked")
-
     def __init__(self, reason: str, when: dt.datetime | None = None):
         self.reason = reason
         self.when = when
@@ -118,13 +116,13 @@ class InvalidShareLink(Exception):
 # --- the server secret --------------------------------------------------------------------
 
 def secret_file() -> Path:
-    return Path(os.environ.get(SECRET_FILE_ENV) or DEFAULT_SECRET_FILE)
+    return config.secret_file(DEFAULT_SECRET_FILE)
 
 
 def server_secret(streamlit_secrets: Mapping | None = None, path: str | Path | None = None) -> bytes:
     """`IMPACT_SECRET` from the environment, then from Streamlit's secrets (pass `st.secrets`),
     else the key file, generated on first use (32 random bytes, mode 0600)."""
-    value = os.environ.get(SECRET_ENV) or _from_secrets(streamlit_secrets)
+    value = config.secret() or _from_secrets(streamlit_secrets)
     if value:
         key = value.encode() if isinstance(value, str) else bytes(value)
         if len(key) < MIN_SECRET_BYTES:
@@ -190,18 +188,15 @@ _TOKEN = re.compile(rf"({_PUBLIC_ID})\.({_KEY_ID})\.({_SIGNATURE})")
 ID_OR_TOKEN = re.compile(rf"{_PUBLIC_ID}(?:\.{_KEY_ID}\.{_SIGNATURE})?")
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+def _signer(secret: bytes | str, purpose: str = "impact share link") -> Signer:
+    """itsdangerous' HMAC-SHA256 signer under the server secret, one salt per purpose."""
+    return Signer(_key(secret), salt=purpose, digest_method=hashlib.sha256)
 
 
 def key_id(secret: bytes | str) -> str:
     """A short fingerprint of the secret, carried in tokens so a link signed under another
     secret can be told from an altered one. It reveals nothing about the secret."""
-    return _b64(hmac.new(_key(secret), b"impact share link key id", hashlib.sha256).digest()[:6])
-
-
-def _signature(key: bytes, value: str) -> str:
-    return _b64(hmac.new(key, b"impact share link\x00" + value.encode("ascii"), hashlib.sha256).digest())
+    return _signer(secret, "impact share link key id").get_signature(b"")[:8].decode("ascii")
 
 
 def new_public_id() -> str:
@@ -216,8 +211,7 @@ def new_public_id() -> str:
 def sign(secret: bytes | str, public_id: str) -> str:
     """The token of a link: `public_id.key_id.HMAC-SHA256(public_id.key_id)`, URL-safe. Any
     director can get a link's token again from its public id."""
-    value = f"{public_id}.{key_id(secret)}"
-    return f"{value}.{_signature(_key(secret), value)}"
+    return _signer(secret).sign(f"{public_id}.{key_id(secret)}").decode("ascii")
 
 
 def _unsign(secret: bytes | str, token) -> str:
@@ -228,7 +222,7 @@ def _unsign(secret: bytes | str, token) -> str:
     public_id, kid, signature = match.groups()
     if not hmac.compare_digest(kid, key_id(secret)):
         raise InvalidShareLink("other_secret")
-    if not hmac.compare_digest(signature, _signature(_key(secret), f"{public_id}.{kid}")):
+    if not _signer(secret).verify_signature(f"{public_id}.{kid}", signature):
         raise InvalidShareLink("tampered")
     return public_id
 
@@ -319,7 +313,7 @@ def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = 
     holds them) within the scope. Organizations, programs and sites outside the scope are
     dropped, and an unrequested scoped dimension takes the scope's values. A dimension whose
     requested values all fall outside the scope maps to an EMPTY tuple, which matches nothing
-    (as metrics.Selection reads it): never turn it into "no filter" (View.with_filter would).
+    (as metrics.Selection reads it): never turn it into "no filter".
     Unknown dimensions are dropped; other known ones (age band, ...) only narrow, so they pass."""
     out = {}
     for dimension, values in (requested or {}).items():
@@ -359,12 +353,6 @@ def scope_period(scope: Scope, start: dt.date | None, end: dt.date | None,
     if start is not None and start > end:
         return None
     return start, end
-
-
-def scope_pages(scope: Scope, pages: Iterable[str]) -> tuple[str, ...]:
-    """The requested pages a donor session may show (in scope order)."""
-    wanted = set(_values(pages))
-    return tuple(p for p in scope.pages if p in wanted)
 
 
 # --- links --------------------------------------------------------------------------------

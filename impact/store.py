@@ -45,14 +45,13 @@ from sqlalchemy import (
 
 from impact import config, migrations
 from impact.aliases import compact
-from impact.frames import column_kinds, typed
+from impact.frames import PARTICIPANT_KEY, column_kinds, merge_participants, typed
 from impact.report import Conflict, FileResult, Issue, LoadResult
 from impact.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
 
 # Participant attributes that must agree across the sources registering her.
 CONFLICT_COLUMNS = ("program", "site", "intake_date", "birth_year", "referral_source",
                     "work_setting")
-PARTICIPANT_KEY = ["organization", "participant_id"]
 ISSUE_COLUMNS = [f.name for f in fields(Issue)]
 
 _SQL_TYPES = {DATE: Date, INTEGER: Integer, NUMBER: Float, AMOUNT: Float, BOOLEAN: Boolean,
@@ -260,17 +259,6 @@ def _file_report(file: FileResult) -> str:
         "dropped_columns": [asdict(d) for d in file.dropped_columns],
         "sheets": [asdict(s) for s in file.sheets],
     }, ensure_ascii=False, default=str)
-
-
-def merge_participants(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (organization, participant_id): a woman registered by several programs is
-    one person. Earliest intake wins; other columns take the first known value in upload order."""
-    if frame.empty:
-        return frame
-    groups = frame.groupby(PARTICIPANT_KEY, sort=False, dropna=False)
-    merged = groups.first()
-    merged["intake_date"] = groups["intake_date"].min()
-    return merged.reset_index()[frame.columns]
 
 
 def _as_text(series: pd.Series) -> pd.Series:

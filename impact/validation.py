@@ -1,7 +1,7 @@
 """Per-table validation schemas, generated from the declarations in `impact.tables`.
 
-pandera checks the cleaned rows lazily, so one pass gives every failure as a table; each
-failure becomes a line of the issue report in the field team's words.
+pandera checks the cleaned rows lazily, so one pass gives every failure as a table; each check
+carries its message for the field team (`error=`), which becomes a line of the issue report.
 """
 from __future__ import annotations
 
@@ -13,19 +13,12 @@ from pandera.errors import SchemaErrors
 
 from impact.tables import TABLES
 
-_PROBLEMS = {
-    "not_nullable": "required: this cell is empty",
-    "greater_than_or_equal_to(0)": "expected 0 or more",
-}
+# pandera's own check for an empty required cell, which takes no message of ours.
+_REQUIRED = {"not_nullable": "required: this cell is empty"}
 
 
-def _order_check(start: str, end: str) -> pa.Check:
-    return pa.Check(lambda df: df[end].isna() | df[start].isna() | (df[end] >= df[start]),
-                    name=_order_name(start, end), error=_order_name(start, end))
-
-
-def _order_name(start: str, end: str) -> str:
-    return f"{end} is before {start}"
+def _order_problem(start: str, end: str) -> str:
+    return f"expected a date on or after the start ({end} is before {start})"
 
 
 @lru_cache(maxsize=None)
@@ -35,11 +28,13 @@ def schema_for(table: str) -> pa.DataFrameSchema:
     for col in declared.columns:
         checks = []
         if col.categories:
-            checks.append(pa.Check.isin(col.categories))
+            checks.append(pa.Check.isin(col.categories, error="expected one of " + ", ".join(col.categories)))
         if col.non_negative:
-            checks.append(pa.Check.ge(0))
+            checks.append(pa.Check.ge(0, error="expected 0 or more"))
         columns[col.name] = pa.Column(nullable=not col.required, checks=checks, required=False)
-    return pa.DataFrameSchema(columns, checks=[_order_check(s, e) for s, e in declared.date_order])
+    order = [pa.Check(lambda df, s=s, e=e: df[e].isna() | df[s].isna() | (df[e] >= df[s]), error=_order_problem(s, e))
+             for s, e in declared.date_order]
+    return pa.DataFrameSchema(columns, checks=order)
 
 
 def validation_problems(table: str, frame: pd.DataFrame) -> list[tuple[object, str, str]]:
@@ -49,17 +44,12 @@ def validation_problems(table: str, frame: pd.DataFrame) -> list[tuple[object, s
         return []
     except SchemaErrors as errors:
         cases = errors.failure_cases
-    order_checks = {_order_name(s, e): e for s, e in TABLES[table].date_order}
+    # A row-level order check fails on the row: the report points at its end column.
+    order_columns = {_order_problem(s, e): e for s, e in TABLES[table].date_order}
     out = {}
     for case in cases.itertuples(index=False):
         if pd.isna(case.index):
             continue
-        check, column = str(case.check), case.column
-        if check in order_checks:
-            column, problem = order_checks[check], f"expected a date on or after the start ({check})"
-        elif check.startswith("isin"):
-            problem = "expected one of " + ", ".join(TABLES[table].column(column).categories)
-        else:
-            problem = _PROBLEMS.get(check, check)
-        out[(int(case.index), column)] = problem
+        check = str(case.check)
+        out[(int(case.index), order_columns.get(check, case.column))] = _REQUIRED.get(check, check)
     return [(index, column, problem) for (index, column), problem in out.items()]

@@ -7,7 +7,7 @@ commas, dates are ISO.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Mapping
 
 PRESETS = ("this_quarter", "last_quarter", "this_year", "last_year", "all_time", "custom")
@@ -25,10 +25,6 @@ class View:
     end: dt.date | None = None
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)   # dimension -> values
     lang: str = "en"
-
-    def with_filter(self, dimension: str, values: tuple[str, ...]) -> "View":
-        filters = {**self.filters, dimension: tuple(values)}
-        return replace(self, filters={k: v for k, v in filters.items() if v})
 
 
 def _quarter_start(day: dt.date) -> dt.date:

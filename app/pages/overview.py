@@ -8,7 +8,8 @@ from impact import charts, present
 from impact.catalog import METRICS
 from impact.funnel import funnel
 from impact.metrics import Selection
-from impact.report_html import report_html, report_workbook
+from impact.exports import excel_bytes
+from impact.report_html import report_html
 from impact.targets import target_progress, targets_in_view
 from impact.texts import text
 from impact.view import previous_period
@@ -73,5 +74,5 @@ subtitle = present.period(selection.start, selection.end)
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
-    st.download_button(text("report_excel", lang), lambda: report_workbook({"kpis": current, "trends": trends}),
+    st.download_button(text("report_excel", lang), lambda: excel_bytes({"kpis": current, "trends": trends}),
                        "impact_report.xlsx", key="report_excel", on_click="ignore")
