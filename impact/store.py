@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
@@ -174,7 +176,7 @@ def open_store(url_or_path: str | Path, busy_timeout: float | None = None) -> St
     engine = create_engine(url, connect_args={"timeout": busy_timeout} if sqlite else {})
     event.listen(engine, "handle_error", _plain_failure)
     if sqlite:
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout)
     store = Store(engine, busy_timeout)
     store.upgrade()
     return store
@@ -190,7 +192,22 @@ def _plain_failure(context) -> None:
         raise failure() from error
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _use_wal(cursor, timeout: float) -> None:
+    """Switch the file to WAL (a no-op once it is). Switching needs the file to itself, and
+    SQLite does not wait for that when another process is writing (it would deadlock): then
+    it says "locked" at once, so wait here, up to the busy timeout, as the writer would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     """WAL lets the dashboard read while an upload writes; foreign keys are off by default.
     The driver's own transaction handling is replaced by an explicit BEGIN so that reads and
     writes of one `engine.begin()` block form a single transaction (SQLAlchemy's recipe).
@@ -202,7 +219,7 @@ def _configure_sqlite(engine: Engine) -> None:
     def _connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor, busy_timeout)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
