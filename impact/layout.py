@@ -190,8 +190,8 @@ def data_rows(columns: list[np.ndarray], header: list) -> np.ndarray:
 
 def classify_row(row: list, header: list) -> str | None:
     """Why a row below the header is not data ('blank', 'total', 'note', 'repeated header'),
-    or None for a data row. Called for every row: a row with several cells filled (almost every
-    data row) is told apart by its first cell alone, without looking at each of its cells."""
+    or None for a data row. A row with more than three cells filled is never blank or a note,
+    whatever its other cells hold: `data_rows` relies on this to look at few rows on their own."""
     if len(row) - row.count("") - row.count(None) > 3:
         first = next((c for c in row if not _blank(c)), "")
         filled_count = 2    # at least: never a note
