@@ -1,7 +1,7 @@
 """The dashboard's entry point and router: `streamlit run dashboard.py`.
 
 Every run comes through here before a page's script: the page is looked up in the one page
-registry (`impact.page_registry`), the visitor is admitted to it or stopped (`app.gate`), and
+registry (`impact.access.page_registry`), the visitor is admitted to it or stopped (`app.gate`), and
 the sidebar and the page's head are drawn (`app.sidebar`). A page's script only reads the
 frame (`app.session.frame()`), asks `impact/` and draws; one that forgets to check anything is
 still gated. The view (filters, period, language) lives in the query string so a copied URL
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import page_registry
-from impact.texts import text
+from impact.access import page_registry
+from impact.present.texts import text
 
 from app import gate, session, sidebar
 

@@ -2,7 +2,7 @@
 
 `dashboard.py` is the app. This wraps it in `st.App` with a start-up step that does, before
 the server lets anyone in, what would otherwise make the first visitor wait: the imports,
-the process uploads are read in (impact.isolated), opening the store (seeding it with demo
+the process uploads are read in (impact.intake.isolated), opening the store (seeding it with demo
 data on a first start), its prepared tables, every target's progress and the Overview's
 default view. `streamlit run dashboard.py` serves the same app cold.
 """
@@ -19,7 +19,7 @@ import streamlit as st
 async def warm_start(app):
     from impact.store import StoreUnavailable
     try:
-        from impact import isolated
+        from impact.intake import isolated
         isolated.start()   # the forkserver every upload is read from imports while the rest warms
         from app import session
         await asyncio.to_thread(session.warm_up)

@@ -9,10 +9,10 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from impact import present
-from impact.catalog import METRICS, Kind
+from impact.present import formatting
+from impact.metrics.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
-from impact.texts import text
+from impact.present.texts import text
 from impact.view import FILTER_PARAMS
 
 
@@ -27,7 +27,7 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
         set_filter(dimension, str(event.selection.points[0].get("x")))
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
-            st.markdown(definition or f"**{present.metric_label(key, lang)}**: {METRICS[key].description}")
+            st.markdown(definition or f"**{formatting.metric_label(key, lang)}**: {METRICS[key].description}")
         download_buttons(table, name, lang)
 
 
@@ -63,7 +63,7 @@ def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
 
 def definition(*keys: str, lang: str = "en") -> str:
     """The catalog's definitions of some metrics, one paragraph each."""
-    return "\n\n".join(f"**{present.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
+    return "\n\n".join(f"**{formatting.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
 
 
 def empty(title: str, lang: str) -> None:
@@ -94,11 +94,11 @@ def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD")
     a withheld figure says why ("fewer than 10")."""
     row = table.set_index("metric").loc[key]
     withheld = bool(row.get("suppressed", False))
-    column.metric(present.metric_label(key, lang), row["display"] if withheld else
-                  present.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
+    column.metric(formatting.metric_label(key, lang), row["display"] if withheld else
+                  formatting.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
     if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
-        column.caption(text("n_of", lang).format(num=present.count(row["numerator"]),
-                                                 den=present.count(row["denominator"])))
+        column.caption(text("n_of", lang).format(num=formatting.count(row["numerator"]),
+                                                 den=formatting.count(row["denominator"])))
 
 
 def by_title(question: str, key: str, lang: str) -> str:

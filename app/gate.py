@@ -1,7 +1,7 @@
 """The gate: who is looking (a donor with a share link, a signed-in staff member, or the
 single local director of a dashboard on this computer) and whether they may open the page.
 The router (dashboard.py) calls `admit` once, before any page's script runs, and decides from
-the page registry (`impact.page_registry`) alone, so a page cannot skip or forget it. A donor
+the page registry (`impact.access.page_registry`) alone, so a page cannot skip or forget it. A donor
 link is checked against the store on every run, so a revoked link stops at once, even in an
 open session.
 """
@@ -11,11 +11,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from impact import accounts, page_registry, sharing
-from impact.accounts import Account, TooManyAttempts
-from impact.page_registry import DONOR, Page
-from impact.sharing import InvalidShareLink, ShareLink
-from impact.texts import text
+from impact.access import accounts
+
+from impact.access import page_registry
+
+from impact.access import sharing
+from impact.access.accounts import Account, TooManyAttempts
+from impact.access.page_registry import DONOR, Page
+from impact.access.sharing import InvalidShareLink, ShareLink
+from impact.present.texts import text
 
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "::1")
 

@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from impact import config, protection
-from impact.funnel import funnel
-from impact.metrics import Selection, compute, latest_record
-from impact.prepared import prepare
-from impact.seed import seed_demo_store
+from impact import config
+
+from impact.access import protection
+from impact.metrics.funnel import funnel
+from impact.metrics.engine import Selection, compute, latest_record
+from impact.metrics.prepared import prepare
+from impact.demo.seed import seed_demo_store
 from impact.store import open_store
-from impact.targets import target_progress
+from impact.metrics.targets import target_progress
 from impact.view import View, decode_view, period_of, previous_period
 
 from app.gate import Visitor

@@ -9,10 +9,16 @@ import datetime as dt
 
 import streamlit as st
 
-from impact import page_registry, present, protection, sharing
-from impact.metrics import Selection
-from impact.page_registry import Page
-from impact.texts import text
+from impact.access import page_registry
+
+from impact.present import formatting
+
+from impact.access import protection
+
+from impact.access import sharing
+from impact.metrics.engine import Selection
+from impact.access.page_registry import Page
+from impact.present.texts import text
 from impact.view import FILTER_PARAMS, LANGUAGES, PRESETS, View, decode_view, encode_view, period_of
 
 from app import gate, session
@@ -46,7 +52,7 @@ def draw(who: Visitor, page: Page) -> session.Frame:
 
 def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
     """Read the view from the URL, draw the filters, write the view back into the URL. A donor's
-    filters and period are clamped to her link's scope (`impact.protection`)."""
+    filters and period are clamped to her link's scope (`impact.access.protection`)."""
     view = decode_view(st.query_params.to_dict())
     # A link made without a start (before links were given their first record's) starts there too.
     scope = sharing.from_first_record(who.link.scope, session.prepared()) if who.donor else None
@@ -75,7 +81,7 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
             choices = session.options(dimension, scope)
             st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
             st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
-                           format_func=lambda v, d=dimension: present.category(d, v, lang))
+                           format_func=lambda v, d=dimension: formatting.category(d, v, lang))
     view = View(st.session_state["preset"],
                 st.session_state["start"] if st.session_state["preset"] == "custom" else None,
                 st.session_state["end"] if st.session_state["preset"] == "custom" else None,

@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO))
 
 def apptest_reruns(repeat: int) -> dict[str, float]:
     from streamlit.testing.v1 import AppTest
-    from impact.page_registry import PAGES
+    from impact.access.page_registry import PAGES
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120).run()
     out = {}
     sites = at.multiselect(key="f_site").options

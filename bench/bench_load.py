@@ -9,7 +9,7 @@ column, a Total row), then times, each variant in its own process so memory peak
   openpyxl   pandas.read_excel(path, engine="openpyxl")
   calamine   pandas.read_excel(path, engine="calamine")
   fastexcel  fastexcel.read_excel(path).load_sheet(0).to_pandas()   (skipped if not installed)
-  impact     impact.loading.load_files([path]) + Store.ingest into a fresh SQLite store
+  impact     impact.intake.parsing.load_files([path]) + Store.ingest into a fresh SQLite store
 
 Each variant runs --repeat times (gc between runs); the table shows the median. Exits 1
 when our load is not at least 5x faster than plain openpyxl, peaks over 1 GiB, or does not
@@ -53,7 +53,7 @@ TYPOS = {"peer_educator": "Peer educater", "hotline": "Hotlin", "community_netwo
 
 def _labels(column: str) -> dict[str, list[str]]:
     """Khmer (and other) labels of each category of a participants column, from aliases.csv."""
-    from impact.aliases import read_aliases
+    from impact.contract.aliases import read_aliases
     out: dict[str, list[str]] = {}
     for a in read_aliases():
         if a.kind == "value" and a.scope in (column, f"participants.{column}"):
@@ -80,7 +80,7 @@ def _category_cell(rng: random.Random, label: str, aliases: dict[str, list[str]]
 def write_workbook(path: Path, rows: int, seed: int = 20240601) -> None:
     """The participants workbook, streamed row by row (xlsxwriter constant_memory)."""
     import xlsxwriter
-    from impact.tables import REFERRAL_SOURCES, WORK_SETTINGS
+    from impact.contract.tables import REFERRAL_SOURCES, WORK_SETTINGS
 
     rng = random.Random(seed)
     referral_labels, work_labels = _labels("referral_source"), _labels("work_setting")
@@ -151,7 +151,7 @@ def _run_fastexcel(path: Path) -> dict:
 
 
 def _run_impact(path: Path) -> dict:
-    from impact.loading import load_files
+    from impact.intake.parsing import load_files
     start = time.perf_counter()
     result = load_files([path])
     loaded = time.perf_counter()
@@ -188,8 +188,8 @@ def run_variant(name: str, path: Path, repeat: int) -> dict:
     # Import what the variant needs before timing: imports are paid once per process.
     import pandas  # noqa: F401
     if name == "impact":
-        import impact.loading  # noqa: F401
-        from impact import isolated
+        import impact.intake.parsing  # noqa: F401
+        from impact.intake import isolated
         isolated.start()   # as the server's warm-up does; the first run still waits for its imports
         try:
             import impact.store  # noqa: F401

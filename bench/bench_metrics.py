@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_metrics.py [--scale 0.1] [--repeat 3] [--seed N] [--profile]
 
 Generates synthetic clean tables in memory (numpy, seeded; same dtypes as
-`impact.frames.typed`): at --scale 1, 1,000,000 participants, 2,000,000 enrollments,
+`impact.contract.frames.typed`): at --scale 1, 1,000,000 participants, 2,000,000 enrollments,
 3,000,000 follow-ups, 5,000,000 savings rows (150,000 members in 8,000 groups), 50,000
 activities and 500,000 services. Then, in one process, times:
 
@@ -37,11 +37,11 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from impact.catalog import CATALOG, Kind
-from impact.frames import typed
-from impact.metrics import Selection, compute
-from impact.prepared import prepare
-from impact.tables import (
+from impact.metrics.catalog import CATALOG, Kind
+from impact.contract.frames import typed
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
+from impact.contract.tables import (
     ACTIVITY_TYPES,
     AT_RISK_WORK_SETTINGS,
     EMPLOYMENT_STATUSES,

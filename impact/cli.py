@@ -11,17 +11,21 @@ import json
 import sys
 from pathlib import Path
 
-from impact import config, isolated, present
-from impact.catalog import METRICS, Kind
-from impact.cleaning import BadValue, parse_date
-from impact.intake import ingest_files
-from impact.loading import expand_paths, file_bytes, load_files
-from impact.metrics import DIMENSIONS, TIME_GRAINS, Selection, compute
-from impact.prepared import prepare
-from impact.report import LoadResult
+from impact import config
+
+from impact.intake import isolated
+
+from impact.present import formatting
+from impact.metrics.catalog import METRICS, Kind
+from impact.intake.cleaning import BadValue, parse_date
+from impact.intake.pipeline import ingest_files
+from impact.intake.parsing import expand_paths, file_bytes, load_files
+from impact.metrics.engine import DIMENSIONS, TIME_GRAINS, Selection, compute
+from impact.metrics.prepared import prepare
+from impact.intake.load_report import LoadResult
 from impact.store import StoreUnavailable
-from impact.tables import TABLES
-from impact.workbook import UnreadableFile
+from impact.contract.tables import TABLES
+from impact.intake.reading import UnreadableFile
 
 EXIT_BAD_INPUT = 2
 
@@ -66,7 +70,7 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _users_parser(sub) -> None:
-    from impact.accounts import ROLES
+    from impact.access.accounts import ROLES
     users = sub.add_parser("users", help="staff accounts: add, remove, list, reset a password")
     actions = users.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="add an account (the password is asked for, never an argument)")
@@ -88,7 +92,7 @@ def _users_parser(sub) -> None:
 
 
 def _share_parser(sub) -> None:
-    from impact.sharing import DONOR_PAGES
+    from impact.access.sharing import DONOR_PAGES
     share = sub.add_parser("share", help="share links for donors: create, list, revoke, verify")
     actions = share.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a link showing protected aggregates of one scope")
@@ -119,8 +123,8 @@ def _share_parser(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from impact.accounts import TooManyAttempts
-    from impact.sharing import InvalidShareLink
+    from impact.access.accounts import TooManyAttempts
+    from impact.access.sharing import InvalidShareLink
     args = _parser().parse_args(_dashed_link_ids(sys.argv[1:] if argv is None else list(argv)))
     commands = {"load": _load, "metrics": _metrics, "template": _template, "users": _users, "share": _share,
                 "upgrade": _upgrade}
@@ -219,17 +223,17 @@ def readable_metrics(table, by: list[str]) -> str:
         if row["value"] != row["value"]:
             shown = row["note"] or "no data"
         elif m.kind == Kind.RATE:
-            shown = present.rate_detail(row).replace("<br>", "; ")
+            shown = formatting.rate_detail(row).replace("<br>", "; ")
         elif m.kind == Kind.AMOUNT:
-            shown = present.amount_detail(row, m.unit if m.unit != "USD" else "members")
+            shown = formatting.amount_detail(row, m.unit if m.unit != "USD" else "members")
         else:
-            shown = present.count(row["value"])
+            shown = formatting.count(row["value"])
         lines.append(f"{m.label:36} {group:30} {shown}")
     return "\n".join(lines)
 
 
 def _template(args) -> int:
-    from impact.template import write_template
+    from impact.intake.template import write_template
     path = write_template(Path(args.out))
     print(f"wrote {path}")
     return 0
@@ -260,7 +264,7 @@ def _read_password(args, username: str) -> str:
 
 
 def _users(args) -> int:
-    from impact import accounts
+    from impact.access import accounts
     if args.action == "list":
         store = _open_store(args.store, create=False)
         users = accounts.list_users(store) if store else []
@@ -310,7 +314,7 @@ def _token_of(text: str) -> str:
     """The token of a pasted share URL, or the text itself."""
     from urllib.parse import parse_qs, urlsplit
 
-    from impact.sharing import SHARE_PARAM
+    from impact.access.sharing import SHARE_PARAM
     if "?" in text:
         values = parse_qs(urlsplit(text.strip()).query).get(SHARE_PARAM)
         return values[-1] if values else ""
@@ -321,7 +325,7 @@ def _dashed_link_ids(argv: list[str]) -> list[str]:
     """`share revoke|verify ID`: a link id, and the token it begins, may start with '-' (one in
     64 of the ids made before new ones avoided it), which argparse takes for an unknown option.
     Such an argument is moved after a `--`, where it can only be the id."""
-    from impact.sharing import ID_OR_TOKEN
+    from impact.access.sharing import ID_OR_TOKEN
     if argv[:1] != ["share"] or argv[1:2] not in (["revoke"], ["verify"]) or "--" in argv:
         return argv
     dashed = [word for word in argv[2:] if word.startswith("-") and ID_OR_TOKEN.fullmatch(word)]
@@ -329,8 +333,8 @@ def _dashed_link_ids(argv: list[str]) -> list[str]:
 
 
 def _share(args) -> int:
-    from impact import sharing
-    from impact.accounts import utc
+    from impact.access import sharing
+    from impact.access.accounts import utc
     now = utc()
     if args.action == "create":
         scope = sharing.Scope(tuple(args.organization), tuple(args.program), tuple(args.site),

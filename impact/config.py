@@ -51,7 +51,7 @@ DEMO_DIR = Path(os.environ.get("IMPACT_DEMO_DIR") or PROJECT_DIR / "data" / "dem
 
 # What one field file may cost to read. Generous for real field files (a million-row sheet
 # unpacks to about 600 MB); a file beyond them is refused in one line instead of taking the
-# memory of the server (see impact.workbook and impact.isolated).
+# memory of the server (see impact.intake.reading and impact.intake.isolated).
 def max_unpacked_bytes() -> int:
     """Uncompressed size of all parts of one .xlsx/.ods (IMPACT_MAX_UNPACKED_MB, default 1,000 MB)."""
     return int(float(os.environ.get("IMPACT_MAX_UNPACKED_MB", "1000")) * 1_000_000)

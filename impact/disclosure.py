@@ -39,9 +39,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from impact import config, present
-from impact.catalog import Kind
-from impact.intervals import rate
+from impact import config
+
+from impact.present import formatting
+from impact.metrics.catalog import Kind
+from impact.metrics.intervals import rate
 
 KEY = ["metric", "period_start", "period_end"]
 NUMBERS = ["numerator", "denominator", "value", "ci_low", "ci_high"]
@@ -202,5 +204,5 @@ def _display(kind: np.ndarray, value: np.ndarray, reason: np.ndarray, threshold:
             if why == COMPLEMENTARY:
                 return WITHHELD_OTHER
             return f"fewer than {threshold:,}" if k == Kind.COUNT else WITHHELD_SMALL
-        return present.value(k, v) if np.isfinite(v) else "no data"
+        return formatting.value(k, v) if np.isfinite(v) else "no data"
     return [one(k, v, why) for k, v, why in zip(kind, value, reason)]

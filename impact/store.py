@@ -45,11 +45,13 @@ from sqlalchemy import (
     update,
 )
 
-from impact import config, migrations
-from impact.aliases import compact
-from impact.frames import PARTICIPANT_KEY, column_kinds, merge_participants, typed
-from impact.report import Conflict, FileResult, Issue, LoadResult
-from impact.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
+from impact import config
+
+from impact import migrations
+from impact.contract.aliases import compact
+from impact.contract.frames import PARTICIPANT_KEY, column_kinds, merge_participants, typed
+from impact.intake.load_report import Conflict, FileResult, Issue, LoadResult
+from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
 
 # Participant attributes that must agree across the sources registering her.
 CONFLICT_COLUMNS = ("program", "site", "intake_date", "birth_year", "referral_source",
@@ -97,7 +99,7 @@ data_tables: dict[str, Table] = {name: _data_table(name) for name in TABLES}
 
 # Headers a field team's source uses for a contract column, chosen on the Data page, so the
 # next version of that source (and a re-read of this one) understands them. `header` is the
-# compact key of the header (impact.aliases.compact).
+# compact key of the header (impact.contract.aliases.compact).
 column_mappings_table = Table(
     "column_mappings", metadata,
     Column("id", Integer, primary_key=True),

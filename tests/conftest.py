@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy
 
 from impact import cli
-from impact.demo import write_demo_workbooks
-from impact.loading import load_files
-from impact.report import LoadResult
-from impact.seed import seed_demo_store
+from impact.demo.generate import write_demo_workbooks
+from impact.intake.parsing import load_files
+from impact.intake.load_report import LoadResult
+from impact.demo.seed import seed_demo_store
 from impact.store import open_store
 from tests.helpers import TODAY
 

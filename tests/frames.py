@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from impact.frames import typed
-from impact.prepared import Prepared, prepare
-from impact.tables import TABLES
+from impact.contract.frames import typed
+from impact.metrics.prepared import Prepared, prepare
+from impact.contract.tables import TABLES
 
 
 def clean_tables_with(defaults: dict[str, dict], **rows: list[dict]) -> dict[str, pd.DataFrame]:

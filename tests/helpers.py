@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from impact.frames import typed
-from impact.report import FileResult, Issue, LoadResult, SheetReport
+from impact.contract.frames import typed
+from impact.intake.load_report import FileResult, Issue, LoadResult, SheetReport
 
 REPO = Path(__file__).resolve().parent.parent
 # The dashboard as Streamlit runs it, for AppTest.
@@ -107,7 +107,7 @@ from pathlib import Path
 from impact.store import open_store
 url, go, action, argument = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 if action == "ingest":
-    from impact.loading import load_files
+    from impact.intake.parsing import load_files
     result = load_files([argument])
     store = open_store(url)
 Path(f"{go}.ready{sys.argv[5]}").touch()
@@ -116,7 +116,7 @@ while not go.exists():
 if action == "ingest":
     print(json.dumps([o.status for o in store.ingest(result)]))
 elif action == "seed":
-    from impact.seed import seed_demo_store
+    from impact.demo.seed import seed_demo_store
     store = open_store(url)
     print(json.dumps(seed_demo_store(store, Path(argument))))
 else:

@@ -14,9 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from argon2 import PasswordHasher
 
-from impact import accounts, sharing
-from impact.accounts import Account, TooManyAttempts, authenticate
-from impact.sharing import InvalidShareLink, Scope, scope_filters, scope_period, verify
+from impact.access import accounts
+
+from impact.access import sharing
+from impact.access.accounts import Account, TooManyAttempts, authenticate
+from impact.access.sharing import InvalidShareLink, Scope, scope_filters, scope_period, verify
 from impact.store import open_store
 from tests.helpers import REPO
 
@@ -307,8 +309,8 @@ def test_requested_filters_are_clamped_to_the_scope_never_widened():
 
 
 def test_a_clamped_selection_counts_only_the_scope_in_the_metrics():
-    from impact.metrics import Selection, compute
-    from impact.prepared import prepare
+    from impact.metrics.engine import Selection, compute
+    from impact.metrics.prepared import prepare
     from tests.frames import clean_tables, person
     tables = clean_tables(participants=[
         person("P-1", "2024-02-01", site="Phnom Penh"),

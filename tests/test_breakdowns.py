@@ -1,7 +1,7 @@
 """The topic pages' breakdowns (activities, scholarships, statuses, services by type, savings
-groups, targets in view, the target report) and their chart builders (impact.charts):
+groups, targets in view, the target report) and their chart builders (impact.present.charts):
 a few rows each, numbers worked out by hand, and where a breakdown is a catalog metric, its
-parts adding up to what the engine (`impact.metrics.compute`) says for the same selection."""
+parts adding up to what the engine (`impact.metrics.engine.compute`) says for the same selection."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,16 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impact import charts, present
-from impact.activities import activity_filters_left_out, activity_summary
-from impact.metrics import Selection, as_metric_rows, compute, latest_record
-from impact.present import in_currency
-from impact.savings_groups import group_metrics
-from impact.scholarships import scholarships
-from impact.service_types import services_by_type
-from impact.statuses import income_by_status, status_mix
-from impact.target_report import target_report
-from impact.targets import targets_in_view
+from impact.present import charts
+
+from impact.present import formatting
+from impact.metrics.activities import activity_filters_left_out, activity_summary
+from impact.metrics.engine import Selection, as_metric_rows, compute, latest_record
+from impact.present.formatting import in_currency
+from impact.metrics.savings_groups import group_metrics
+from impact.metrics.scholarships import scholarships
+from impact.metrics.service_types import services_by_type
+from impact.metrics.statuses import income_by_status, status_mix
+from impact.metrics.target_report import target_report
+from impact.metrics.targets import targets_in_view
 from tests import frames
 
 ORG = "NGO"
@@ -244,7 +246,7 @@ def test_bars_keep_category_values_for_clicks_and_show_labels_and_riel():
     assert list(fig.data[0].x) == ["a_b", "c"]                 # a click gives the value the filter knows
     assert list(fig.layout.xaxis.ticktext) == ["ខ", "c"]
     assert "40,000 ៛ (n=2)" in fig.data[0].hovertext[0]
-    assert present.metric_value("savings_per_member", 30.25) == "$30.25"
+    assert formatting.metric_value("savings_per_member", 30.25) == "$30.25"
 
 
 def test_paired_rates_always_draw_both_with_their_intervals():

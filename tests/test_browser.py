@@ -31,9 +31,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from impact import sharing
+from impact.access import sharing
 from impact.store import open_store
-from impact.texts import text
+from impact.present.texts import text
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
 pytestmark = pytest.mark.browser

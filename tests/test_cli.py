@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
-from impact.catalog import METRICS
+from impact.metrics.catalog import METRICS
 from tests.helpers import REPO
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 

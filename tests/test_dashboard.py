@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impact.metrics import Selection, compute
-from impact.prepared import prepare
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
 from impact.store import open_store
 from tests.helpers import APP
 
@@ -67,16 +67,16 @@ def test_a_selection_with_no_data_says_so(app):
 def test_warm_up_computes_what_the_first_overview_would(app, monkeypatch):
     """serve.py's start-up step: afterwards the default Overview computes nothing itself (its
     metrics, funnel and target progress all come from the caches warm_up filled)."""
-    import impact.funnel
-    import impact.targets
+    import impact.metrics.funnel
+    import impact.metrics.targets
     from app import session
     calls = []
-    for module in (session, impact.funnel, impact.targets):
+    for module in (session, impact.metrics.funnel, impact.metrics.targets):
         real = module.compute
         monkeypatch.setattr(module, "compute", lambda *a, real=real, name=module.__name__, **k:
                             calls.append(name) or real(*a, **k))
     session.warm_up()
-    assert {"app.session", "impact.funnel", "impact.targets"} <= set(calls)
+    assert {"app.session", "impact.metrics.funnel", "impact.metrics.targets"} <= set(calls)
     calls.clear()
     at = app.run()
     assert not at.exception

@@ -13,7 +13,9 @@ import openpyxl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impact import charts, intake
+from impact.present import charts
+
+from impact.intake import pipeline
 from impact.store import open_store
 from tests.helpers import APP
 from tests.workbooks import PARTICIPANT_HEADER, participant
@@ -120,8 +122,8 @@ def test_restore_an_earlier_version_after_confirming(store_path):
     at = data_page()
     store = open_store(store_path)
     name = "KWCD_Versions.xlsx"
-    v1 = intake.ingest_files(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1")]))]).outcomes[0]
-    v2 = intake.ingest_files(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1"),
+    v1 = pipeline.ingest_files(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1")]))]).outcomes[0]
+    v2 = pipeline.ingest_files(store, [(name, workbook([PARTICIPANT_HEADER, participant("V-1"),
                                                         participant("V-2")]))]).outcomes[0]
     assert v2.status == "replaced"
     at.run()
@@ -147,7 +149,7 @@ def test_map_an_unrecognized_column_and_identifiers_cannot_be_mapped(store_path)
                         ["J-1", "Night Outreach", "Phnom Penh", "15/03/2024", "012345678"],
                         ["J-2", "Night Outreach", "Phnom Penh", "16/03/2024", "012345679"],
                         ["J-3", "Night Outreach", "Phnom Penh", "17/03/2024", "012345670"]])
-    (first,) = intake.ingest_files(store, [(name, content)]).outcomes
+    (first,) = pipeline.ingest_files(store, [(name, content)]).outcomes
     at.run()
     at.selectbox(key="data_upload_choice").set_value(first.upload_id).run()
     dropped = table(at, "reason", "mappable")
@@ -187,7 +189,7 @@ def test_the_marked_workbook_and_the_original_are_made_when_clicked(store_path, 
     store = open_store(store_path)
     name = "KWCD_Marked.xlsx"
     content = workbook([PARTICIPANT_HEADER, participant("M-1"), participant("M-2", "someday")])
-    (upload,) = intake.ingest_files(store, [(name, content)]).outcomes
+    (upload,) = pipeline.ingest_files(store, [(name, content)]).outcomes
     at.run()
     at.selectbox(key="data_upload_choice").set_value(upload.upload_id).run()
     assert not at.exception, at.exception

@@ -1,4 +1,4 @@
-"""The demo workbooks (impact.demo) and the blank template (impact.template)."""
+"""The demo workbooks (impact.demo.generate) and the blank template (impact.intake.template)."""
 from __future__ import annotations
 
 import csv
@@ -9,7 +9,7 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from impact.demo import (
+from impact.demo.generate import (
     BAD,
     FILES,
     IMPOSSIBLE_DATES,
@@ -17,8 +17,8 @@ from impact.demo import (
     UNKNOWN,
     write_demo_workbooks,
 )
-from impact.tables import AT_RISK_WORK_SETTINGS, BOOLEAN, CATEGORY, DATE, TABLES
-from impact.template import LAST_ROW, write_template
+from impact.contract.tables import AT_RISK_WORK_SETTINGS, BOOLEAN, CATEGORY, DATE, TABLES
+from impact.intake.template import LAST_ROW, write_template
 
 KHMER = re.compile("[\u1780-\u17ff]")
 
@@ -142,7 +142,7 @@ def test_template_instructions_are_in_english_and_khmer(template):
 
 
 def test_template_loads_as_empty_tables_without_issues(tmp_path):
-    loading = pytest.importorskip("impact.loading")
+    loading = pytest.importorskip("impact.intake.parsing")
     summary = loading.load_files([write_template(tmp_path / "template.xlsx")]).summary()
     assert summary["rows_loaded"] == summary["rows_rejected"] == 0 and not summary["issues"]
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from impact import disclosure
 from impact.disclosure import protect, protect_with_totals
-from impact.intervals import wilson_interval
+from impact.metrics.intervals import wilson_interval
 
 YEAR = {"period_start": pd.Timestamp("2024-01-01"), "period_end": pd.Timestamp("2024-12-31")}
 NAN = float("nan")

@@ -1,5 +1,5 @@
 """The gate: access is decided once, in the router (dashboard.py), from the one page registry
-(`impact.page_registry`) that share links read too. A page whose script checks nothing is
+(`impact.access.page_registry`) that share links read too. A page whose script checks nothing is
 still closed to whoever its registry entry leaves out. AppTest on a real (empty) SQLite store.
 """
 from __future__ import annotations
@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impact import accounts, page_registry, sharing
-from impact.page_registry import DIRECTOR, DONOR, EVERYONE, PAGES, STAFF, Page
+from impact.access import accounts
+
+from impact.access import page_registry
+
+from impact.access import sharing
+from impact.access.page_registry import DIRECTOR, DONOR, EVERYONE, PAGES, STAFF, Page
 from impact.store import open_store
-from impact.texts import text
+from impact.present.texts import text
 from impact.view import LANGUAGES
 from tests.helpers import APP, REPO
 

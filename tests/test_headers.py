@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from impact.aliases import _edits_allowed, compact, read_aliases
+from impact.contract.aliases import _edits_allowed, compact, read_aliases
 from impact.cli import readable_report
-from impact.loading import load_files
-from impact.tables import TABLES
+from impact.intake.parsing import load_files
+from impact.contract.tables import TABLES
 from tests.helpers import assert_accounted, only_file
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 

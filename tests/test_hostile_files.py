@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from impact import cli, intake, isolated
-from impact.loading import load_files
+from impact import cli
+
+from impact.intake import pipeline
+
+from impact.intake import isolated
+from impact.intake.parsing import load_files
 from impact.store import open_store
-from impact.workbook import UnreadableFile, read_workbook
+from impact.intake.reading import UnreadableFile, read_workbook
 from tests.hostile_files import (
     ENTITY_BOMB_WORKBOOK,
     NumberText,
@@ -162,7 +166,7 @@ def test_huge_csv_cell_is_one_line_and_the_batch_still_loads(tmp_path):
     huge = ("Participant ID,Program,Site,Intake Date\nP-9,Night Outreach,Phnom Penh,"
             + "x" * 50_000_000 + "\n").encode()
     good = write_xlsx(tmp_path / "KWCD_good.xlsx", {"Register": DATA}).read_bytes()
-    done = intake.ingest_files(store, [("KWCD_huge.csv", huge), ("KWCD_good.xlsx", good)], "KWCD")
+    done = pipeline.ingest_files(store, [("KWCD_huge.csv", huge), ("KWCD_good.xlsx", good)], "KWCD")
     assert done.unreadable["KWCD_huge.csv"].startswith("KWCD_huge.csv: not a readable CSV table (field larger than")
     assert [(r["file"], r["status"]) for r in done.rows()] == [("KWCD_huge.csv", "unreadable"),
                                                                ("KWCD_good.xlsx", "new")]

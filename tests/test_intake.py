@@ -6,9 +6,9 @@ import io
 import openpyxl
 import pytest
 
-from impact import intake
-from impact.layout import find_layout
-from impact.loading import load_contents
+from impact.intake import pipeline
+from impact.intake.layout import find_layout
+from impact.intake.parsing import load_contents
 from impact.store import open_store
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
@@ -60,10 +60,10 @@ def test_an_unknown_header_is_dropped_until_mapped_then_the_stored_original_load
     assert [(i.row, i.scope, i.problem) for i in f.issues] == [
         (2, "sheet", "the sheet has no intake_date column, which is required, so its rows were not loaded (3)")]
 
-    (first,) = intake.ingest_files(store, [(FILE, content)]).outcomes
+    (first,) = pipeline.ingest_files(store, [(FILE, content)]).outcomes
     store.save_column_mapping(ORG, FILE, "participants", "Date joined", "intake_date")
     name, original = store.upload_content(first.upload_id)
-    again = intake.ingest_files(store, [(name, original)], dry_run=True).result
+    again = pipeline.ingest_files(store, [(name, original)], dry_run=True).result
     (f,) = again.files
     assert f.rows_loaded == 3 and f.issues == []
     assert f.sheets[0].columns["intake_date"] == "Date joined"
@@ -85,26 +85,26 @@ def test_a_mapping_makes_a_sheet_recognized(tmp_path):
 
 def test_map_column_reingests_as_a_new_version_and_later_uploads_use_it(store, tmp_path):
     content = xlsx(tmp_path, {"Register": rows("P-1", "P-2")})
-    (first,) = intake.ingest_files(store, [(FILE, content)]).outcomes
-    headers = {d.header: d for d in intake.dropped_headers(store, first.upload_id)}
+    (first,) = pipeline.ingest_files(store, [(FILE, content)]).outcomes
+    headers = {d.header: d for d in pipeline.dropped_headers(store, first.upload_id)}
     assert headers["Date joined"].mappable and "intake_date" in headers["Date joined"].choices
     assert "participant_id" not in headers["Date joined"].choices            # already in the sheet
     assert not headers["Phone"].mappable and headers["Phone"].choices == ()
     with pytest.raises(ValueError):
-        intake.map_column(store, first.upload_id, "Register", "Phone", "site")
+        pipeline.map_column(store, first.upload_id, "Register", "Phone", "site")
     with pytest.raises(ValueError):
-        intake.map_column(store, first.upload_id, "Register", "Date joined", "program")
+        pipeline.map_column(store, first.upload_id, "Register", "Date joined", "program")
     assert store.column_mappings(ORG, FILE) == {}
 
-    remapped = intake.map_column(store, first.upload_id, "Register", "Date joined", "intake_date")
+    remapped = pipeline.map_column(store, first.upload_id, "Register", "Date joined", "intake_date")
     (outcome,) = remapped.outcomes
     assert outcome.status == "replaced" and outcome.previous_upload_id == first.upload_id
     assert len(store.tables()["participants"]) == 2 and store.issues().empty
     # Saving the same mapping again changes nothing; the same file uploaded again is unchanged.
-    assert intake.reingest_upload(store, outcome.upload_id).outcomes[0].status == "unchanged"
-    assert intake.ingest_files(store, [(FILE, content)]).outcomes[0].status == "unchanged"
+    assert pipeline.reingest_upload(store, outcome.upload_id).outcomes[0].status == "unchanged"
+    assert pipeline.ingest_files(store, [(FILE, content)]).outcomes[0].status == "unchanged"
     # A new version of the source is read with the source's mapping.
-    newer = intake.ingest_files(store, [(FILE, xlsx(tmp_path, {"Register": rows("P-1", "P-2", "P-9")}))])
+    newer = pipeline.ingest_files(store, [(FILE, xlsx(tmp_path, {"Register": rows("P-1", "P-2", "P-9")}))])
     assert newer.rows()[0]["status"] == "replaced" and newer.rows()[0]["rows_loaded"] == 3
     assert len(store.tables()["participants"]) == 3
 
@@ -118,7 +118,7 @@ def test_ingest_files_reports_unreadable_files_and_checks_references_across_file
     buffer = io.BytesIO()
     wb.save(buffer)
     calls = []
-    done = intake.ingest_files(
+    done = pipeline.ingest_files(
         store, [("KWCD_b.xlsx", buffer.getvalue()), ("broken.xlsx", b"PK\x03\x04 not really"),
                 ("KWCD_a.xlsx", participants)],
         organization=" KWCD ", progress=lambda *a: calls.append(a))
@@ -132,14 +132,14 @@ def test_ingest_files_reports_unreadable_files_and_checks_references_across_file
     assert by_file["KWCD_b.xlsx"]["status"] == by_file["KWCD_a.xlsx"]["status"] == "new"
     assert set(store.uploads()["file_name"]) == {"KWCD_a.xlsx", "KWCD_b.xlsx"}
     assert "not a registered participant of KWCD" in set(store.issues()["problem"])
-    only_bad = intake.ingest_files(store, [("x.csv", b"")])
+    only_bad = pipeline.ingest_files(store, [("x.csv", b"")])
     assert only_bad.outcomes == [] and only_bad.rows()[0]["status"] == "unreadable"
 
 
 def test_marked_upload_of_a_stored_version(store, tmp_path):
     content = xlsx(tmp_path, {"Register": rows("P-1", "P-2")})
-    (first,) = intake.ingest_files(store, [(FILE, content)]).outcomes
-    name, marked = intake.marked_upload(store, first.upload_id)
+    (first,) = pipeline.ingest_files(store, [(FILE, content)]).outcomes
+    name, marked = pipeline.marked_upload(store, first.upload_id)
     assert name == "KWCD_Pouk_participants_issues.xlsx"
     wb = openpyxl.load_workbook(io.BytesIO(marked))
     assert wb.sheetnames == ["Issues", "Register"]

@@ -6,9 +6,9 @@ import io
 import openpyxl
 import pytest
 
-from impact.issue_workbook import FILL, ISSUE_COLUMNS, marked_workbook
-from impact.loading import load_contents
-from impact.workbook import UnreadableFile
+from impact.intake.marked_workbook import FILL, ISSUE_COLUMNS, marked_workbook
+from impact.intake.parsing import load_contents
+from impact.intake.reading import UnreadableFile
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_xls
 
 EVIL = '=HYPERLINK("http://evil.example","click")'

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from impact.loading import load_files
-from impact.workbook import read_workbook
+from impact.intake.parsing import load_files
+from impact.intake.reading import read_workbook
 from tests.helpers import assert_accounted, only_file
 from tests.workbooks import (
     PARTICIPANT_HEADER,

@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-from impact.cleaning import object_array
-from impact.layout import classify_row, data_rows
-from impact.loading import load_files
+from impact.intake.cleaning import object_array
+from impact.intake.layout import classify_row, data_rows
+from impact.intake.parsing import load_files
 from tests.helpers import assert_accounted
 from tests.workbooks import write_csv, write_xlsx
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from impact.catalog import CATALOG, METRICS, Issue, Kind, Metric, Timing, validate_catalog
-from impact.facts import FACTS
-from impact.intervals import wilson_interval
-from impact.loading import load_files
-from impact.metrics import DIMENSIONS, RESULT_COLUMNS, Selection, compute
-from impact.prepared import prepare
-from impact.tables import INDICATORS, TABLES
+from impact.metrics.catalog import CATALOG, METRICS, Issue, Kind, Metric, Timing, validate_catalog
+from impact.metrics.facts import FACTS
+from impact.metrics.intervals import wilson_interval
+from impact.intake.parsing import load_files
+from impact.metrics.engine import DIMENSIONS, RESULT_COLUMNS, Selection, compute
+from impact.metrics.prepared import prepare
+from impact.contract.tables import INDICATORS, TABLES
 from tests import frames
 from tests.frames import ORG, activity, check, clean_tables, enrol, fraction, ledger, person, row, service
 from tests.workbooks import PARTICIPANT_HEADER, write_xlsx

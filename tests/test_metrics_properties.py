@@ -26,10 +26,10 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from impact.catalog import CATALOG, METRICS, Kind, Timing
-from impact.metrics import Selection, compute
-from impact.prepared import prepare
-from impact.tables import (
+from impact.metrics.catalog import CATALOG, METRICS, Kind, Timing
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
+from impact.contract.tables import (
     ACTIVITY_TYPES,
     COURSE_TYPES,
     EMPLOYMENT_STATUSES,

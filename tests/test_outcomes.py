@@ -13,16 +13,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impact.charts import funnel_labels
-from impact.cohorts import followup_cohorts, time_to_exit
-from impact.funnel import funnel
-from impact.loading import load_files
-from impact.metrics import Selection, compute
-from impact.prepared import prepare
-from impact.savings_groups import cumulative_savings, savings_by_group
-from impact.tables import TABLES
-from impact.present import written
-from impact.targets import target_progress
+from impact.present.charts import funnel_labels
+from impact.metrics.cohorts import followup_cohorts, time_to_exit
+from impact.metrics.funnel import funnel
+from impact.intake.parsing import load_files
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
+from impact.metrics.savings_groups import cumulative_savings, savings_by_group
+from impact.contract.tables import TABLES
+from impact.present.formatting import written
+from impact.metrics.targets import target_progress
 from tests import frames
 
 ORG = "NGO"

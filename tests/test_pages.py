@@ -19,14 +19,18 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impact import config, present, sharing
-from impact.cohorts import followup_cohorts
-from impact.metrics import Selection, compute
-from impact.prepared import prepare
+from impact import config
+
+from impact.present import formatting
+
+from impact.access import sharing
+from impact.metrics.cohorts import followup_cohorts
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
 from impact.store import open_store
-from impact.target_report import target_report
-from impact.targets import target_progress, targets_in_view
-from impact.texts import text
+from impact.metrics.target_report import target_report
+from impact.metrics.targets import target_progress, targets_in_view
+from impact.present.texts import text
 from tests.helpers import APP, TODAY
 
 PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
@@ -67,7 +71,7 @@ def shown(at: AppTest) -> dict[str, str]:
 
 
 def value(expected, key: str, column: str = "value") -> str:
-    return present.metric_value(key, expected["metrics"].at[key, column])
+    return formatting.metric_value(key, expected["metrics"].at[key, column])
 
 
 CHECKS = {
@@ -88,7 +92,7 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, pages_store,
     assert at.title[0].value == text(f"page_{page}")
     figures = shown(at)
     for key in CHECKS[page]:
-        assert figures[present.metric_label(key, "en")] == value(expected, key), key
+        assert figures[formatting.metric_label(key, "en")] == value(expected, key), key
     selection, today, prepared = expected["selection"], expected["today"], expected["prepared"]
 
     if page == "outreach":      # counted straight from the stored activity log
@@ -108,8 +112,8 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, pages_store,
     if page == "savings":       # the currency switch converts what is shown
         at.segmented_control(key="currency").set_value("KHR").run()
         per_member = expected["metrics"].at["savings_per_member", "value"] * config.khr_per_usd()
-        assert shown(at)[present.metric_label("savings_per_member", "en")] == \
-            present.metric_value("savings_per_member", per_member, "KHR")
+        assert shown(at)[formatting.metric_label("savings_per_member", "en")] == \
+            formatting.metric_value("savings_per_member", per_member, "KHR")
     if page == "targets":
         report = target_report(targets_in_view(target_progress(prepared, today=today), selection))
         assert len(report) > 0

@@ -1,4 +1,4 @@
-"""What a donor sees (`impact.protection`), on metric tables computed from real frames: the
+"""What a donor sees (`impact.access.protection`), on metric tables computed from real frames: the
 totals that feed complementary suppression, the filter options of her scope, her link's
 period, and a selection clamped to her scope."""
 from __future__ import annotations
@@ -7,11 +7,13 @@ import datetime as dt
 
 import pytest
 
-from impact import disclosure, protection
-from impact.metrics import Selection, compute
-from impact.page_registry import DIRECTOR, DONOR, STAFF
-from impact.prepared import NOT_RECORDED, prepare
-from impact.sharing import Scope
+from impact import disclosure
+
+from impact.access import protection
+from impact.metrics.engine import Selection, compute
+from impact.access.page_registry import DIRECTOR, DONOR, STAFF
+from impact.metrics.prepared import NOT_RECORDED, prepare
+from impact.access.sharing import Scope
 from impact.view import View
 from tests.frames import clean_tables, person
 

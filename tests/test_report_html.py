@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from impact.report_html import report_html
+from impact.present.donor_report import report_html
 
 
 def test_report_embeds_plotly_once_and_shows_protected_figures():

@@ -13,11 +13,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from impact import cli, sharing
-from impact.prepared import prepare
-from impact.sharing import Scope
+from impact import cli
+
+from impact.access import sharing
+from impact.metrics.prepared import prepare
+from impact.access.sharing import Scope
 from impact.store import open_store
-from impact.texts import text
+from impact.present.texts import text
 from tests.helpers import APP
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 

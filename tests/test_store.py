@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
-from impact.report import Conflict, Issue
+from impact.intake.load_report import Conflict, Issue
 from impact.store import data_tables, open_store
-from impact.tables import TABLES, stored_columns
+from impact.contract.tables import TABLES, stored_columns
 from tests.helpers import ORG, followups, frame, load, make_file, participants, snapshot
 
 @pytest.fixture

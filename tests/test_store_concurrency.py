@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy
 
-from impact.seed import seed_demo_store
+from impact.demo.seed import seed_demo_store
 from impact.store import open_store
 from tests.helpers import at_once
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx

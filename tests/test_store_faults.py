@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from impact.loading import load_files
+from impact.intake.parsing import load_files
 from impact.store import StoreBusy, StoreFull, StoreReadOnly, open_store
 from tests.helpers import REPO, load, make_file, participants, snapshot
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_xlsx

@@ -15,7 +15,11 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from impact import accounts, migrations, sharing
+from impact.access import accounts
+
+from impact import migrations
+
+from impact.access import sharing
 from impact.store import Store, StoreTooNew, metadata, open_store
 from tests.helpers import REPO, at_once, followups, load, make_file, participants
 

@@ -11,8 +11,10 @@ import os
 import pytest
 import sqlalchemy
 
-from impact import accounts, sharing
-from impact.loading import load_files
+from impact.access import accounts
+
+from impact.access import sharing
+from impact.intake.parsing import load_files
 from impact.store import open_store
 from tests.helpers import followups, load, make_file, participants
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
-from impact.texts import read_texts
+from impact.present.texts import read_texts
 from impact.view import View, decode_view, encode_view, period_of, previous_period
 
 TODAY = dt.date(2026, 11, 23)

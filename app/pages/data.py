@@ -2,7 +2,7 @@
 marked, tell the dashboard what an unrecognized column holds, restore an earlier version,
 and get the blank template.
 
-Everything that touches the store is in `impact.intake`; this page only draws. The caches of
+Everything that touches the store is in `impact.intake.pipeline`; this page only draws. The caches of
 the other pages are keyed on `store.data_version()`, so an upload, a re-read or a restore is
 seen by every page on its next run without clearing anything here.
 """
@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from impact import intake
+from impact.intake import pipeline
 from impact.exports import excel_bytes
 from impact.store import StoreUnavailable
-from impact.template import write_template
-from impact.texts import text
+from impact.intake.template import write_template
+from impact.present.texts import text
 from app import session
 
 UPLOAD_TYPES = ["xlsx", "xls", "ods", "csv"]
@@ -88,7 +88,7 @@ organization = st.text_input(t("data_upload_org"), key="data_organization", help
 if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"):
     bar = st.progress(0.0, text=t("data_reading"))
     try:
-        done = intake.ingest_files(
+        done = pipeline.ingest_files(
             store, [(f.name, f.getvalue()) for f in files], organization, uploader="dashboard",
             progress=lambda n, total, name: bar.progress(n / total, text=f"{t('data_reading')} {name} ({n}/{total})"))
         st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
@@ -116,7 +116,7 @@ for message in st.session_state.pop("data_messages", []):
 
 # (b) Issue report ---------------------------------------------------------------------------
 st.subheader(t("issue_report"))
-issues = intake.issue_report(store)
+issues = pipeline.issue_report(store)
 left, middle, right = st.columns(3)
 file_options = sorted(issues["file"].unique())
 keep_valid("data_issue_files", file_options)
@@ -151,7 +151,7 @@ if len(uploads):
     upload_name = uploads.set_index("id").at[upload_id, "file_name"]
     left, right = st.columns(2)
     # Made only when clicked: marking a large file takes seconds.
-    left.download_button(t("data_download_marked"), lambda chosen=upload_id: intake.marked_upload(store, chosen)[1],
+    left.download_button(t("data_download_marked"), lambda chosen=upload_id: pipeline.marked_upload(store, chosen)[1],
                          f"{Path(upload_name).stem}_issues.xlsx", XLSX, key="data_marked", on_click="ignore",
                          help=t("data_download_marked_help"))
     right.download_button(t("data_download_original"), lambda chosen=upload_id: store.upload_content(chosen)[1],
@@ -159,7 +159,7 @@ if len(uploads):
 
     # (e) Columns not stored, and mapping an unrecognized one
     st.markdown(f"**{t('data_dropped')}**")
-    dropped = intake.dropped_headers(store, upload_id)
+    dropped = pipeline.dropped_headers(store, upload_id)
     if not dropped:
         st.caption(t("data_no_dropped"))
     else:
@@ -182,7 +182,7 @@ if len(uploads):
 
             def save_mapping(found=mappable[which], column=target, chosen=upload_id):
                 try:
-                    done = intake.map_column(store, chosen, found.sheet, found.header, column)
+                    done = pipeline.map_column(store, chosen, found.sheet, found.header, column)
                 except (ValueError, KeyError, StoreUnavailable) as exc:
                     st.session_state["data_last_load"] = failed_load(str(exc))
                     return

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts, present
-from impact.cohorts import followup_cohorts, time_to_exit
-from impact.statuses import income_by_status, status_mix
-from impact.texts import text
+from impact.present import charts
+
+from impact.present import formatting
+from impact.metrics.cohorts import followup_cohorts, time_to_exit
+from impact.metrics.statuses import income_by_status, status_mix
+from impact.present.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()
@@ -32,7 +34,7 @@ else:
 mix = session.staff(status_mix, selection, today=today)
 title = text("status_mix_title", lang)
 if cards.ready(mix, title, lang):
-    fig = charts.status_mix(mix, title, lang, present.categories("employment_status", mix["employment_status"], lang))
+    fig = charts.status_mix(mix, title, lang, formatting.categories("employment_status", mix["employment_status"], lang))
     cards.card(fig, mix, "status_mix_by_quarter", lang, text("def_status_mix", lang))
 
 cohorts = session.staff(followup_cohorts, selection, today=today)
@@ -42,7 +44,7 @@ if cards.ready(cohorts, title, lang):
     # Shares in percent with one decimal, the interval in one column, so the table fits.
     shown = cohorts.drop(columns=["ci_low", "ci_high"]).assign(
         share_out=cohorts["share_out"] * 100, share_lost=cohorts["share_lost"] * 100,
-        interval=[present.interval(low, high) for low, high in zip(cohorts["ci_low"], cohorts["ci_high"])])
+        interval=[formatting.interval(low, high) for low, high in zip(cohorts["ci_low"], cohorts["ci_high"])])
     st.dataframe(shown, hide_index=True, column_config={
         **{c: text(c, lang) for c in ("cohort", "milestone_months", "participants", "out_of_entertainment",
                                       "in_entertainment", "lost_to_followup", "interval")},
@@ -61,7 +63,7 @@ if cards.ready(curve, title, lang):
 left, right = st.columns(2)
 for column, key in ((left, "sustained_exit_6m"), (right, "business_starts")):
     with column:
-        title = cards.by_title(present.metric_question(key, lang), "by_site", lang)
+        title = cards.by_title(formatting.metric_question(key, lang), "by_site", lang)
         if cards.has_values(by_site, key):
             cards.chart_card(charts.bars(by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
                              key, lang, f"{key}_by_site", dimension="site")
@@ -72,7 +74,7 @@ income = session.staff(income_by_status, selection, today=today)
 title = text("income_title", lang)
 if cards.ready(income, title, lang):
     fig = charts.counts(income, "employment_status", {"median_income": text("median_income", lang)}, title,
-                        labels=present.categories("employment_status", income["employment_status"], lang),
+                        labels=formatting.categories("employment_status", income["employment_status"], lang),
                         money_columns=("median_income", "low_quartile", "high_quartile"),
                         hover={c: text(c, lang) for c in ("participants", "low_quartile", "high_quartile")})
     cards.card(fig, income, "income_by_status", lang, text("def_income", lang))

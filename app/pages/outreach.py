@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts, present
-from impact.activities import activity_filters_left_out, activity_summary
-from impact.texts import text
+from impact.present import charts
+
+from impact.present import formatting
+from impact.metrics.activities import activity_filters_left_out, activity_summary
+from impact.present.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()
-COUNTS = {"people_reached": present.metric_label("people_reached", lang),
-          "new_contacts": present.metric_label("new_contacts", lang), "activities": text("activities", lang)}
+COUNTS = {"people_reached": formatting.metric_label("people_reached", lang),
+          "new_contacts": formatting.metric_label("new_contacts", lang), "activities": text("activities", lang)}
 QUESTIONS = {"activities": text("activities_question", lang),
-             "people_reached": present.metric_question("people_reached", lang),
-             "new_contacts": present.metric_question("new_contacts", lang)}
+             "people_reached": formatting.metric_question("people_reached", lang),
+             "new_contacts": formatting.metric_question("new_contacts", lang)}
 DEFINITIONS = {"activities": text("def_activities", lang),
                "people_reached": cards.definition("people_reached", lang=lang),
                "new_contacts": cards.definition("new_contacts", lang=lang)}
@@ -36,7 +38,7 @@ else:
     places = dict(zip(("people_reached", "new_contacts", "activities", "referrals"), st.columns(2) + st.columns(2)))
     table = session.staff(activity_summary, selection, by=by, today=session.today())
     x = "period_start" if by == "month" else by
-    names = present.categories("activity_type", table[x], lang) if by == "activity_type" and table is not None else None
+    names = formatting.categories("activity_type", table[x], lang) if by == "activity_type" and table is not None else None
     for key, label in COUNTS.items():
         with places[key]:
             title = cards.by_title(QUESTIONS[key], f"by_{by}", lang)
@@ -51,7 +53,7 @@ with places["referrals"]:   # registrations are women, not activities: every fil
     title = text("referral_question", lang)
     if cards.has_values(registrations):
         fig = charts.bars(registrations, "participants_registered", "referral_source", lang, title=title,
-                          labels=present.categories("referral_source", registrations["referral_source"], lang))
+                          labels=formatting.categories("referral_source", registrations["referral_source"], lang))
         cards.chart_card(fig, registrations, "participants_registered", lang, "registrations_by_referral_source",
                          dimension="referral_source")
     else:

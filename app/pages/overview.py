@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts, present
-from impact.catalog import METRICS
-from impact.funnel import funnel
-from impact.metrics import Selection
+from impact.present import charts
+
+from impact.present import formatting
+from impact.metrics.catalog import METRICS
+from impact.metrics.funnel import funnel
+from impact.metrics.engine import Selection
 from impact.exports import excel_bytes
-from impact.report_html import report_html
-from impact.targets import target_progress, targets_in_view
-from impact.texts import text
+from impact.present.donor_report import report_html
+from impact.metrics.targets import target_progress, targets_in_view
+from impact.present.texts import text
 from impact.view import previous_period
 from app import cards, session
 from app.session import HEADLINE, TREND_GRAINS, TRENDS
@@ -29,7 +31,7 @@ for column, key in zip(columns, HEADLINE):
     cards.kpi(column, key, current, lang)
     value = current.set_index("metric").at[key, "value"]
     if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
-        shown = present.change(METRICS[key].kind, value - previous.at[key, "value"])
+        shown = formatting.change(METRICS[key].kind, value - previous.at[key, "value"])
         column.caption(f"{shown} {text('change_since', lang)}")
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
@@ -61,7 +63,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
-            st.markdown(f"**{present.metric_question(key, lang)}**")
+            st.markdown(f"**{formatting.metric_question(key, lang)}**")
             rows = trends[trends["metric"] == key]
             # For a donor, figures hidden to protect small groups are not "no data".
             if "suppressed" in rows and rows["suppressed"].any():
@@ -70,7 +72,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
                 cards.no_data(lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-subtitle = present.period(selection.start, selection.end)
+subtitle = formatting.period(selection.start, selection.end)
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts, config, present
-from impact.present import in_currency
-from impact.savings_groups import cumulative_savings, group_metrics, savings_by_group
-from impact.texts import text
+from impact.present import charts
+
+from impact import config
+
+from impact.present import formatting
+from impact.present.formatting import in_currency
+from impact.metrics.savings_groups import cumulative_savings, group_metrics, savings_by_group
+from impact.present.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()
@@ -27,7 +31,7 @@ for key in KEYS:
     left, right = st.columns(2)
     for column, table, by, color in ((left, by_type, "group_type", None), (right, by_group, "group", "group_type")):
         with column:
-            title = cards.by_title(present.metric_question(key, lang), f"by_{by}", lang)
+            title = cards.by_title(formatting.metric_question(key, lang), f"by_{by}", lang)
             rows = None if table is None else table[(table["metric"] == key) & table["value"].notna()]
             if cards.ready(rows, title, lang):
                 fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)

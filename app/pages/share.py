@@ -7,8 +7,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from impact import sharing
-from impact.texts import text
+from impact.access import sharing
+from impact.present.texts import text
 from app import gate, session
 
 # Moments of a link the table shows, as days.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact.target_report import STATUS_MARKS, target_report
-from impact.targets import target_progress, targets_in_view
-from impact.texts import text
+from impact.metrics.target_report import STATUS_MARKS, target_report
+from impact.metrics.targets import target_progress, targets_in_view
+from impact.present.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from impact import charts, present
-from impact.catalog import METRICS
-from impact.scholarships import scholarships
-from impact.texts import text
+from impact.present import charts
+
+from impact.present import formatting
+from impact.metrics.catalog import METRICS
+from impact.metrics.scholarships import scholarships
+from impact.present.texts import text
 from app import cards, session
 
 view, selection, lang = session.frame()
@@ -17,7 +19,7 @@ totals = session.metrics(selection, keys=KEYS)
 grants = session.staff(scholarships, selection, today=session.today())
 ended = totals.set_index("metric").at["graduation_rate", "denominator"]
 first, second, third, fourth = st.columns(4)
-first.metric(text("enrollments_ended", lang), present.count(ended if ended > 0 else float("nan")), border=True,
+first.metric(text("enrollments_ended", lang), formatting.count(ended if ended > 0 else float("nan")), border=True,
              help=METRICS["graduation_rate"].description)
 cards.kpi(second, "graduation_rate", totals, lang)
 cards.kpi(third, "vocational_progression", totals, lang)
@@ -30,7 +32,7 @@ for i, (key, by) in enumerate(CHARTS):
         columns = st.columns(2)
     with columns[i % 2]:
         table = session.metrics(selection, by=(by,), keys=(key,))
-        title = cards.by_title(present.metric_question(key, lang), f"by_{by}", lang)
+        title = cards.by_title(formatting.metric_question(key, lang), f"by_{by}", lang)
         if cards.has_values(table, key):
             cards.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
                              dimension=by if by == "site" else None)

@@ -40,5 +40,7 @@ def upgrade(conn: Connection) -> None:
 def code_metadata() -> list[MetaData]:
     """Every table the code declares (store, accounts, share links): what the migrations
     must have made, as tests/test_store_migrations.py checks."""
-    from impact import accounts, sharing, store
+    from impact.access import accounts
+    from impact.access import sharing
+    from impact import store
     return [store.metadata, accounts.metadata, sharing.metadata]

@@ -1,0 +1,1 @@
+"""Access: accounts, share links, the page registry and what a donor may see."""

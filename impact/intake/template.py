@@ -1,0 +1,127 @@
+"""The blank template workbook field teams can fill in, generated from `impact.contract.tables`.
+
+Every sheet, header, note and drop-down list comes from the declarations, so a new column or
+category appears in the template without touching this file. Headers are the canonical
+column names (the loader also accepts English and Khmer aliases, but a template that needs
+no guessing is the easiest file to load).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from impact.contract.aliases import aliases_by_name
+from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES
+
+LAST_ROW = 5000   # validations and formats cover rows 2..LAST_ROW
+DATE_FORMAT = "DD/MM/YYYY"
+GENERAL = [   # (topic, English, Khmer)
+    ("Sheets", "One sheet per table; keep the sheet names and the header row as they are.",
+     "សន្លឹកមួយសម្រាប់តារាងមួយ។ សូមកុំប្តូរឈ្មោះសន្លឹក ឬជួរក្បាលតារាង។"),
+    ("Rows", "One row per record. No totals, notes or blank rows between records.",
+     "មួយជួរសម្រាប់កំណត់ត្រាមួយ។ កុំដាក់សរុប កំណត់សម្គាល់ ឬជួរទទេនៅចន្លោះកំណត់ត្រា។"),
+    ("Dates", "Write dates day first: dd/mm/yyyy, e.g. 25/03/2025.",
+     "សរសេរកាលបរិច្ឆេទជា ថ្ងៃ/ខែ/ឆ្នាំ ឧទាហរណ៍ ២៥/០៣/២០២៥។"),
+    ("Amounts", "Amounts are in US dollars (USD) unless marked ៛ or the currency column says KHR.",
+     "ទឹកប្រាក់គិតជាដុល្លារ (USD) លើកលែងតែមានសញ្ញា ៛ ឬជួរឈររូបិយប័ណ្ណសរសេរថា KHR។"),
+    ("Privacy", "Never write names, phone numbers or other personal details: use codes such as PW-0042.",
+     "កុំសរសេរឈ្មោះ លេខទូរស័ព្ទ ឬព័ត៌មានផ្ទាល់ខ្លួនផ្សេងទៀត។ សូមប្រើលេខកូដ ដូចជា PW-0042។"),
+    ("Headers", "Point at a header to read what it means, whether it is required and the allowed values; "
+                "use the drop-down lists.",
+     "ដាក់កណ្តុរលើក្បាលជួរឈរ ដើម្បីមើលអត្ថន័យ ថាតើត្រូវបំពេញជាចាំបាច់ និងតម្លៃដែលអាចប្រើបាន។ សូមប្រើបញ្ជីជម្រើស។"),
+]
+KHMER_DESCRIPTIONS = {
+    "participants": "មួយជួរសម្រាប់ស្ត្រី ឬក្មេងស្រីម្នាក់ដែលបានចុះឈ្មោះក្នុងកម្មវិធី",
+    "enrollments": "មួយជួរសម្រាប់អ្នកចូលរួមម្នាក់ក្នុងវគ្គសិក្សាមួយ",
+    "followups": "មួយជួរសម្រាប់ការតាមដានស្ថានភាពអ្នកចូលរួមម្តង",
+    "savings": "មួយជួរសម្រាប់សមាជិកក្រុមសន្សំម្នាក់ក្នុងការប្រជុំ ឬខែនីមួយៗ",
+    "activities": "មួយជួរសម្រាប់សកម្មភាពចុះមូលដ្ឋាន ឬផ្សព្វផ្សាយមួយ",
+    "services": "មួយជួរសម្រាប់ការបញ្ជូន ឬជំនួយមួយដល់អ្នកចូលរួម",
+    "targets": "គោលដៅដែលកម្មវិធីបានសន្យាជាមួយម្ចាស់ជំនួយ",
+}
+KIND_NOTES = {DATE: "Date: dd/mm/yyyy", AMOUNT: "Amount: USD unless marked ៛ / KHR",
+              INTEGER: "Whole number", NUMBER: "Number (a rate in percent, or a count)",
+              BOOLEAN: "Allowed values: Yes, No"}
+
+
+def _khmer(kind: str, name: str) -> str:
+    """The preferred (first Khmer) alias of a table or column, or ""."""
+    return next((a for a in aliases_by_name().get((kind, name), ()) if any("\u1780" <= c <= "\u17ff" for c in a)), "")
+
+
+def _note(col) -> str:
+    lines = [col.description or col.name, "Required" if col.required else "Optional"]
+    if col.kind == CATEGORY:
+        lines.append("Allowed values: " + ", ".join(col.categories))
+    elif col.kind in KIND_NOTES:
+        lines.append(KIND_NOTES[col.kind])
+    khmer = _khmer("column", col.name)
+    return "\n".join(lines + ([f"ខ្មែរ: {khmer}"] if khmer else []))
+
+
+def _validation(col, lists) -> DataValidation | None:
+    if col.kind == BOOLEAN:
+        return DataValidation(type="list", formula1='"Yes,No"', allow_blank=True)
+    if col.kind == INTEGER and col.non_negative:
+        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+    if col.kind != CATEGORY:
+        return None
+    inline = '"' + ",".join(col.categories) + '"'
+    if len(inline) <= 255:   # Excel's limit for an inline list
+        return DataValidation(type="list", formula1=inline, allow_blank=True)
+    column = lists.max_column + 1 if lists["A1"].value is not None else 1   # long lists live on a hidden sheet
+    for i, value in enumerate(col.categories, 1):
+        lists.cell(row=i, column=column, value=value)
+    letter = get_column_letter(column)
+    return DataValidation(type="list", formula1=f"Lists!${letter}$1:${letter}${len(col.categories)}")
+
+
+def write_template(path: Path) -> Path:
+    """Write the blank template to `path` (.xlsx) and return the path."""
+    path = Path(path)
+    wb = Workbook()
+    info = wb.active
+    info.title = "Instructions"
+    info.append(["", "English", "ខ្មែរ (Khmer)"])
+    for topic, english, khmer in GENERAL:
+        info.append([topic, english, khmer])
+    info.append([])
+    for name, table in TABLES.items():
+        khmer = _khmer("table", name)
+        info.append([f"Sheet {name}", table.description + ".",
+                     f"សន្លឹក {name} ({khmer}): {KHMER_DESCRIPTIONS.get(name, khmer)}។"])
+    for cell in info[1] + tuple(row[0] for row in info.iter_rows(min_row=2)):
+        cell.font = Font(bold=True)
+    for letter, width in (("A", 22), ("B", 80), ("C", 80)):
+        info.column_dimensions[letter].width = width
+    for row in info.iter_rows():
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    lists = wb.create_sheet("Lists")
+    for name, table in TABLES.items():
+        ws = wb.create_sheet(name)
+        ws.freeze_panes = "A2"
+        for j, col in enumerate(table.columns, 1):
+            letter = get_column_letter(j)
+            cell = ws.cell(row=1, column=j, value=col.name)
+            cell.font = Font(bold=True)
+            cell.comment = Comment(_note(col), "impact template", width=320, height=160)
+            ws.column_dimensions[letter].width = max(len(col.name) + 4, 14)
+            if col.kind == DATE:
+                ws.column_dimensions[letter].number_format = DATE_FORMAT
+            dv = _validation(col, lists)
+            if dv is not None:
+                dv.error, dv.errorTitle = f"Not an allowed value for {col.name}", col.name
+                dv.add(f"{letter}2:{letter}{LAST_ROW}")
+                ws.add_data_validation(dv)
+    if lists["A1"].value is None:
+        wb.remove(lists)
+    else:
+        lists.sheet_state = "hidden"
+    wb.save(path)
+    return path

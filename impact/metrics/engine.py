@@ -1,0 +1,225 @@
+"""One engine for every metric of the catalog, any selection, any breakdown.
+
+The output is one long table: metric, period start and end, the group's dimensions,
+numerator, denominator, value and 95% interval. A ratio is always sum over sum within its
+group, so group numerators and denominators add up to the total's. A rate with no
+denominator is "no data" (NaN), never 0%.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, metric
+from impact.metrics.facts import FACTS
+from impact.metrics.intervals import rate, ratio
+from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
+
+DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type")
+TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
+METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
+RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A period [start, end], both inclusive (no start: from the first record; no end: today),
+    and filters: dimension -> allowed values."""
+    start: dt.date | None = None
+    end: dt.date | None = None
+    filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        unknown = set(self.filters) - set(DIMENSIONS)
+        if unknown:
+            raise ValueError(f"cannot filter by {', '.join(sorted(unknown))}; dimensions: {', '.join(DIMENSIONS)}")
+
+
+def bounds(selection: Selection, today: dt.date | None = None) -> tuple[pd.Timestamp | None, pd.Timestamp]:
+    """(start, end) of a selection as timestamps: no end is today; start None means from the
+    first record (a flow then counts everything up to the end)."""
+    end = pd.Timestamp(selection.end or today or dt.date.today())
+    return (pd.Timestamp(selection.start) if selection.start else None), end
+
+
+def grid(prepared: Prepared, start: pd.Timestamp | None, end: pd.Timestamp,
+         grain: str | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """The periods of a selection's bounds: from its start, or without one from the data's
+    first date (the selection's end when there is no data)."""
+    return periods(start if start is not None else (prepared.first_date or end), end, grain)
+
+
+def periods(start: pd.Timestamp, end: pd.Timestamp, grain: str | None) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Calendar months, quarters or years covering [start, end], clipped to it."""
+    if grain is None:
+        return [(start, end)]
+    step = pd.tseries.frequencies.to_offset(TIME_GRAINS[grain])
+    begin = start.to_period(grain[0].upper()).start_time
+    out = []
+    while begin <= end:
+        out.append((max(begin, start), min(begin + step - pd.Timedelta(days=1), end)))
+        begin += step
+    return out
+
+
+def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categorical:
+    """A dimension's value for every row of a fact: its own column, or its participant's."""
+    if name in fact.columns:
+        return fact[name]
+    source = prepared.participants[name].cat
+    pidx = fact["pidx"].to_numpy()
+    codes = np.append(source.codes.to_numpy(), -1)[pidx]   # pidx -1 (not registered) -> code -1
+    return pd.Categorical.from_codes(codes, categories=source.categories)
+
+
+def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
+    """The latest date of a fact's records (of any fact's, without one), for some organizations
+    (all, without them). Field workbooks arrive weeks late, and not every organization's at
+    once, so the months after it are not reported yet, rather than empty."""
+    dates = [d.max() for d in _record_dates(prepared, fact, {"organization": tuple(organizations)}
+                                            if organizations else {})]
+    dates = [d for d in dates if pd.notna(d)]
+    return max(dates) if dates else None
+
+
+def first_record(prepared: Prepared, filters: dict[str, tuple[str, ...]]) -> pd.Timestamp | None:
+    """The earliest date of any record within filters (dimension -> values): where the data of
+    an organization, program or site begins."""
+    dates = [d.min() for d in _record_dates(prepared, None, filters)]
+    dates = [d for d in dates if pd.notna(d)]
+    return min(dates) if dates else None
+
+
+def _record_dates(prepared: Prepared, fact: str | None, filters: dict[str, tuple[str, ...]]) -> list[pd.Series]:
+    """The record dates of a fact (of every fact, without one) within filters. A fact that
+    cannot be filtered by them gives none: an activity belongs to a site, not to a program."""
+    selection = Selection(filters=filters)
+    return [filtered(prepared, getattr(prepared, spec.source[0]), selection)[spec.source[1]]
+            for name, spec in FACTS.items() if fact in (None, name) and set(filters) <= set(spec.dimensions)]
+
+
+def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+    if expression is None:
+        return np.full(len(fact), np.nan)
+    if expression == ROWS:
+        return np.ones(len(fact))
+    return np.asarray(fact.eval(expression), dtype=float)
+
+
+def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
+            keys: tuple[str, ...] | None = None, today: dt.date | None = None) -> pd.DataFrame:
+    """The long metric table for a selection, broken down by up to two dimensions and/or one
+    time grain. Metrics that cannot be broken down by a requested dimension are left out;
+    those that cannot take a filter come back as NaN with a note saying why."""
+    grain = next((b for b in by if b in TIME_GRAINS), None)
+    dims = [b for b in by if b not in TIME_GRAINS]
+    if set(dims) - set(DIMENSIONS) or len(dims) > 2 or sum(b in TIME_GRAINS for b in by) > 1:
+        raise ValueError(f"break down by at most two of {', '.join(DIMENSIONS)} and one of month, quarter, year")
+    start, end = bounds(selection, today)
+    metrics = [metric(k) for k in keys] if keys else list(CATALOG)
+    parts: list[dict[str, np.ndarray]] = []
+    for i, (period_start, period_end) in enumerate(grid(prepared, start, end, grain)):
+        # "All time" flows count everything up to the end, even rows dated before the first intake.
+        flow_start = period_start if start is not None or i > 0 else None
+        facts: dict[str, pd.DataFrame] = {}     # each fact built and filtered once per period
+        for m in metrics:
+            fact = FACTS[m.fact]
+            if not set(dims) <= set(fact.dimensions):
+                continue
+            unfilterable = sorted(set(selection.filters) - set(fact.dimensions))
+            if unfilterable:
+                parts.append(_rows(m, {}, period_start, period_end, np.array([np.nan]), np.array([np.nan]),
+                                   note=f"cannot be filtered by {', '.join(unfilterable)}"))
+                continue
+            if m.fact not in facts:
+                facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
+            parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
+    columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in columns})
+    for column in ("period_start", "period_end"):
+        out[column] = pd.to_datetime(out[column])
+    return out
+
+
+def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,
+             dimensions: tuple[str, ...] = DIMENSIONS) -> pd.DataFrame:
+    """The rows of a fact (or of any table with a pidx) that pass the selection's filters on
+    `dimensions`: by the row's own column where it has one (an activity's site, a ledger's
+    organization), else by its participant's. Filters on other dimensions do not apply."""
+    keep = np.ones(len(fact), dtype=bool)
+    for name, allowed in selection.filters.items():
+        if name not in dimensions:
+            continue
+        if name in fact.columns:
+            keep &= fact[name].isin(allowed).to_numpy()
+        else:
+            keep &= participant_mask(prepared, fact["pidx"].to_numpy(), {name: allowed})
+    return fact[keep]
+
+
+def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...]]) -> np.ndarray:
+    """Whether each pidx passes filters on participant attributes. An unregistered person
+    (pidx -1) has no attributes: she passes only when there is no filter."""
+    pidx = np.asarray(pidx, dtype=np.int64)
+    keep = np.ones(len(pidx), dtype=bool)
+    for name, allowed in filters.items():
+        column = prepared.participants[name].cat
+        ok = np.append(column.categories.isin(list(allowed)), False)   # code -1 -> False
+        keep &= ok[np.append(column.codes.to_numpy(), -1)[pidx]]      # pidx -1 -> code -1
+    return keep
+
+
+def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
+         period_start, period_end) -> dict[str, np.ndarray]:
+    num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+    if dims:
+        table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
+        table["numerator"], table["denominator"] = num, den
+        table = table.groupby(dims, observed=True, dropna=False, sort=True)[["numerator", "denominator"]] \
+            .sum(min_count=0).reset_index()
+        groups = {d: table[d].astype(object).to_numpy() for d in dims}
+        num, den = table["numerator"].to_numpy(dtype=float), table["denominator"].to_numpy(dtype=float)
+    else:
+        groups, num, den = {}, np.array([np.nansum(num)]), np.array([np.nansum(den)])
+    if m.kind == Kind.COUNT:
+        return _rows(m, groups, period_start, period_end, num, den, value=num)
+    if m.kind == Kind.RATE:
+        value, low, high = rate(num, den)
+        return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high))
+    return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den))
+
+
+def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, num: np.ndarray, den: np.ndarray,
+          value: np.ndarray | None = None, interval=None, note: str | None = None) -> dict[str, np.ndarray]:
+    """Result rows of one metric in one period, as columns (one frame is made at the end)."""
+    n = len(num)
+    value = np.full(n, np.nan) if value is None else np.asarray(value, dtype=float)
+    low, high = (np.full(n, np.nan), np.full(n, np.nan)) if interval is None else interval
+    counted = m.kind == Kind.COUNT
+    return {"metric": np.full(n, m.key, dtype=object), "kind": np.full(n, m.kind.value, dtype=object),
+            "period_start": np.full(n, period_start, dtype=object), "period_end": np.full(n, period_end, dtype=object),
+            **groups,
+            "numerator": np.full(n, np.nan) if counted else np.asarray(num, dtype=float),
+            "denominator": np.full(n, np.nan) if counted else np.asarray(den, dtype=float),
+            "value": value, "ci_low": np.asarray(low, dtype=float), "ci_high": np.asarray(high, dtype=float),
+            "note": np.full(n, note, dtype=object) if note is not None else
+            np.where(np.isnan(value), "no data", "").astype(object)}
+
+
+def as_metric_rows(frame: pd.DataFrame, key: str, dimension: str, numerator: str, denominator: str) -> pd.DataFrame:
+    """A breakdown made outside the engine (per savings group, per service type) in the engine's
+    long shape, so charts and disclosure take it as any metric: value = numerator /
+    denominator (no data without a denominator), with the Wilson interval for a rate."""
+    m = metric(key)
+    num = frame[numerator].to_numpy(dtype=float)
+    den = frame[denominator].to_numpy(dtype=float)
+    value, low, high = rate(num, den) if m.kind == Kind.RATE else (ratio(num, den), *(np.full(len(frame), np.nan),) * 2)
+    out = pd.DataFrame({dimension: frame[dimension].to_numpy(), "metric": key, "kind": m.kind.value,
+                        "numerator": num, "denominator": den, "value": value, "ci_low": low, "ci_high": high})
+    out["note"] = np.where(np.isnan(value), "no data", "")
+    return out[[dimension] + METRIC_COLUMNS]

@@ -1,0 +1,124 @@
+"""The clean tables reshaped once per store version for fast metric computation.
+
+Every participant gets an integer position (`pidx`); enrollments, follow-ups, services and
+savings members carry it, so a filter or breakdown on a participant's attributes is an array
+lookup, not a join. Follow-ups keep only *known* ones (status not unknown), sorted by
+participant, date and spreadsheet row: the explicit tie-breaker for two checks on one day.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact.contract.frames import merge_participants
+from impact.contract.tables import AT_RISK_WORK_SETTINGS
+
+NOT_RECORDED = "not recorded"
+AGE_BANDS = ("under 18", "18-24", "25-34", "35+")
+# Attributes of a participant that filter and break down every participant-based metric.
+PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "age_band", "work_setting", "referral_source")
+
+
+@dataclass
+class Prepared:
+    participants: pd.DataFrame   # index = pidx
+    enrollments: pd.DataFrame
+    followups: pd.DataFrame      # known follow-ups only, sorted by pidx, date, row
+    services: pd.DataFrame
+    savings: pd.DataFrame        # midx = savings member (organization, member_id); sorted by period;
+                                 # organization is the ledger's own (members need not be registered)
+    activities: pd.DataFrame
+    targets: pd.DataFrame
+
+    @property
+    def first_date(self) -> pd.Timestamp | None:
+        """The earliest date in the data: where "all time" starts."""
+        dates = [self.participants["intake_date"].min(), self.activities["activity_date"].min(),
+                 self.savings["period"].min(), self.services["service_date"].min()]
+        dates = [d for d in dates if pd.notna(d)]
+        return min(dates) if dates else None
+
+
+def age_band(birth_year: pd.Series, intake_date: pd.Series) -> pd.Categorical:
+    age = intake_date.dt.year - birth_year.astype("Float64")
+    bands = pd.cut(age.astype(float), [-np.inf, 17, 24, 34, np.inf], labels=AGE_BANDS)
+    return bands.cat.add_categories([NOT_RECORDED]).fillna(NOT_RECORDED)
+
+
+def _category(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.notna(), NOT_RECORDED).astype("category")
+
+
+def _pidx(frame: pd.DataFrame, index: pd.Series, org: str = "organization", pid: str = "participant_id") -> np.ndarray:
+    """Position of each row's participant, -1 where she is not registered."""
+    keys = pd.MultiIndex.from_arrays([frame[org].astype(object), frame[pid].astype(object)])
+    return index.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
+    """Build the prepared frames from the store's (or a load's) clean tables.
+
+    A participant is (organization, participant_id): a woman in two registers of one load (two
+    programs' workbooks) is one woman, merged by the store's rule (earliest intake; other
+    columns from her first registration), so she is counted once and her records find her."""
+    p = merge_participants(tables["participants"]).reset_index(drop=True)
+    participants = pd.DataFrame({
+        "organization": _category(p["organization"]),
+        "participant_id": p["participant_id"].astype(object),
+        "program": _category(p["program"]),
+        "site": _category(p["site"]),
+        "intake_date": pd.to_datetime(p["intake_date"]),
+        "age_band": age_band(p["birth_year"], pd.to_datetime(p["intake_date"])),
+        "work_setting": _category(p["work_setting"]),
+        "referral_source": _category(p["referral_source"]),
+        "at_risk": p["work_setting"].isin(AT_RISK_WORK_SETTINGS).to_numpy(dtype=bool),
+    })
+    index = pd.Series(np.arange(len(p)), index=pd.MultiIndex.from_arrays(
+        [p["organization"].astype(object), p["participant_id"].astype(object)]))
+
+    e = tables["enrollments"]
+    enrollments = pd.DataFrame({
+        "pidx": _pidx(e, index), "course": _category(e["course"]), "course_type": _category(e["course_type"]),
+        "cohort": e["cohort"].astype(object), "start_date": pd.to_datetime(e["start_date"]),
+        "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
+        "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
+    })
+
+    f = tables["followups"]
+    f = f[f["employment_status"] != "unknown"]
+    followups = pd.DataFrame({
+        "pidx": _pidx(f, index), "followup_date": pd.to_datetime(f["followup_date"]).to_numpy(),
+        "employment_status": pd.Categorical(f["employment_status"]),   # compared per selection: keep codes
+        "monthly_income": f["monthly_income"].astype(float).to_numpy(),
+        "row": np.arange(len(f)),
+    })
+    followups = followups[followups["pidx"] >= 0].sort_values(["pidx", "followup_date", "row"], kind="stable")
+    followups = followups.drop(columns="row").reset_index(drop=True)
+
+    s = tables["services"]
+    services = pd.DataFrame({
+        "pidx": _pidx(s, index), "service_date": pd.to_datetime(s["service_date"]),
+        "service_type": s["service_type"].astype("category"), "status": s["status"].astype("category"),
+        "amount": s["amount"].astype(float),
+    })
+
+    v = tables["savings"]
+    members = pd.MultiIndex.from_arrays([v["organization"].astype(object), v["member_id"].astype(object)])
+    savings = pd.DataFrame({
+        "midx": members.factorize()[0], "pidx": _pidx(v, index, pid="member_id"),
+        "organization": _category(v["organization"]), "group_id": v["group_id"].astype(object),
+        "group_type": _category(v["group_type"]),
+        "period": pd.to_datetime(v["period"]),
+        "net": v["deposit"].astype(float).fillna(0) - v["withdrawal"].astype(float).fillna(0),
+    }).sort_values("period", kind="stable").reset_index(drop=True)
+
+    a = tables["activities"]
+    activities = pd.DataFrame({
+        "organization": _category(a["organization"]), "site": _category(a["site"]),
+        "activity_type": a["activity_type"].astype("category"), "activity_date": pd.to_datetime(a["activity_date"]),
+        "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
+    })
+    return Prepared(participants, enrollments, followups, services, savings, activities,
+                    tables["targets"].reset_index(drop=True))

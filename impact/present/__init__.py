@@ -1,0 +1,1 @@
+"""Presentation: the one formatter, labels and texts in English and Khmer, charts and the donor report."""

@@ -1,0 +1,301 @@
+"""Plotly figures for metric tables, as pure functions (no Streamlit), so a script or the
+HTML report draws exactly what the dashboard shows.
+
+Rates always carry their interval as error bars and their n on hover: a 100% from 3 women
+must not look like a 100% from 300.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from impact.present import formatting
+from impact.metrics.catalog import METRICS, Kind
+from impact.present.formatting import metric_label, metric_question
+from impact.present.texts import text
+
+PALETTE = ("#0F6E6E", "#E07A5F", "#3D405B", "#81B29A", "#F2CC8F", "#6D597A", "#B56576", "#355070")
+FONT = "Noto Sans Khmer, Khmer OS, Hanuman, sans-serif"
+
+
+def wrap(title: str, width: int = 60) -> str:
+    """A long question on several lines (Plotly never wraps a title by itself)."""
+    return "<br>".join(textwrap.wrap(title, width)) or title
+
+
+def _layout(fig: go.Figure, title: str) -> go.Figure:
+    title = wrap(title)
+    lines = title.count("<br>")
+    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 16}}, font={"family": FONT},
+                      margin={"l": 10, "r": 10, "t": 50 + 22 * lines, "b": 10}, colorway=PALETTE,
+                      # below the axis labels, however long they are
+                      legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                              "traceorder": "normal"},
+                      hoverlabel={"font": {"family": FONT}}, clickmode="event+select")
+    if fig.layout.showlegend is not False:
+        fig.update_layout(margin_b=40)
+    return fig
+
+
+def _hover(row: pd.Series, key: str, currency: str = "USD") -> str:
+    if METRICS[key].kind == Kind.RATE and row["denominator"] == row["denominator"]:
+        return formatting.rate_detail(row)
+    if METRICS[key].kind == Kind.AMOUNT:
+        return formatting.amount_detail(row, "n", currency)
+    return formatting.metric_value(key, row["value"])
+
+
+def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color: str | None = None,
+         title: str | None = None, currency: str = "USD", labels: dict | None = None) -> go.Figure:
+    """One metric by one dimension (optionally split by a second, as colours). Amounts are
+    shown in `currency` (the table's values already converted); `labels` names the categories
+    in the reader's language while the bars keep their values, so a click still filters."""
+    rows = table[(table["metric"] == key) & table["value"].notna()]
+    fig = go.Figure()
+    for i, (name, part) in enumerate(rows.groupby(color, sort=False) if color else [(None, rows)]):
+        error = None
+        if METRICS[key].kind == Kind.RATE:
+            error = {"type": "data", "symmetric": False, "array": (part["ci_high"] - part["value"]).tolist(),
+                     "arrayminus": (part["value"] - part["ci_low"]).tolist(), "thickness": 1.2}
+        fig.add_bar(x=part[dimension].astype(str).tolist(), y=part["value"].tolist(), name=str(name) if name else "",
+                    error_y=error, marker_color=PALETTE[i % len(PALETTE)],
+                    hovertext=[f"<b>{_name(x, labels)}</b><br>{_hover(r, key, currency)}"
+                               for x, (_, r) in zip(part[dimension], part.iterrows())], hoverinfo="text",
+                    customdata=part[dimension].astype(str).tolist())
+    fig.update_layout(barmode="group", showlegend=bool(color), xaxis_title=text(dimension, lang) if dimension in
+                      ("organization", "program", "site", "course", "group_type", "age_band") else None)
+    _category_ticks(fig, rows[dimension], labels)
+    if METRICS[key].kind == Kind.RATE:
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    elif METRICS[key].kind == Kind.AMOUNT:
+        fig.update_yaxes(tickprefix="$" if currency == "USD" else "", ticksuffix=" ៛" if currency == "KHR" else "")
+    return _layout(fig, title or metric_question(key, lang))
+
+
+def reported(table: pd.DataFrame, through: dict[str, dt.date | None]) -> pd.DataFrame:
+    """The rows of periods that begin by their metric's latest record (`through`, by metric):
+    for the periods after it nothing was reported yet, and a zero would read as a collapse."""
+    limit = table["metric"].map(lambda key: pd.Timestamp(through.get(key) or pd.Timestamp.max))
+    return table[table["period_start"] <= limit]
+
+
+def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = None, grain: str | None = None,
+          through: dt.date | None = None) -> go.Figure:
+    """A metric over time (rows broken down by `grain`: month, quarter or year), with its
+    interval, over the periods `reported` by `through` (the metric's latest record). A period
+    only partly covered (by the selection or the data) is drawn as an open circle and says so on
+    hover."""
+    rows = reported(table[table["metric"] == key], {key: through})
+    rows = rows[rows["value"].notna()].sort_values("period_end")
+    partial = pd.Series(False, index=rows.index)
+    if through is not None:
+        partial = rows["period_end"] > pd.Timestamp(through)
+    if grain is not None:
+        calendar = rows["period_start"].dt.to_period(grain[0].upper())
+        partial |= (rows["period_start"] > calendar.dt.start_time) | \
+            (rows["period_end"] < calendar.dt.end_time.dt.normalize())
+    covered_to = rows["period_end"] if through is None else rows["period_end"].clip(upper=pd.Timestamp(through))
+    fig = go.Figure()
+    for i, (name, part) in enumerate(rows.groupby(color, sort=False) if color else [(None, rows)]):
+        colour = PALETTE[i % len(PALETTE)]
+        if METRICS[key].kind == Kind.RATE:
+            fig.add_scatter(x=list(part["period_end"]) + list(part["period_end"])[::-1],
+                            y=list(part["ci_high"]) + list(part["ci_low"])[::-1], fill="toself",
+                            line={"width": 0}, fillcolor=colour, opacity=0.15, hoverinfo="skip", showlegend=False)
+        note = [("<br>" + text("partial_period", lang).format(start=formatting.day(s), end=formatting.day(e)))
+                if p else "" for s, e, p in zip(part["period_start"], covered_to[part.index], partial[part.index])]
+        fig.add_scatter(x=part["period_end"], y=part["value"], mode="lines+markers", name=str(name) if name else "",
+                        line={"color": colour},
+                        marker={"symbol": ["circle-open" if p else "circle" for p in partial[part.index]],
+                                "size": [9 if p else 6 for p in partial[part.index]]},
+                        hovertext=[_hover(r, key) + n for (_, r), n in zip(part.iterrows(), note)],
+                        hoverinfo="text+x")
+    if METRICS[key].kind == Kind.RATE:
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    else:   # counts from zero: a cut axis exaggerates a change
+        fig.update_yaxes(rangemode="tozero")
+    fig.update_layout(showlegend=bool(color))
+    return _layout(fig, metric_question(key, lang))
+
+
+def funnel_labels(steps: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """`impact.metrics.funnel.funnel`'s steps with their label and note in `lang`: what the step
+    counts, among how many at-risk women the exits are counted, and the filters it did not take."""
+    def note(row) -> str:
+        parts = [text(f"funnel_note_{row.step}", lang, default="")]
+        if row.at_risk == row.at_risk:
+            parts[0] = f"{parts[0]} {text('funnel_at_risk', lang).format(n=f'{row.at_risk:,.0f}')}"
+        if row.filters_left_out:
+            names = ", ".join(text(name, lang, default=name) for name in row.filters_left_out)
+            parts.append(text("not_filtered_by", lang).format(names=names))
+        return "; ".join(p for p in parts if p)
+    return steps.assign(label=[text(f"funnel_{step}", lang) for step in steps["step"]],
+                        note=[note(row) for row in steps.itertuples()])
+
+
+def funnel(steps: pd.DataFrame, lang: str = "en") -> go.Figure:
+    # Our own conversions: each step against the step it is measured from (`conversion_of`),
+    # which for the exits is the women registered, not the step drawn above them.
+    steps = funnel_labels(steps, lang)
+    shown = [formatting.count(c) + ("" if r != r else f" ({r:.0%})") for c, r in zip(steps["count"], steps["conversion"])]
+    fig = go.Figure(go.Funnel(y=steps["label"], x=steps["count"], text=shown, textinfo="text",
+                              hovertext=steps["note"], marker={"color": PALETTE[0]}))
+    return _layout(fig, text("funnel_title", lang))
+
+
+# --- breakdowns that are not one catalog metric (impact.metrics.statuses, impact.metrics.cohorts, ...) ---
+
+STATUS_COLOURS = {"entertainment_work": "#E07A5F", "alternative_employment": "#0F6E6E", "own_business": "#81B29A",
+                  "studying": "#F2CC8F", "not_working": "#3D405B"}
+LOST_COLOUR = "#B8B8B8"
+
+
+def _name(value, labels: dict | None = None) -> str:
+    if isinstance(value, pd.Timestamp):
+        return formatting.month(value)
+    return str(labels.get(value, value)) if labels else str(value)
+
+
+def _category_ticks(fig: go.Figure, values: pd.Series, labels: dict | None) -> None:
+    """Show categories by their label (Khmer, or words for codes); the data keep their values."""
+    if labels:
+        shown = list(dict.fromkeys(values.astype(str)))
+        fig.update_xaxes(tickvals=shown, ticktext=[_name(v, labels) for v in shown])
+
+
+def paired_rates(table: pd.DataFrame, keys: tuple[str, ...], dimension: str, title: str, lang: str = "en",
+                 labels: dict | None = None) -> go.Figure:
+    """Two (or more) rate metrics side by side for each category, each with its interval and
+    n on hover, so one is never read without the other (job exit with follow-up coverage)."""
+    fig = go.Figure()
+    for i, key in enumerate(keys):
+        part = table[(table["metric"] == key) & table["value"].notna()]
+        fig.add_bar(x=part[dimension].astype(str).tolist(), y=part["value"].tolist(), name=metric_label(key, lang),
+                    marker_color=PALETTE[i % len(PALETTE)],
+                    error_y={"type": "data", "symmetric": False, "array": (part["ci_high"] - part["value"]).tolist(),
+                             "arrayminus": (part["value"] - part["ci_low"]).tolist(), "thickness": 1.2},
+                    hovertext=[f"<b>{_name(x, labels)}</b><br>{metric_label(key, lang)}: {_hover(r, key)}"
+                               for x, (_, r) in zip(part[dimension], part.iterrows())], hoverinfo="text")
+    fig.update_layout(barmode="group", showlegend=True, xaxis_title=text(dimension, lang)
+                      if dimension in ("organization", "program", "site") else None)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+    _category_ticks(fig, table[dimension], labels)
+    return _layout(fig, title)
+
+
+def _cell(value, is_money: bool, currency: str) -> str:
+    if value != value or value is None:
+        return "–"
+    return formatting.money(value, currency) if is_money else formatting.count(value)
+
+
+def counts(frame: pd.DataFrame, x: str, columns: dict[str, str], title: str, *, labels: dict | None = None,
+           hover: dict[str, str] | None = None, stacked: bool = False, money_columns: tuple[str, ...] = (),
+           currency: str = "USD", x_title: str | None = None, colours: dict[str, str] | None = None) -> go.Figure:
+    """Bars of plain counts or amounts by a category (or a date): one trace per column of
+    `columns` (column -> legend label), stacked or side by side. The hover names the
+    category and gives every column of `columns` and `hover` with its label."""
+    shown = {**columns, **(hover or {})}
+    tips = [f"<b>{_name(row[x], labels)}</b><br>"
+            + "<br>".join(f"{label}: {_cell(row[c], c in money_columns, currency)}" for c, label in shown.items())
+            for _, row in frame.iterrows()]
+    xs = frame[x].tolist() if pd.api.types.is_datetime64_any_dtype(frame[x]) else frame[x].astype(str).tolist()
+    fig = go.Figure()
+    for i, (column, name) in enumerate(columns.items()):
+        fig.add_bar(x=xs, y=frame[column].astype(float).tolist(), name=name, hovertext=tips, hoverinfo="text",
+                    marker_color=(colours or {}).get(column, PALETTE[i % len(PALETTE)]))
+    fig.update_layout(barmode="stack" if stacked else "group", showlegend=len(columns) > 1, xaxis_title=x_title)
+    if money_columns and set(columns) <= set(money_columns) and currency == "USD":
+        fig.update_yaxes(tickprefix="$")
+    _category_ticks(fig, frame[x], labels)
+    return _layout(fig, title)
+
+
+def lines(frame: pd.DataFrame, x: str, y: str, title: str, *, color: str | None = None,
+          labels: dict | None = None, hover: dict[str, str] | None = None, is_money: bool = False,
+          currency: str = "USD", y_title: str | None = None) -> go.Figure:
+    """A plain value over time, one line per value of `color` (its label from `labels`)."""
+    fig = go.Figure()
+    for i, (name, part) in enumerate(frame.groupby(color, sort=True) if color else [(None, frame)]):
+        tips = [f"<b>{_name(name, labels) + ', ' if color else ''}{_name(row[x])}</b><br>"
+                f"{_cell(row[y], is_money, currency)}"
+                + "".join(f"<br>{label}: {_cell(row[c], False, currency)}" for c, label in (hover or {}).items())
+                for _, row in part.iterrows()]
+        fig.add_scatter(x=part[x], y=part[y].astype(float), mode="lines+markers", name=_name(name, labels) if color
+                        else "", line={"color": PALETTE[i % len(PALETTE)]}, hovertext=tips, hoverinfo="text")
+    fig.update_layout(showlegend=bool(color), yaxis_title=y_title)
+    fig.update_yaxes(rangemode="tozero")     # from zero: a cut axis exaggerates growth
+    if is_money and currency == "USD":
+        fig.update_yaxes(tickprefix="$")
+    return _layout(fig, title)
+
+
+def status_mix(mix: pd.DataFrame, title: str, lang: str = "en", labels: dict | None = None) -> go.Figure:
+    """Shares of latest known statuses by quarter (`impact.metrics.statuses.status_mix`), stacked to
+    100%, entertainment work first, with counts on hover."""
+    fig = go.Figure()
+    for status, part in mix.groupby("employment_status", sort=False):
+        fig.add_bar(x=formatting.quarters(part["period_start"]).tolist(), y=part["share"].tolist(),
+                    name=_name(status, labels), marker_color=STATUS_COLOURS.get(status, PALETTE[2]),
+                    hovertext=[f"<b>{_name(status, labels)}</b> {formatting.quarter(r.period_start)}<br>"
+                               f"{formatting.percent(r.share)} ({formatting.n_of(r.participants, r.total)})"
+                               for r in part.itertuples()],
+                    hoverinfo="text")
+    fig.update_layout(barmode="stack", showlegend=True)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return _layout(fig, title)
+
+
+def cohorts(table: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
+    """Follow-up cohorts (`impact.metrics.cohorts.followup_cohorts`): per milestone, each intake
+    quarter's women stacked as out of entertainment work, still in it, and lost to follow-up,
+    so the missing are as visible as the found; the share out with its interval on hover."""
+    from plotly.subplots import make_subplots
+
+    milestones = sorted(table["milestone_months"].unique())
+    fig = make_subplots(rows=1, cols=max(len(milestones), 1), shared_yaxes=True,
+                        subplot_titles=[f"{m} {text('months_after_intake', lang)}" for m in milestones])
+    parts = (("out_of_entertainment", PALETTE[0]), ("in_entertainment", PALETTE[1]), ("lost_to_followup", LOST_COLOUR))
+    for col, m in enumerate(milestones, start=1):
+        rows = table[table["milestone_months"] == m]
+        tips = [f"<b>{r.cohort}, {m} {text('months_after_intake', lang)}</b><br>"
+                f"{text('out_of_entertainment', lang)}: {r.out_of_entertainment:,.0f} / "
+                f"{r.out_of_entertainment + r.in_entertainment:,.0f} "
+                + (f"({formatting.percent(r.share_out)}, 95% CI {formatting.interval(r.ci_low, r.ci_high)})"
+                   if pd.notna(r.share_out) else "")
+                + f"<br>{text('lost_to_followup', lang)}: {r.lost_to_followup:,.0f} / {r.participants:,.0f}"
+                for r in rows.itertuples()]
+        for name, colour in parts:
+            fig.add_bar(x=rows["cohort"].tolist(), y=rows[name].tolist(), name=text(name, lang), marker_color=colour,
+                        legendgroup=name, showlegend=col == 1, hovertext=tips, hoverinfo="text", row=1, col=col)
+    fig.update_layout(barmode="stack", showlegend=True)
+    fig.update_annotations(font_size=13)
+    fig = _layout(fig, title)
+    fig.update_layout(margin_t=fig.layout.margin.t + 30)   # the milestones' titles sit under the question
+    return fig
+
+
+def survival(curve: pd.DataFrame, summary: dict, title: str, lang: str = "en") -> go.Figure:
+    """A Kaplan–Meier curve (`impact.metrics.cohorts.time_to_exit`): the share still in entertainment
+    work by days since intake, as steps with their 95% band, and the median marked."""
+    fig = go.Figure()
+    step = {"shape": "hv", "width": 0}
+    fig.add_scatter(x=curve["days"], y=curve["ci_high"], line=step, hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=curve["days"], y=curve["ci_low"], line=step, fill="tonexty", fillcolor="rgba(15, 110, 110, 0.18)",
+                    hoverinfo="skip", showlegend=False)
+    fig.add_scatter(x=curve["days"], y=curve["share_still_in"], line={"shape": "hv", "color": PALETTE[0]},
+                    name=text("share_still_in", lang), showlegend=False, hoverinfo="text",
+                    hovertext=[f"<b>{r.days:,.0f} {text('days', lang)}</b><br>{text('share_still_in', lang)}: "
+                               f"{formatting.percent(r.share_still_in)} "
+                               f"(95% CI {formatting.interval(r.ci_low, r.ci_high)})<br>"
+                               f"{text('still_followed', lang)}: {r.at_risk:,.0f}" for r in curve.itertuples()])
+    fig.add_hline(y=0.5, line={"dash": "dot", "color": PALETTE[2], "width": 1})
+    if summary.get("median_days") is not None:
+        fig.add_vline(x=summary["median_days"], line={"dash": "dash", "color": PALETTE[1], "width": 1},
+                      annotation_text=f"{text('median', lang)}: {summary['median_days']:,} {text('days', lang)}")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text("share_still_in", lang))
+    fig.update_xaxes(title=text("days_since_intake", lang))
+    return _layout(fig, title)
