@@ -49,7 +49,7 @@ from impact import config
 
 from impact import migrations
 from impact.contract.aliases import compact
-from impact.contract.frames import PARTICIPANT_KEY, column_kinds, merge_participants, typed
+from impact.contract.frames import PARTICIPANT_KEY, column_kinds, typed
 from impact.intake.load_report import Conflict, FileResult, Issue, LoadResult
 from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
 
@@ -408,11 +408,10 @@ class Store:
         return row.file_name, bytes(row.content)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The clean tables of the active versions, participants merged across sources."""
+        """The clean tables of the active versions, as stored: a woman registered by two
+        sources has a row in each (`metrics.prepared.prepare` merges her, once)."""
         with self.engine.connect() as conn:  # one transaction (a snapshot, on SQLite)
-            out = {name: self._active_rows(name, conn) for name in TABLES}
-        out["participants"] = merge_participants(out["participants"])
-        return out
+            return {name: self._active_rows(name, conn) for name in TABLES}
 
     def participant_keys(self, organization: str | None = None) -> set[tuple[str, str]]:
         """(organization, participant_id) of registered participants, to check references."""

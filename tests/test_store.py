@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy
 
+from impact.contract.frames import merge_participants
 from impact.intake.load_report import Conflict, Issue
 from impact.store import data_tables, open_store
 from impact.contract.tables import TABLES, stored_columns
@@ -233,7 +234,9 @@ def test_participant_merged_across_sources(store):
         site="Siem Reap - Pouk")})
     store.ingest(load(outreach))
     store.ingest(load(training))
-    merged = store.tables()["participants"].set_index("participant_id")
+    stored = store.tables()["participants"]
+    assert len(stored) == 3                                 # as stored: one row per source
+    merged = merge_participants(stored).set_index("participant_id")
     assert len(merged) == 2
     p1 = merged.loc["P1"]
     assert p1["intake_date"] == pd.Timestamp("2024-01-15")  # earliest intake
