@@ -66,14 +66,18 @@ def today(monkeypatch) -> dt.date:
 
 
 def empty_postgres() -> str:
-    """IMPACT_TEST_POSTGRES_URL with an empty public schema (or the test skips)."""
+    """IMPACT_TEST_POSTGRES_URL with an empty schema of this test process's own (or the test
+    skips): pytest-xdist's workers share the server, each in its schema (`search_path` in the
+    URL, so processes a test starts use it too)."""
     if not POSTGRES:
         pytest.skip("IMPACT_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
+    schema = f"impact_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     engine = sqlalchemy.create_engine(POSTGRES)
     with engine.begin() as conn:
-        conn.execute(sqlalchemy.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        conn.execute(sqlalchemy.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
     engine.dispose()
-    return POSTGRES
+    url = sqlalchemy.make_url(POSTGRES).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from impact.store import open_store
 from impact.present.texts import text
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]   # one server, one worker
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 

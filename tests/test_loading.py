@@ -248,6 +248,15 @@ def test_every_format(tmp_path, writer, suffix):
     assert f.sheets[0].rows_skipped == 3
 
 
+def test_ods_date_cells(tmp_path):
+    """An .ods keeps dates as date cells (LibreOffice's own format; the demo writes none)."""
+    rows = [PARTICIPANT_HEADER, participant("P-1", intake=dt.date(2024, 3, 15)),
+            participant("P-2", intake=dt.datetime(2024, 3, 16))]
+    f = only_file(load_files([write_ods(tmp_path / "A_reg.ods", {"Register": rows})]))
+    assert list(f.tables["participants"]["intake_date"]) == [dt.datetime(2024, 3, 15), dt.datetime(2024, 3, 16)]
+    assert f.issues == []
+
+
 @pytest.mark.parametrize("bom, delimiter", [(True, ","), (False, ","), (False, ";")])
 def test_csv(tmp_path, bom, delimiter):
     rows = [["LBC activities (export)", "", ""], ["Activity Date", "Site", "Activity Type"],

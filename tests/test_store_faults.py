@@ -146,14 +146,13 @@ def test_command_line_load_into_a_read_only_store(path, tmp_path, impact_cli):
     assert len(load_files([workbook]).table("participants")) == 1   # the file itself was fine
 
 
-def test_data_page_says_the_store_is_busy(tmp_path, monkeypatch):
+def test_data_page_says_the_store_is_busy(demo_store, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from tests.test_data_page import APP, XLSX, workbook
-    path = tmp_path / "store.db"
+    path = demo_store
     monkeypatch.setenv("IMPACT_STORE", str(path))
     monkeypatch.setenv("IMPACT_STORE_BUSY_TIMEOUT", "0.3")
-    monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("app/pages/data.py").run()
     before = snapshot(path)

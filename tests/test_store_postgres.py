@@ -73,23 +73,25 @@ def test_accounts_and_share_links_on_postgres(store):
         sharing.verify(store, secret, token)
 
 
-def test_command_line_load_into_postgres(store, tmp_path, impact_cli):
+def test_command_line_load_into_postgres(store, postgres_url, tmp_path, impact_cli):
     path = write_xlsx(tmp_path / "SRP_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1"), participant("P-2")]})
-    out = impact_cli("load", path, "--store", URL)
+    out = impact_cli("load", path, "--store", postgres_url)
     assert out.returncode == 0, out.stderr
-    assert len(open_store(URL).tables()["participants"]) == 2
+    assert len(open_store(postgres_url).tables()["participants"]) == 2
     assert len(load_files([path]).table("participants")) == 2
 
 
-def test_busy_and_read_only_postgres_store_fail_with_one_line(store):
+def test_busy_and_read_only_postgres_store_fail_with_one_line(store, postgres_url):
     from impact.store import _WRITE_LOCK_KEY, StoreBusy, StoreReadOnly
     store.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1"])})))
-    busy = open_store(URL, busy_timeout=0.2)
+    busy = open_store(postgres_url, busy_timeout=0.2)
     with store.engine.begin() as other:     # another server saving an upload
         other.execute(sqlalchemy.select(sqlalchemy.func.pg_advisory_xact_lock(_WRITE_LOCK_KEY)))
         with pytest.raises(StoreBusy, match="^another upload is being saved, try again$"):
             busy.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1", "P-2"])})))
-    read_only = open_store(URL + "?options=-c%20default_transaction_read_only%3Don")
+    url = sqlalchemy.make_url(postgres_url)
+    read_only = open_store(url.update_query_dict(
+        {"options": url.query["options"] + " -cdefault_transaction_read_only=on"}).render_as_string(False))
     assert len(read_only.tables()["participants"]) == 1
     with pytest.raises(StoreReadOnly, match="^the store is read-only: nothing was saved$"):
         read_only.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P-1", "P-2"])})))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import os
 import random
-import zipfile
 from collections import Counter
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -39,7 +38,7 @@ from impact.contract.tables import (
 )
 
 START, END = date(2023, 1, 1), date(2025, 9, 30)
-# Stamped on every demo workbook and its zip members instead of the time of writing, so the
+# Stamped on every demo workbook as its creation time instead of the time of writing, so the
 # same demo is the same bytes (a store that has it sees it as unchanged).
 WRITTEN_AT = datetime(2023, 1, 1)
 KHR_PER_USD = 4000
@@ -106,7 +105,7 @@ FILES: dict[str, dict[str, list]] = {
             ("activities", dict(header="en_units", labels="en", dates="text", total="Total",
                                 title="KWCD night outreach log (export)", note="Exported from the outreach app"))]},
     "SRP": {
-        "SRP_monitoring_2023-2025.ods": [
+        "SRP_monitoring_2023-2025.xlsx": [
             ("participants", dict(sheet="Participants", header="en_units", labels="en", dates="mixed")),
             ("enrollments", dict(sheet="Courses", header="en", labels="en", dates="text", bools="yn")),
             ("services", dict(sheet="Referrals", header="en_units", labels="mixed", dates="mixed")),
@@ -442,49 +441,28 @@ def _build_sheet(code: str, cfg: dict, table: str, style: dict, data: dict, rng:
 
 
 def _write_xlsx(path: Path, sheets: list[dict]) -> None:
-    from openpyxl import Workbook
-    wb = Workbook()
-    wb.remove(wb.active)
+    """Each value as the cell type a spreadsheet program gives it (dates as dates, shown
+    dd/mm/yyyy); the same sheets give the same bytes (xlsxwriter stamps no time of writing
+    when given the creation time)."""
+    import xlsxwriter
+    wb = xlsxwriter.Workbook(str(path), {"in_memory": True})
+    wb.set_properties({"created": WRITTEN_AT})
+    day = wb.add_format({"num_format": "DD/MM/YYYY"})
     for sh in sheets:
-        ws = wb.create_sheet(sh["name"])
-        for line in sh["grid"]:
-            ws.append(line)
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, date):
-                    cell.number_format = "DD/MM/YYYY"
-        for r1, c1, r2, c2 in sh["merges"]:
-            ws.merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
-        ws.sheet_state = "hidden" if sh["hidden"] else "visible"
-    # openpyxl's save() stamps the time of saving; its writer keeps the properties given.
-    from openpyxl.writer.excel import ExcelWriter
-    wb.properties.created = wb.properties.modified = WRITTEN_AT
-    ExcelWriter(wb, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)).save()
-
-
-def _write_ods(path: Path, sheets: list[dict]) -> None:
-    from odf.element import Element
-    from odf.opendocument import OpenDocumentSpreadsheet
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
-    # odfpy declares every namespace any document of the process used (a class attribute):
-    # forgotten here, the file declares its own, the same bytes each time.
-    Element.namespaces.clear()
-    doc = OpenDocumentSpreadsheet()
-    for sh in sheets:
-        table = Table(name=sh["name"])
-        for line in sh["grid"]:
-            tr = TableRow()
-            for v in line or [None]:
-                cell = TableCell() if v is None else TableCell(valuetype="float", value=v) \
-                    if isinstance(v, (int, float)) else TableCell(valuetype="date", datevalue=v.isoformat()) \
-                    if isinstance(v, date) else TableCell(valuetype="string")
-                if v is not None:
-                    cell.addElement(P(text=f"{v:%d/%m/%Y}" if isinstance(v, date) else str(v)))
-                tr.addElement(cell)
-            table.addElement(tr)
-        doc.spreadsheet.addElement(table)
-    doc.save(str(path))
+        ws = wb.add_worksheet(sh["name"])
+        for r1, c1, r2, c2 in sh["merges"]:   # its first cell's value is written below
+            ws.merge_range(r1 - 1, c1 - 1, r2 - 1, c2 - 1, None)
+        for i, line in enumerate(sh["grid"]):
+            for j, value in enumerate(line):
+                if isinstance(value, date):
+                    ws.write_datetime(i, j, value, day)
+                elif isinstance(value, (int, float)):
+                    ws.write_number(i, j, value)
+                elif value is not None:
+                    ws.write_string(i, j, value)
+        if sh["hidden"]:
+            ws.hide()
+    wb.close()
 
 
 def _write_csv(path: Path, sheets: list[dict]) -> None:
@@ -494,19 +472,7 @@ def _write_csv(path: Path, sheets: list[dict]) -> None:
                                 for line in sheet["grid"])
 
 
-WRITERS = {".xlsx": _write_xlsx, ".ods": _write_ods, ".csv": _write_csv}
-
-
-def _fixed_zip_times(path: Path) -> None:
-    """Give every member of a zip (an .xlsx or .ods) the time WRITTEN_AT, keeping its order
-    and compression: the writers stamp the time of writing."""
-    with zipfile.ZipFile(path) as archive:
-        members = [(info, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w") as archive:
-        for info, data in members:
-            fixed = zipfile.ZipInfo(info.filename, WRITTEN_AT.timetuple()[:6])
-            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
-            archive.writestr(fixed, data)
+WRITERS = {".xlsx": _write_xlsx, ".csv": _write_csv}
 
 
 def _write_workbook(path: Path, sheets: list[dict]) -> None:
@@ -514,8 +480,6 @@ def _write_workbook(path: Path, sheets: list[dict]) -> None:
     together) never sees half a file; the same demo gives the same bytes."""
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     WRITERS[path.suffix](partial, sheets)
-    if zipfile.is_zipfile(partial):
-        _fixed_zip_times(partial)
     os.replace(partial, path)
 
 

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
+import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from impact.contract.aliases import aliases_by_name
 from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES
@@ -64,64 +61,57 @@ def _note(col) -> str:
     return "\n".join(lines + ([f"ខ្មែរ: {khmer}"] if khmer else []))
 
 
-def _validation(col, lists) -> DataValidation | None:
+def _validation(col, lists: list[list[str]]) -> dict | None:
+    """The drop-down or number check of a column (xlsxwriter's options), or None. A list too
+    long for Excel's inline limit goes to `lists`, a column of the hidden Lists sheet."""
     if col.kind == BOOLEAN:
-        return DataValidation(type="list", formula1='"Yes,No"', allow_blank=True)
+        return {"validate": "list", "source": ["Yes", "No"]}
     if col.kind == INTEGER and col.non_negative:
-        return DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0", allow_blank=True)
+        return {"validate": "integer", "criteria": ">=", "value": 0}
     if col.kind != CATEGORY:
         return None
-    inline = '"' + ",".join(col.categories) + '"'
-    if len(inline) <= 255:   # Excel's limit for an inline list
-        return DataValidation(type="list", formula1=inline, allow_blank=True)
-    column = lists.max_column + 1 if lists["A1"].value is not None else 1   # long lists live on a hidden sheet
-    for i, value in enumerate(col.categories, 1):
-        lists.cell(row=i, column=column, value=value)
-    letter = get_column_letter(column)
-    return DataValidation(type="list", formula1=f"Lists!${letter}$1:${letter}${len(col.categories)}")
+    if len(",".join(col.categories)) + 2 <= 255:   # Excel's limit for an inline list, quotes included
+        return {"validate": "list", "source": list(col.categories)}
+    lists.append(list(col.categories))
+    letter = xl_col_to_name(len(lists) - 1)
+    return {"validate": "list", "source": f"=Lists!${letter}$1:${letter}${len(col.categories)}"}
 
 
 def write_template(path: Path) -> Path:
     """Write the blank template to `path` (.xlsx) and return the path."""
     path = Path(path)
-    wb = Workbook()
-    info = wb.active
-    info.title = "Instructions"
-    info.append(["", "English", "ខ្មែរ (Khmer)"])
-    for topic, english, khmer in GENERAL:
-        info.append([topic, english, khmer])
-    info.append([])
+    wb = xlsxwriter.Workbook(str(path))
+    bold = wb.add_format({"bold": True})
+    wrapped = {"text_wrap": True, "valign": "top"}
+    text, heading = wb.add_format(wrapped), wb.add_format({**wrapped, "bold": True})
+    date_format = wb.add_format({"num_format": DATE_FORMAT})
+    info = wb.add_worksheet("Instructions")
+    rows = [["", "English", "ខ្មែរ (Khmer)"], *map(list, GENERAL), []]
     for name, table in TABLES.items():
         khmer = _khmer("table", name)
-        info.append([f"Sheet {name}", table.description + ".",
+        rows.append([f"Sheet {name}", table.description + ".",
                      f"សន្លឹក {name} ({khmer}): {KHMER_DESCRIPTIONS.get(name, khmer)}។"])
-    for cell in info[1] + tuple(row[0] for row in info.iter_rows(min_row=2)):
-        cell.font = Font(bold=True)
-    for letter, width in (("A", 22), ("B", 80), ("C", 80)):
-        info.column_dimensions[letter].width = width
-    for row in info.iter_rows():
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    lists = wb.create_sheet("Lists")
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            info.write_string(i, j, value, heading if i == 0 or j == 0 else text)
+    for j, width in enumerate((22, 80, 80)):
+        info.set_column(j, j, width, text)
+    lists: list[list[str]] = []
     for name, table in TABLES.items():
-        ws = wb.create_sheet(name)
-        ws.freeze_panes = "A2"
-        for j, col in enumerate(table.columns, 1):
-            letter = get_column_letter(j)
-            cell = ws.cell(row=1, column=j, value=col.name)
-            cell.font = Font(bold=True)
-            cell.comment = Comment(_note(col), "impact template", width=320, height=160)
-            ws.column_dimensions[letter].width = max(len(col.name) + 4, 14)
-            if col.kind == DATE:
-                ws.column_dimensions[letter].number_format = DATE_FORMAT
-            dv = _validation(col, lists)
-            if dv is not None:
-                dv.error, dv.errorTitle = f"Not an allowed value for {col.name}", col.name
-                dv.add(f"{letter}2:{letter}{LAST_ROW}")
-                ws.add_data_validation(dv)
-    if lists["A1"].value is None:
-        wb.remove(lists)
-    else:
-        lists.sheet_state = "hidden"
-    wb.save(path)
+        ws = wb.add_worksheet(name)
+        ws.freeze_panes(1, 0)
+        for j, col in enumerate(table.columns):
+            ws.write_string(0, j, col.name, bold)
+            ws.write_comment(0, j, _note(col), {"author": "impact template", "width": 320, "height": 160})
+            ws.set_column(j, j, max(len(col.name) + 4, 14), date_format if col.kind == DATE else None)
+            check = _validation(col, lists)
+            if check is not None:
+                ws.data_validation(1, j, LAST_ROW - 1, j, {
+                    **check, "error_title": col.name, "error_message": f"Not an allowed value for {col.name}"})
+    if lists:
+        sheet = wb.add_worksheet("Lists")
+        for j, values in enumerate(lists):
+            sheet.write_column(0, j, values)
+        sheet.hide()
+    wb.close()
     return path
