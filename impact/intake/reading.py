@@ -15,6 +15,7 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
@@ -125,24 +126,32 @@ def _read_xlsx(content: bytes) -> list[Sheet]:
     """Every sheet of an .xlsx/.xlsm through fastexcel, each cell as its text (`dtypes="string"`:
     fastexcel's type guessing empties cells that do not fit the guess), from A1 like
     python-calamine's grid; dates and times back as Python values (`_cells`), and an error
-    cell as the text Excel shows (#N/A), never emptied."""
+    cell as the text Excel shows (#N/A), never emptied. The merged ranges are searched for on
+    a second thread meanwhile: fastexcel lets go of the GIL while it parses."""
     reader = fastexcel.read_excel(content)
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        parts = _xlsx_sheet_parts(z)
-        merges = {name: _xlsx_merges(z, part) for name, part in parts.items() if part in z.NameToInfo}
-    sheets = []
-    for index, name in enumerate(reader.sheet_names):
-        sheet = reader.load_sheet(index, header_row=None, dtypes="string", skip_rows=0)
-        cells, errors = sheet.to_arrow_with_errors()
-        columns = [_cells(column) for column in cells.columns]
-        first_column = sheet.available_columns()[0].absolute_index if columns else 0
-        columns = [[""] * len(columns[0]) for _ in range(first_column)] + columns if columns else []
-        for error in errors.errors if errors else ():
-            row, column = error.position
-            columns[first_column + column][row] = _error_text(error.detail)
-        sheets.append(Sheet(name, _fill_merges(columns, merges.get(name, [])),
-                            hidden=sheet.visible != "visible"))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        merges = pool.submit(_xlsx_all_merges, content)
+        sheets = []
+        for index, name in enumerate(reader.sheet_names):
+            sheet = reader.load_sheet(index, header_row=None, dtypes="string", skip_rows=0)
+            cells, errors = sheet.to_arrow_with_errors()
+            columns = [_cells(column) for column in cells.columns]
+            first_column = sheet.available_columns()[0].absolute_index if columns else 0
+            columns = [[""] * len(columns[0]) for _ in range(first_column)] + columns if columns else []
+            for error in errors.errors if errors else ():
+                row, column = error.position
+                columns[first_column + column][row] = _error_text(error.detail)
+            sheets.append(Sheet(name, columns, hidden=sheet.visible != "visible"))
+        merges = merges.result()
+    for sheet in sheets:
+        _fill_merges(sheet.columns, merges.get(sheet.name, []))
     return sheets
+
+
+def _xlsx_all_merges(content: bytes) -> dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]:
+    """Sheet name -> its merged ranges (`_xlsx_merges`)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return {name: _xlsx_merges(z, part) for name, part in _xlsx_sheet_parts(z).items() if part in z.NameToInfo}
 
 
 def _cells(column: pa.Array) -> list:
