@@ -23,7 +23,7 @@ from impact import config
 
 from impact.intake import isolated
 from impact.intake.cleaning import as_text, clean_column, is_blank, object_array, parser_for
-from impact.contract.frames import typed
+from impact.contract.frames import PARTICIPANT_KEY, typed
 from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
@@ -287,10 +287,12 @@ def _to_usd(amounts: np.ndarray, currencies: np.ndarray | None, header_currency:
 
 def _duplicate_ids(frame: pd.DataFrame, bad: set[int]) -> list[tuple[int, int]]:
     """(row, first row) for a participant registered twice in one sheet: the first counts."""
-    ok = frame.drop(index=list(bad))
-    first = ok.drop_duplicates(["organization", "participant_id"]).reset_index()
-    first = first.set_index(["organization", "participant_id"])["index"]
-    dupes = ok[ok.duplicated(["organization", "participant_id"])]
+    ok = frame[PARTICIPANT_KEY].drop(index=list(bad))
+    repeated = ok.duplicated()
+    if not repeated.any():   # the usual sheet: no lookup of first rows to build
+        return []
+    first = ok[~repeated].reset_index().set_index(PARTICIPANT_KEY)["index"]
+    dupes = ok[repeated]
     return [(k, int(first[(o, p)])) for k, o, p in zip(dupes.index, dupes["organization"], dupes["participant_id"])]
 
 

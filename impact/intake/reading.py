@@ -8,6 +8,7 @@ sees the value a person sees in every covered cell.
 """
 from __future__ import annotations
 
+import _thread
 import csv
 import datetime as dt
 import io
@@ -125,11 +126,10 @@ def _read_xlsx(content: bytes) -> list[Sheet]:
     """Every sheet of an .xlsx/.xlsm through fastexcel, each cell as its text (`dtypes="string"`:
     fastexcel's type guessing empties cells that do not fit the guess), from A1 like
     python-calamine's grid; dates and times back as Python values (`_cells`), and an error
-    cell as the text Excel shows (#N/A), never emptied."""
+    cell as the text Excel shows (#N/A), never emptied. The merged ranges are searched for on
+    a second thread meanwhile: fastexcel lets go of the GIL while it parses."""
     reader = fastexcel.read_excel(content)
-    with zipfile.ZipFile(io.BytesIO(content)) as z:
-        parts = _xlsx_sheet_parts(z)
-        merges = {name: _xlsx_merges(z, part) for name, part in parts.items() if part in z.NameToInfo}
+    merges = _Meanwhile(_xlsx_all_merges, content)
     sheets = []
     for index, name in enumerate(reader.sheet_names):
         sheet = reader.load_sheet(index, header_row=None, dtypes="string", skip_rows=0)
@@ -140,9 +140,48 @@ def _read_xlsx(content: bytes) -> list[Sheet]:
         for error in errors.errors if errors else ():
             row, column = error.position
             columns[first_column + column][row] = _error_text(error.detail)
-        sheets.append(Sheet(name, _fill_merges(columns, merges.get(name, [])),
-                            hidden=sheet.visible != "visible"))
+        sheets.append(Sheet(name, columns, hidden=sheet.visible != "visible"))
+    merges = merges.result()
+    for sheet in sheets:
+        _fill_merges(sheet.columns, merges.get(sheet.name, []))
     return sheets
+
+
+class _Meanwhile:
+    """`work(*args)` on a second thread while this one does something else. Started with the
+    low-level `_thread`: in a reader child already at its memory limit a new thread can die
+    before it runs, and `threading`'s start() would then wait for it forever. Whatever goes
+    wrong there (no thread, an error, no answer within `_PATIENCE_S` of asking), `result()`
+    does the work itself, so the answer is always the one a plain call gives."""
+    _PATIENCE_S = 10.0
+
+    def __init__(self, work, *args):
+        self._work, self._args, self._value = work, args, None
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        try:
+            _thread.start_new_thread(self._run, ())
+        except RuntimeError:   # no thread to be had
+            self._done.release()
+
+    def _run(self) -> None:
+        try:
+            self._value = (self._work(*self._args),)
+        except BaseException:   # done again, and raised, by result()
+            pass
+        finally:
+            self._done.release()
+
+    def result(self):
+        if self._done.acquire(timeout=self._PATIENCE_S) and self._value is not None:
+            return self._value[0]
+        return self._work(*self._args)
+
+
+def _xlsx_all_merges(content: bytes) -> dict[str, list[tuple[tuple[int, int], tuple[int, int]]]]:
+    """Sheet name -> its merged ranges (`_xlsx_merges`)."""
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        return {name: _xlsx_merges(z, part) for name, part in _xlsx_sheet_parts(z).items() if part in z.NameToInfo}
 
 
 def _cells(column: pa.Array) -> list:
