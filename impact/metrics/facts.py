@@ -18,12 +18,20 @@ from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
     COURSE_TYPES,
+    EMPLOYMENT_STATUSES,
     ENROLLMENT_STATUSES,
     SERVICE_STATUSES,
     SERVICE_TYPES,
 )
 
 SUSTAINED_DAYS = 180
+MILESTONE_MONTHS = (3, 6, 12)   # follow-up cohorts: her status 3, 6 and 12 months after intake
+MILESTONE_WINDOW_DAYS = 45      # a follow-up within 45 days of a milestone tells her status at it
+KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
+# A woman's status at a milestone: found out of or in entertainment work, lost to follow-up
+# (her window closed before her organization's data reaches, with no follow-up in it), or not
+# yet due (the window is still open, or after the data's reach).
+MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
 ACTIVITY_DIMENSIONS = ("organization", "site")
@@ -36,6 +44,17 @@ def in_period(dates: pd.Series, start, end) -> np.ndarray:
     return (mask & (dates >= start) if start is not None else mask).to_numpy(dtype=bool, copy=True)
 
 
+def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Each date `months` calendar months later, on the same day or the month's last
+    (31 January + 1 month is 28 or 29 February), as `pd.DateOffset(months=...)` does."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    first = dates.astype("datetime64[M]")
+    target = first + np.asarray(months).astype("timedelta64[M]")
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    day = (dates - first.astype("datetime64[D]")).astype(np.int64)
+    return (target.astype("datetime64[D]") + np.minimum(day, length - 1)).astype("datetime64[ns]")
+
+
 def registrations(p: Prepared, start, end) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
     mask = in_period(p.participants["intake_date"], start, end)
@@ -46,6 +65,12 @@ def enrollment_ends(p: Prepared, start, end) -> pd.DataFrame:
     """Enrollments whose end_date is in the period (running ones have none)."""
     e = p.enrollments
     return e[in_period(e["end_date"], start, end)]
+
+
+def enrollment_starts(p: Prepared, start, end) -> pd.DataFrame:
+    """Enrollments whose start_date is in the period."""
+    e = p.enrollments
+    return e[in_period(e["start_date"], start, end)]
 
 
 def life_skills_graduates(p: Prepared, start, end) -> pd.DataFrame:
@@ -80,6 +105,10 @@ def participant_status(p: Prepared, start, end) -> pd.DataFrame:
     latest_out[pidx[last]] = ~in_work[last]
     own_business = np.zeros(n, dtype=bool)
     own_business[pidx[last]] = in_business[last]
+    # Latest known status as a code of KNOWN_STATUSES (-1: no known follow-up).
+    to_known = pd.Index(KNOWN_STATUSES).get_indexer(f["employment_status"].cat.categories)
+    latest_code = np.full(n, -1, dtype=np.int64)
+    latest_code[pidx[last]] = to_known[f["employment_status"].cat.codes.to_numpy()[upto][last]]
 
     # First exit: the first known follow-up out of entertainment work (rows are date-sorted).
     out_rows = np.flatnonzero(~in_work)
@@ -100,11 +129,53 @@ def participant_status(p: Prepared, start, end) -> pd.DataFrame:
         "known": known[registered],
         "out_of_entertainment": latest_out[registered],
         "own_business": own_business[registered],
+        "latest_status": pd.Categorical.from_codes(latest_code[registered], categories=KNOWN_STATUSES),
         "exit_followed_180d": (at_risk & followed)[registered],
         "sustained": (at_risk & followed & ~relapsed)[registered],
         "intake_date": p.participants["intake_date"].to_numpy()[registered],
         "first_exit": first_exit[registered],
         "last_known": last_known[registered],
+    })
+
+
+def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
+    """At-risk participants registered in the period, once per milestone (3, 6, 12 months after
+    intake), with her intake quarter and her outcome at the milestone as at the period's end:
+    once the milestone has passed by then, the known follow-up dated by then closest to it
+    within 45 days (on a tie, the later) says out of or in entertainment work; with none she is lost to follow-up only when
+    the window closed on or before her organization's latest follow-up by then (how far its
+    data reaches), otherwise not yet due. Field workbooks arrive late, organization by
+    organization: an open window, or one the data has not reached, is nobody's loss."""
+    women = registrations(p, start, end)["pidx"].to_numpy()
+    women = women[p.participants["at_risk"].to_numpy()[women]]
+    intake = p.participants["intake_date"].to_numpy()[women]
+    f = p.followups[(p.followups["followup_date"] <= end).to_numpy()]
+    organization = p.participants["organization"].cat.codes.to_numpy()
+    latest = f.groupby(organization[f["pidx"].to_numpy()])["followup_date"].max()
+    reach = np.full(len(p.participants["organization"].cat.categories), np.datetime64("NaT"), dtype="datetime64[ns]")
+    reach[latest.index.to_numpy(dtype=np.int64)] = latest.to_numpy(dtype="datetime64[ns]")
+    milestone = np.repeat(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
+    intake = np.tile(intake, len(MILESTONE_MONTHS))
+    due = pd.DataFrame({"pidx": np.tile(women, len(MILESTONE_MONTHS)), "milestone": milestone,
+                        "intake": intake, "due": add_months(intake, milestone)})
+    window = pd.Timedelta(days=MILESTONE_WINDOW_DAYS)
+    near = due[["pidx", "due"]].reset_index(names="row").merge(f[["pidx", "followup_date", "employment_status"]],
+                                                              on="pidx")
+    near["gap"] = (near["followup_date"] - near["due"]).abs()
+    near = near[near["gap"] <= window].sort_values(["row", "gap", "followup_date"], ascending=[True, True, False])
+    near = near.drop_duplicates("row")
+    found_in = pd.Series(near["employment_status"].to_numpy() == "entertainment_work", index=near["row"].to_numpy())
+    found = due.index.to_series().map(found_in)                  # True / False / NaN when none found
+    reached = reach[organization[due["pidx"].to_numpy()]]
+    closed = (due["due"] + window).to_numpy() <= reached         # NaT (no follow-up at all) compares False
+    passed = (due["due"] <= end).to_numpy()
+    outcome = np.select([passed & found.eq(False).to_numpy(), passed & found.eq(True).to_numpy(), closed],
+                        [0, 1, 2], 3)
+    return pd.DataFrame({
+        "pidx": due["pidx"].to_numpy(),
+        "intake_quarter": due["intake"].dt.to_period("Q").astype(str).to_numpy(),
+        "milestone": due["milestone"].to_numpy(),
+        "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
     })
 
 
@@ -150,13 +221,18 @@ FACTS: dict[str, Fact] = {
     "registrations": Fact(registrations, PARTICIPANT_DIMENSIONS, ("pidx",), ("participants", "intake_date")),
     "enrollment_ends": Fact(enrollment_ends, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
                             ENROLLMENT_COLUMNS, ("enrollments", "end_date"), ENROLLMENT_CATEGORIES),
+    "enrollment_starts": Fact(enrollment_starts, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
+                              ENROLLMENT_COLUMNS, ("enrollments", "start_date"), ENROLLMENT_CATEGORIES),
     "life_skills_graduates": Fact(life_skills_graduates, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
                                   ENROLLMENT_COLUMNS + ("progressed",), ("enrollments", "end_date"),
                                   ENROLLMENT_CATEGORIES),
-    "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS,
-                               ("pidx", "at_risk", "known", "out_of_entertainment", "own_business",
+    "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS + ("latest_status",),
+                               ("pidx", "at_risk", "known", "out_of_entertainment", "own_business", "latest_status",
                                 "exit_followed_180d", "sustained", "intake_date", "first_exit", "last_known"),
-                               ("followups", "followup_date")),
+                               ("followups", "followup_date"), {"latest_status": KNOWN_STATUSES}),
+    "cohort_milestones": Fact(cohort_milestones, PARTICIPANT_DIMENSIONS + ("intake_quarter", "milestone"),
+                              ("pidx", "intake_quarter", "milestone", "outcome"), ("participants", "intake_date"),
+                              {"outcome": MILESTONE_OUTCOMES}),
     "savers": Fact(savers, PARTICIPANT_DIMENSIONS + ("group_type",), ("pidx", "organization", "net", "group_type"),
                    ("savings", "period")),
     "services": Fact(services, PARTICIPANT_DIMENSIONS, ("pidx", "service_date", "service_type", "status", "amount"),
