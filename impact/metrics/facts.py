@@ -142,39 +142,47 @@ def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
     """At-risk participants registered in the period, once per milestone (3, 6, 12 months after
     intake), with her intake quarter and her outcome at the milestone as at the period's end:
     once the milestone has passed by then, the known follow-up dated by then closest to it
-    within 45 days (on a tie, the later) says out of or in entertainment work; with none she is lost to follow-up only when
+    within 45 days (on a tie, the later; on one day, the later row) says out of or in entertainment work; with none she is lost to follow-up only when
     the window closed on or before her organization's latest follow-up by then (how far its
     data reaches), otherwise not yet due. Field workbooks arrive late, organization by
     organization: an open window, or one the data has not reached, is nobody's loss."""
     women = registrations(p, start, end)["pidx"].to_numpy()
     women = women[p.participants["at_risk"].to_numpy()[women]]
-    intake = p.participants["intake_date"].to_numpy()[women]
-    f = p.followups[(p.followups["followup_date"] <= end).to_numpy()]
+    upto = (p.followups["followup_date"] <= end).to_numpy()
+    f_pidx = p.followups["pidx"].to_numpy()[upto]
+    f_day = p.followups["followup_date"].to_numpy()[upto].astype("datetime64[D]").astype(np.int64)
+    f_in = (p.followups["employment_status"] == "entertainment_work").to_numpy()[upto]
     organization = p.participants["organization"].cat.codes.to_numpy()
-    latest = f.groupby(organization[f["pidx"].to_numpy()])["followup_date"].max()
-    reach = np.full(len(p.participants["organization"].cat.categories), np.datetime64("NaT"), dtype="datetime64[ns]")
-    reach[latest.index.to_numpy(dtype=np.int64)] = latest.to_numpy(dtype="datetime64[ns]")
+    never = np.iinfo(np.int64).min
+    reach = np.full(len(p.participants["organization"].cat.categories), never)
+    np.maximum.at(reach, organization[f_pidx], f_day)               # each organization's latest follow-up
+
     milestone = np.repeat(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
-    intake = np.tile(intake, len(MILESTONE_MONTHS))
-    due = pd.DataFrame({"pidx": np.tile(women, len(MILESTONE_MONTHS)), "milestone": milestone,
-                        "intake": intake, "due": add_months(intake, milestone)})
-    window = pd.Timedelta(days=MILESTONE_WINDOW_DAYS)
-    near = due[["pidx", "due"]].reset_index(names="row").merge(f[["pidx", "followup_date", "employment_status"]],
-                                                              on="pidx")
-    near["gap"] = (near["followup_date"] - near["due"]).abs()
-    near = near[near["gap"] <= window].sort_values(["row", "gap", "followup_date"], ascending=[True, True, False])
-    near = near.drop_duplicates("row")
-    found_in = pd.Series(near["employment_status"].to_numpy() == "entertainment_work", index=near["row"].to_numpy())
-    found = due.index.to_series().map(found_in)                  # True / False / NaN when none found
-    reached = reach[organization[due["pidx"].to_numpy()]]
-    closed = (due["due"] + window).to_numpy() <= reached         # NaT (no follow-up at all) compares False
-    passed = (due["due"] <= end).to_numpy()
-    outcome = np.select([passed & found.eq(False).to_numpy(), passed & found.eq(True).to_numpy(), closed],
-                        [0, 1, 2], 3)
+    pidx = np.tile(women, len(MILESTONE_MONTHS))
+    intake = p.participants["intake_date"].to_numpy()[pidx]
+    due = add_months(intake, milestone).astype("datetime64[D]").astype(np.int64)
+    # Follow-ups are sorted by participant, date and spreadsheet row, so one sorted key finds for
+    # each milestone the last follow-up on or before it and the first day after it (its last
+    # row: on one day the later row wins); the nearer of the two wins, on a tie the later. A
+    # sentinel (a participant nobody is) closes the key so every lookup lands somewhere.
+    span = np.int64(1 << 32)
+    f_pidx, f_day, f_in = np.append(f_pidx, len(organization)), np.append(f_day, 0), np.append(f_in, False)
+    key = f_pidx * span + f_day
+    before = np.searchsorted(key, pidx * span + due, side="right") - 1
+    after = np.searchsorted(key, key[before + 1], side="right") - 1
+    far = np.iinfo(np.int64).max
+    gap_before = np.where((before >= 0) & (f_pidx[before] == pidx), due - f_day[before], far)
+    gap_after = np.where(f_pidx[after] == pidx, f_day[after] - due, far)
+    nearest = np.where(gap_after <= gap_before, after, before)
+    found = (np.minimum(gap_before, gap_after) <= MILESTONE_WINDOW_DAYS) \
+        & (due <= np.datetime64(end, "D").astype(np.int64))         # once the milestone has passed
+    closed = due + MILESTONE_WINDOW_DAYS <= reach[organization[pidx]]
+    outcome = np.select([found & ~f_in[nearest], found & f_in[nearest], closed], [0, 1, 2], 3)
+    quarters, labels = pd.factorize(pd.PeriodIndex(intake, freq="Q"))
     return pd.DataFrame({
-        "pidx": due["pidx"].to_numpy(),
-        "intake_quarter": due["intake"].dt.to_period("Q").astype(str).to_numpy(),
-        "milestone": due["milestone"].to_numpy(),
+        "pidx": pidx,
+        "intake_quarter": pd.Categorical.from_codes(quarters, categories=labels.astype(str)),
+        "milestone": milestone,
         "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
     })
 
