@@ -57,6 +57,17 @@ def no_data(lang: str) -> None:
     st.info(text("no_data", lang))
 
 
+def nothing_shown(rows: pd.DataFrame, lang: str) -> None:
+    """Why metric rows have no figure to draw: withheld to protect small groups (a donor's),
+    not reported yet (every period after the data's reach), or no data."""
+    if "suppressed" in rows and rows["suppressed"].any():
+        st.info(text("withheld_small", lang))
+    elif len(rows) and rows["note"].eq(NOT_REPORTED).all():
+        st.info(text("not_reported_info", lang))
+    else:
+        no_data(lang)
+
+
 def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
     rows = table if key is None else table[table["metric"] == key]
     return bool(len(rows)) and rows["value"].notna().any()

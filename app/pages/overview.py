@@ -50,6 +50,9 @@ steps = funnel_steps(overview)
 if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(False)).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
     st.caption(text("funnel_caption", lang))
+else:
+    st.markdown(f"**{text('funnel_title', lang)}**")
+    cards.nothing_shown(overview, lang)
 
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
@@ -65,12 +68,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             st.markdown(f"**{formatting.metric_question(key, lang)}**")
-            rows = trends[trends["metric"] == key]
-            # For a donor, figures hidden to protect small groups are not "no data".
-            if "suppressed" in rows and rows["suppressed"].any():
-                st.info(text("withheld_small", lang))
-            else:
-                cards.no_data(lang)
+            cards.nothing_shown(trends[trends["metric"] == key], lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
 subtitle = formatting.period(selection.start, selection.end)

@@ -156,12 +156,13 @@ def reported(prepared: Prepared, table: pd.DataFrame, organizations=None) -> pd.
     fact (for the organizations, all without them: `latest_record`) is "not reported yet":
     no value, no numerator or denominator, the note NOT_REPORTED. Field workbooks arrive
     weeks late, so such a period is unknown, not empty; a 0 there would read as a collapse,
-    and a change since the period before as a loss."""
+    and a change since the period before as a loss. A fact without any record keeps its rows
+    as they are (no data, or 0 for a count): there is no latest record to be after."""
     if table.empty:
         return table
     reach = {fact: latest_record(prepared, fact, organizations) for fact in {metric(k).fact for k in table["metric"]}}
     limit = pd.to_datetime(table["metric"].map(lambda key: reach[metric(key).fact] or pd.NaT))
-    after = (limit.isna() | (table["period_start"] > limit)).to_numpy()
+    after = (limit.notna() & (table["period_start"] > limit)).to_numpy()   # no records at all: no data
     if not after.any():
         return table
     out = table.copy()
