@@ -36,9 +36,8 @@ pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def store_path(demo_template, tmp_path_factory) -> Path:
-    import shutil
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("agreement") / "store.db"))
+def store_path(module_demo_store) -> Path:
+    return module_demo_store
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,6 @@ widgets, so each test sets the period (and language) it means after switching.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,15 +39,10 @@ pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def pages_store(demo_template, tmp_path_factory) -> Path:
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("pages") / "store.db"))
-
-
-@pytest.fixture(scope="module")
-def expected(pages_store):
+def expected(module_demo_store):
     """What impact/ computes for the pages' default view (this year, no filter)."""
     today = TODAY
-    tables = open_store(pages_store).tables()
+    tables = open_store(module_demo_store).tables()
     prepared = prepare(tables)
     selection = Selection(dt.date(today.year, 1, 1), today)
     return dict(today=today, tables=tables, prepared=prepared, selection=selection,
@@ -86,8 +79,8 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, pages_store, expected, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
+def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, module_demo_store, expected, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(module_demo_store))
     at = open_page(page)
     assert at.title[0].value == text(f"page_{page}")
     figures = shown(at)
@@ -128,9 +121,9 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, pages_store,
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_selection_without_data_says_so(page, pages_store, monkeypatch):
+def test_a_selection_without_data_says_so(page, module_demo_store, monkeypatch):
     """One site, a year before the demo data begins: no data, never 0% or $0."""
-    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
+    monkeypatch.setenv("IMPACT_STORE", str(module_demo_store))
     at = open_page(page)
     at.multiselect(key="f_site").set_value(["Phnom Penh"])
     at.selectbox(key="preset").set_value("custom").run()
