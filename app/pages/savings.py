@@ -39,8 +39,12 @@ for key in KEYS:
 
 # Savings over time: the savings_per_member numerator (net savings) and denominator (members) by
 # month; months after the ledger's latest row are not reported yet, so the line stops there.
-growth = in_currency(session.metrics(selection, by=("month", "group_type"), keys=("savings_per_member",)), currency)
-growth = growth[growth["numerator"].notna()].rename(columns={"numerator": "net_savings", "denominator": "members"})
+# A donor sees no money totals (with a per-member amount they give the member count back).
+growth = None
+if session.exact_figures():
+    growth = in_currency(session.metrics(selection, by=("month", "group_type"), keys=("savings_per_member",)),
+                         currency)
+    growth = growth[growth["numerator"].notna()].rename(columns={"numerator": "net_savings", "denominator": "members"})
 title = text("cumulative_title", lang)
 if cards.ready(growth, title, lang):
     fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True, grain="month",
