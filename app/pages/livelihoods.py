@@ -43,15 +43,16 @@ cohorts = cohort_cells(session.metrics(selection, by=COHORT_BY, keys=COHORT_KEYS
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
     cards.card(charts.cohorts(cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
-    # Shares in percent with one decimal, the interval in one column, so the table fits.
-    shown = cohorts.drop(columns=["ci_low", "ci_high", "suppressed"]).assign(
+    # The share out in percent with one decimal, the interval in one column, so the table fits
+    # (the share lost and the women due are in the download).
+    shown = cohorts.drop(columns=["ci_low", "ci_high", "suppressed", "due", "share_lost"]).assign(
         intake_quarter=[formatting.quarter(pd.Period(q).start_time) for q in cohorts["intake_quarter"]],
-        share_out=cohorts["share_out"] * 100, share_lost=cohorts["share_lost"] * 100,
+        share_out=cohorts["share_out"] * 100,
         interval=[formatting.interval(low, high) for low, high in zip(cohorts["ci_low"], cohorts["ci_high"])])
     st.dataframe(shown, hide_index=True, column_config={
         **{c: text(c, lang) for c in ("intake_quarter", "milestone", "participants", "out_of_entertainment",
-                                      "in_entertainment", "lost_to_followup", "due", "not_yet_due", "interval")},
-        **{c: st.column_config.NumberColumn(text(c, lang), format="%.1f%%") for c in ("share_out", "share_lost")}})
+                                      "in_entertainment", "lost_to_followup", "not_yet_due", "interval")},
+        "share_out": st.column_config.NumberColumn(text("share_out", lang), format="%.1f%%")})
 
 curve, summary = session.staff(time_to_exit, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)
