@@ -9,7 +9,8 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from impact.present import formatting
+from impact.metrics.engine import NOT_REPORTED
+from impact.present import charts, formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
 from impact.present.texts import text
@@ -56,6 +57,17 @@ def no_data(lang: str) -> None:
     st.info(text("no_data", lang))
 
 
+def nothing_shown(rows: pd.DataFrame, lang: str) -> None:
+    """Why metric rows have no figure to draw: withheld to protect small groups (a donor's),
+    not reported yet (every period after the data's reach), or no data."""
+    if "suppressed" in rows and rows["suppressed"].any():
+        st.info(text("withheld_small", lang))
+    elif len(rows) and rows["note"].eq(NOT_REPORTED).all():
+        st.info(text("not_reported_info", lang))
+    else:
+        no_data(lang)
+
+
 def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
     rows = table if key is None else table[table["metric"] == key]
     return bool(len(rows)) and rows["value"].notna().any()
@@ -91,11 +103,14 @@ def figure(table: pd.DataFrame | None, shown) -> str:
 
 def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD") -> None:
     """A headline figure of a metric table (one row per metric), a rate with its n; for a donor
-    a withheld figure says why ("fewer than 10")."""
+    a withheld figure says why ("fewer than 10"); a period after the data's reach says "not
+    reported yet", never 0."""
     row = table.set_index("metric").loc[key]
     withheld = bool(row.get("suppressed", False))
-    column.metric(formatting.metric_label(key, lang), row["display"] if withheld else
-                  formatting.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
+    shown = row["display"] if withheld else formatting.metric_value(key, row["value"], currency)
+    if row["note"] == NOT_REPORTED:
+        shown = charts.note(NOT_REPORTED, lang)
+    column.metric(formatting.metric_label(key, lang), shown, help=METRICS[key].description, border=True)
     if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
         column.caption(text("n_of", lang).format(num=formatting.count(row["numerator"]),
                                                  den=formatting.count(row["denominator"])))

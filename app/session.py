@@ -15,8 +15,8 @@ import streamlit as st
 from impact import config
 
 from impact.access import protection
-from impact.metrics.funnel import funnel
-from impact.metrics.engine import Selection, compute, latest_record
+from impact.metrics.engine import Selection, latest_record, reported_metrics
+from impact.metrics.funnel import FUNNEL_KEYS
 from impact.metrics.prepared import prepare
 from impact.demo.seed import seed_demo_store
 from impact.store import open_store
@@ -29,6 +29,7 @@ from app.gate import Visitor
 HEADLINE = ("participants_registered", "graduation_rate", "job_exit_rate", "savings_rate",
             "referral_completion_rate", "people_reached")
 TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
+OVERVIEW_KEYS = tuple(dict.fromkeys(HEADLINE + FUNNEL_KEYS))   # the tiles and the funnel: one table
 TREND_GRAINS = ("quarter", "month")     # the first is the default
 
 
@@ -81,7 +82,8 @@ def computed(compute_view, *args, **kwargs):
 
 
 def exact_metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
-    return computed(compute, selection, by, keys, today=today())
+    """The metric table of a selection, periods after the data's reach "not reported yet"."""
+    return computed(reported_metrics, selection, by, keys, today=today())
 
 
 def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -92,7 +94,7 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
 
 
 def staff(breakdown, *args, **kwargs):
-    """A breakdown made outside the metric engine (activities, statuses, cohorts, savings groups,
+    """A breakdown made outside the metric engine (activities, time to exit, savings groups,
     targets) of the prepared data, or None for a visitor who sees only figures that went
     through disclosure control (a donor)."""
     return computed(breakdown, *args, **kwargs) if exact_figures() else None
@@ -106,12 +108,11 @@ def warm_up() -> None:
     day, default = today(), decode_view({})
     start, end = period_of(default, day, first_date())
     selection = Selection(start, end, {})
-    exact_metrics(selection, (), HEADLINE)
+    exact_metrics(selection, (), OVERVIEW_KEYS)
     if start:
         exact_metrics(Selection(*previous_period(start, end), {}), (), HEADLINE)
     exact_metrics(selection, TREND_GRAINS[:1], TRENDS)
     computed(target_progress, today=day)
-    computed(funnel, selection, today=day)
 
 
 def today() -> dt.date:

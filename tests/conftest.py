@@ -56,6 +56,12 @@ def demo_store(demo_template, tmp_path) -> Path:
     return Path(shutil.copy(demo_template, tmp_path / "demo.db"))
 
 
+@pytest.fixture(scope="module")
+def module_demo_store(demo_template, tmp_path_factory) -> Path:
+    """A copy of the demo store shared by the tests of one module, which only read it."""
+    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("module_demo") / "store.db"))
+
+
 @pytest.fixture
 def today(monkeypatch) -> dt.date:
     """The dashboard's today frozen at TODAY, the day the demo store was seeded for, so the

@@ -15,12 +15,12 @@ from impact.present import charts
 
 from impact.present import formatting
 from impact.metrics.activities import activity_filters_left_out, activity_summary
-from impact.metrics.engine import Selection, as_metric_rows, compute, latest_record
+from impact.metrics.engine import NOT_REPORTED, Selection, as_metric_rows, compute, latest_record, reported
 from impact.present.formatting import in_currency
 from impact.metrics.savings_groups import group_metrics
 from impact.metrics.scholarships import scholarships
 from impact.metrics.service_types import services_by_type
-from impact.metrics.statuses import income_by_status, status_mix
+from impact.metrics.statuses import STATUS_BY, STATUS_KEY, income_by_status, status_shares
 from impact.metrics.target_report import target_report
 from impact.metrics.targets import targets_in_view
 from tests import frames
@@ -65,8 +65,8 @@ def test_activities_by_type_site_and_month_add_up_to_the_engine_total():
     assert by_site["people_reached"].to_dict() == engine_site.to_dict() == {"Phnom Penh": 240, "Siem Reap": 15}
 
     by_month = activity_summary(p, YEAR, by="month", today=TODAY)
-    assert len(by_month) == 12                                   # every month of the year, 0 where none
-    assert by_month["people_reached"].tolist()[:4] == [240, 0, 15, 0]
+    assert len(by_month) == 3              # every month to the log's latest record (5 March), 0 where none;
+    assert by_month["people_reached"].tolist() == [240, 0, 15]        # April on: not reported yet, not 0
     assert by_month["period_start"].iloc[1] == pd.Timestamp("2024-02-01")
 
 
@@ -120,20 +120,27 @@ def livelihoods():
                                check("P3", "2024-06-10", "own_business", 200)])
 
 
+def status_mix(p, selection: Selection):
+    """The status mix as the Livelihoods page makes it: rows of the metric table."""
+    def rows(by):
+        return compute(p, selection, by=by, keys=(STATUS_KEY,), today=TODAY)
+    return status_shares(rows(("quarter", STATUS_BY)), rows(("quarter",)))
+
+
 def test_status_mix_counts_latest_known_statuses_of_at_risk_women_each_quarter():
     p = livelihoods()
-    mix = status_mix(p, YEAR, today=TODAY)
+    mix = status_mix(p, YEAR)
     q1 = mix[mix["period_end"] == pd.Timestamp("2024-03-31")]
-    assert q1[["employment_status", "participants", "total"]].values.tolist() == [["entertainment_work", 2, 2]]
-    q2 = mix[mix["period_end"] == pd.Timestamp("2024-06-30")].set_index("employment_status")
+    assert q1[[STATUS_BY, "participants", "total"]].values.tolist() == [["entertainment_work", 2, 2]]
+    q2 = mix[mix["period_end"] == pd.Timestamp("2024-06-30")].set_index(STATUS_BY)
     assert q2["share"].to_dict() == {"entertainment_work": 0.5, "alternative_employment": 0.5}   # P3 not at risk
     # The share out of entertainment work is the engine's job-exit rate at each quarter's end.
     engine = compute(p, YEAR, by=("quarter",), keys=("job_exit_rate",)).set_index("period_end")["value"]
-    out = mix[mix["employment_status"] != "entertainment_work"].groupby("period_end")["share"].sum()
+    out = mix[mix[STATUS_BY] != "entertainment_work"].groupby("period_end")["share"].sum()
     assert out.reindex(engine.index, fill_value=0).tolist() == pytest.approx(engine.tolist())
     site = Selection(YEAR.start, YEAR.end, {"site": ("Siem Reap",)})
-    assert set(status_mix(p, site, today=TODAY)["employment_status"]) == {"entertainment_work"}
-    assert status_mix(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31)), today=TODAY).empty
+    assert set(status_mix(p, site)[STATUS_BY]) == {"entertainment_work"}
+    assert status_mix(p, Selection(dt.date(2020, 1, 1), dt.date(2020, 12, 31))).empty
 
 
 def test_income_is_the_latest_follow_up_with_an_income_by_its_status():
@@ -259,14 +266,16 @@ def test_paired_rates_always_draw_both_with_their_intervals():
 
 
 def test_cohort_and_survival_charts_show_the_lost_and_the_median():
-    cohorts = pd.DataFrame({"cohort": ["2024 Q1"] * 2, "milestone_months": [3, 6], "participants": [10, 10],
-                            "out_of_entertainment": [3, 4], "in_entertainment": [5, 2], "lost_to_followup": [2, 4],
+    cohorts = pd.DataFrame({"intake_quarter": ["2024Q1"] * 2, "milestone": [3, 6], "participants": [10, 10],
+                            "out_of_entertainment": [3, 4], "in_entertainment": [5, 2], "lost_to_followup": [2, 1],
+                            "due": [10, 7], "not_yet_due": [0, 3],
                             "share_out": [0.375, 2 / 3], "ci_low": [0.1, 0.3], "ci_high": [0.7, 0.9],
-                            "share_lost": [0.2, 0.4]})
+                            "share_lost": [0.2, 1 / 7], "suppressed": [False, False]})
     fig = charts.cohorts(cohorts, "Cohorts")
     assert [t.name for t in fig.data] == ["Out of entertainment work", "Still in entertainment work",
-                                          "Lost to follow-up"] * 2
-    assert "Lost to follow-up: 4 / 10" in fig.data[5].hovertext[0]
+                                          "Lost to follow-up", "Not yet due"] * 2
+    assert "Lost to follow-up: 1 / 7" in fig.data[6].hovertext[0] and "Not yet due: 3" in fig.data[6].hovertext[0]
+    assert list(fig.data[0].x) == ["2024 Q1"]
     curve = pd.DataFrame({"days": [0, 30, 60], "share_still_in": [1, 0.6, 0.4], "ci_low": [1, 0.4, 0.2],
                           "ci_high": [1, 0.8, 0.6], "at_risk": [10, 8, 4]})
     fig = charts.survival(curve, {"median_days": 60}, "How long?")
@@ -293,8 +302,9 @@ def test_a_trend_stops_at_the_latest_record_and_marks_partial_periods():
     table = compute(data, Selection(dt.date(2026, 1, 1), dt.date(2026, 11, 23)), ("quarter",),
                     ("participants_registered",))
     assert len(table) == 4 and table["value"].tolist() == [2, 2, 0, 0]
-    shown = charts.reported(table, {"participants_registered": through})
-    assert shown["value"].tolist() == [2, 2]
+    table = reported(data, table)
+    assert table["value"].tolist()[:2] == [2, 2] and table["value"].iloc[2:].isna().all()
+    assert table["note"].tolist()[2:] == [NOT_REPORTED] * 2
     fig = charts.trend(table, "participants_registered", grain="quarter", through=through)
     line = fig.data[-1]
     assert list(line.y) == [2, 2] and list(line.marker.symbol) == ["circle", "circle-open"]

@@ -14,6 +14,9 @@ services and activities dated over two years) and a random period.
    denominators but once in the year's; and a graduate of January who starts sewing in March
    has progressed by the year's end but not by January's. Where no woman graduated twice, its
    denominators add up and its numerators add up to at most the whole's.
+   The follow-up cohorts count women registered in the period, each at her milestones as at
+   its end: the women add up (every milestone is due or not yet due), and a milestone not yet
+   due at the end of a sub-period may be due by the period's end, never the other way round.
 3. A rate or amount with a zero denominator is "no data" (NaN), never a number; a count never is.
 4. A filter gives the row its breakdown gives.
 """
@@ -208,8 +211,14 @@ def test_sub_periods_add_up_for_flows_and_the_last_one_is_the_stock(tables, grai
     parts = compute(prepared, selection, by=(grain,))
     assert parts["period_start"].min() == pd.Timestamp(selection.start)
     assert parts["period_end"].max() == pd.Timestamp(selection.end)
-    flows = [m.key for m in CATALOG if m.timing == Timing.FLOW and m.key != "vocational_progression"]
+    as_at_end = ("vocational_progression", "cohort_exit_share", "cohort_lost_to_followup", "cohort_not_yet_due")
+    flows = [m.key for m in CATALOG if m.timing == Timing.FLOW and m.key not in as_at_end]
     assert_adds_up(parts[parts["metric"].isin(flows)], whole, grain)
+    due, later = parts[parts["metric"] == "cohort_lost_to_followup"], parts[parts["metric"] == "cohort_not_yet_due"]
+    assert_close(due["denominator"].sum() + later["value"].sum(),
+                 row(whole, "cohort_lost_to_followup")["denominator"] + row(whole, "cohort_not_yet_due")["value"],
+                 f"cohort women by {grain}")
+    assert later["value"].sum() >= row(whole, "cohort_not_yet_due")["value"] - 1e-9
     if not graduated_life_skills_twice(tables):
         progression, total = parts[parts["metric"] == "vocational_progression"], row(whole, "vocational_progression")
         assert_close(progression["denominator"].sum(), total["denominator"], f"vocational_progression by {grain}")

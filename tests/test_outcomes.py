@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from impact.present.charts import funnel_labels
-from impact.metrics.cohorts import followup_cohorts, time_to_exit
-from impact.metrics.funnel import funnel
+from impact.present import charts
+from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, time_to_exit
+from impact.metrics.funnel import FUNNEL_KEYS, funnel_steps
 from impact.intake.parsing import load_files
 from impact.metrics.engine import Selection, compute
 from impact.metrics.prepared import prepare
-from impact.metrics.savings_groups import cumulative_savings, savings_by_group
+from impact.metrics.savings_groups import savings_by_group
 from impact.contract.tables import TABLES
 from impact.present.formatting import written
 from impact.metrics.targets import target_progress
@@ -134,63 +134,81 @@ def tiny_program():
                          reached=20, new_contacts=2)])
 
 
-def test_the_funnel_of_a_tiny_program_counts_each_step_by_hand():
+def funnel(p, selection: Selection) -> pd.DataFrame:
+    return funnel_steps(compute(p, selection, keys=FUNNEL_KEYS))
+
+
+def test_the_funnel_of_a_tiny_program_is_its_catalog_metrics_worked_by_hand():
+    """Each step is the catalog metric of its name: 5 enrollments started in 2024 (OLD's too);
+    3 ended graduated of 4 that ended (graduation rate); 1 of 2 life-skills graduates went on;
+    3 of the 4 at-risk women with news are out of work (job-exit rate, OLD included: a stock);
+    1 of 1 exit followed 180 days held. No share is above 100%: each is of its own base."""
     got = funnel(tiny_program(), YEAR_2024).set_index("step")
     assert got["count"].to_dict() == {
-        "people_reached": 50, "new_contacts": 5, "registered": 4, "enrolled": 3, "graduated": 2,
-        "progressed_to_vocational": 1, "exited_entertainment": 2, "exit_sustained_6m": 1}
-    assert got["conversion"].round(4).fillna(-1).to_dict() == {
-        "people_reached": -1, "new_contacts": 0.1, "registered": 0.8, "enrolled": 0.75, "graduated": 0.6667,
-        "progressed_to_vocational": 0.5, "exited_entertainment": 0.5, "exit_sustained_6m": 0.5}
-    # Leaving work is measured against all registered, not against the course steps.
-    assert got.loc["exited_entertainment", "conversion_of"] == "registered"
-    assert got.loc["exited_entertainment", "at_risk"] == 3
-    # The steps are canonical keys; the presentation layer words them in either language.
-    english = funnel_labels(got.reset_index()).set_index("step")
-    assert "3 at-risk women" in english.loc["exited_entertainment", "note"]
-    assert "not distinct women" in english.loc["people_reached", "note"]
-    khmer = funnel_labels(got.reset_index(), "km").set_index("step")
-    assert khmer.loc["graduated", "label"] == "បានបញ្ចប់វគ្គសិក្សា" and khmer["count"].equals(got["count"])
-    assert "ស្ត្រីប្រឈមហានិភ័យ 3 នាក់" in khmer.loc["exited_entertainment", "note"]
+        "people_reached": 50, "new_contacts": 5, "registered": 4, "enrolled": 5, "graduated": 3,
+        "progressed_to_vocational": 1, "exited_entertainment": 3, "exit_sustained_6m": 1}
+    assert got["of"].fillna(-1).to_dict() == {
+        "people_reached": -1, "new_contacts": -1, "registered": -1, "enrolled": -1, "graduated": 4,
+        "progressed_to_vocational": 2, "exited_entertainment": 4, "exit_sustained_6m": 1}
+    assert got["share"].dropna().le(1).all()
+    fig = charts.funnel(got.reset_index())
+    assert "50" in fig.layout.title.subtitle.text and list(fig.data[0].y)[0] == "New contacts"
+    assert list(fig.data[0].text)[-1] == "1 (100.0% of 1)"
+    khmer = charts.funnel(got.reset_index(), "km")
+    assert list(khmer.data[0].y)[3] == "បានបញ្ចប់វគ្គសិក្សា" and list(khmer.data[0].x) == list(fig.data[0].x)
 
 
-def test_the_funnel_applies_site_to_activities_and_participant_filters_to_women():
+def test_the_funnel_takes_filters_as_its_metrics_do_and_shows_zeros_as_zeros():
+    """Activities cannot be filtered by work setting: the tile says so and so does the step
+    (not a figure for every woman shown as the karaoke workers'). A year with nothing: 0."""
     got = funnel(tiny_program(), Selection(YEAR_2024.start, YEAR_2024.end,
                                            {"site": ("Phnom Penh",), "work_setting": ("karaoke",)}))
     counts = got.set_index("step")["count"]
-    steps = ["people_reached", "registered", "exited_entertainment", "exit_sustained_6m"]
-    assert counts[steps].tolist() == [30, 1, 1, 1]
-    assert got.set_index("step").loc["people_reached", "filters_left_out"] == ("work_setting",)
-    notes = funnel_labels(got).set_index("step")["note"]
-    assert "not filtered by Work setting at intake" in notes["people_reached"]
+    assert counts[["registered", "exited_entertainment", "exit_sustained_6m"]].tolist() == [1, 2, 1]
+    assert math.isnan(counts["people_reached"])
+    shown = dict(zip(charts.funnel(got).data[0].y, charts.funnel(got).data[0].text))
+    assert shown["New contacts"] == "not filtered by Work setting at intake"
     empty = funnel(tiny_program(), Selection(dt.date(2030, 1, 1), dt.date(2030, 12, 31)))
-    assert empty["count"].eq(0).all() and empty["conversion"].isna().all()
+    texts = list(charts.funnel(empty).data[0].text)
+    assert texts[:3] == ["0", "0", "0"] and len(texts) == len(empty) - 1
 
 
 # --- follow-up cohorts ---------------------------------------------------------------------
 
-def test_a_milestone_status_is_the_closest_followup_within_45_days_else_lost():
+def cohorts(p, selection: Selection) -> pd.DataFrame:
+    return cohort_cells(compute(p, selection, by=COHORT_BY, keys=COHORT_KEYS))
+
+
+def test_a_milestone_status_is_the_closest_followup_within_45_days_lost_only_once_its_window_closed():
     """Intake 15 January 2024: the 3-month milestone is 15 April, the 6-month 15 July.
-    A: out of work on 20 April (5 days off) -> out at 3 months; nothing near July -> lost.
-    B: in entertainment work on 10 June: 56 days after 15 April (lost at 3 months), 35 days
-       before 15 July (in at 6 months).
+    A: out of work on 20 April (5 days off) -> out at 3 months; nothing near July.
+    B: in entertainment work on 10 June: 56 days after 15 April (lost at 3 months: the window
+       closed 30 May, before the data reaches), 35 days before 15 July (in at 6 months).
     C: in work on 5 April and out on 25 April, both 10 days off: the later one wins -> out.
-    D (April intake): her 3-month milestone (15 July) is due, nothing known -> lost.
-    Not-at-risk E is not in any cohort; 12 months are not due by 1 August."""
-    p = prepared(participants=[woman("A"), woman("B"), woman("C"), woman("D", "2024-04-15"),
-                               woman("E", work="none")],
-                 followups=[check("A", "2024-04-20", "alternative_employment"),
-                            check("B", "2024-06-10", "entertainment_work"),
-                            check("C", "2024-04-05", "entertainment_work"), check("C", "2024-04-25", "studying"),
-                            check("E", "2024-04-15", "studying")])
-    got = followup_cohorts(p, Selection(dt.date(2024, 1, 1), dt.date(2024, 8, 1)))
-    cols = ["cohort", "milestone_months", "participants", "out_of_entertainment", "in_entertainment",
-            "lost_to_followup"]
-    assert got[cols].values.tolist() == [["2024 Q1", 3, 3, 2, 0, 1], ["2024 Q1", 6, 3, 0, 1, 2],
-                                         ["2024 Q2", 3, 1, 0, 0, 1]]
-    assert got["share_out"].tolist()[:2] == [1.0, 0.0] and math.isnan(got["share_out"].iloc[2])
-    assert got["share_lost"].round(4).tolist() == [0.3333, 0.6667, 1.0]
-    assert got[["ci_low", "ci_high"]].iloc[0].round(4).tolist() == [0.3424, 1.0]   # Wilson, 2 of 2
+    D (April intake): her 3-month milestone is 15 July, nothing known.
+    Not-at-risk E is not in any cohort, but her follow-up tells how far the data reaches.
+    As at 1 August the data reaches 10 June: the July windows (to 29 August) are open, so A, C
+    and D are not yet due there, not lost. As at 30 September, with E followed on 20 September,
+    those windows have closed: lost."""
+    women = [woman("A"), woman("B"), woman("C"), woman("D", "2024-04-15"), woman("E", work="none")]
+    followups = [check("A", "2024-04-20", "alternative_employment"), check("B", "2024-06-10", "entertainment_work"),
+                 check("C", "2024-04-05", "entertainment_work"), check("C", "2024-04-25", "studying"),
+                 check("E", "2024-04-15", "studying")]
+    cols = ["intake_quarter", "milestone", "participants", "out_of_entertainment", "in_entertainment",
+            "lost_to_followup", "not_yet_due"]
+    august = cohorts(prepared(participants=women, followups=followups), Selection(dt.date(2024, 1, 1),
+                                                                                   dt.date(2024, 8, 1)))
+    assert august[cols].values.tolist() == [
+        ["2024Q1", 3, 3, 2, 0, 1, 0], ["2024Q1", 6, 3, 0, 1, 0, 2], ["2024Q1", 12, 3, 0, 0, 0, 3],
+        ["2024Q2", 3, 1, 0, 0, 0, 1], ["2024Q2", 6, 1, 0, 0, 0, 1], ["2024Q2", 12, 1, 0, 0, 0, 1]]
+    september = cohorts(prepared(participants=women, followups=followups + [check("E", "2024-09-20", "studying")]),
+                        Selection(dt.date(2024, 1, 1), dt.date(2024, 9, 30)))
+    assert september[cols].values.tolist()[:4] == [
+        ["2024Q1", 3, 3, 2, 0, 1, 0], ["2024Q1", 6, 3, 0, 1, 2, 0], ["2024Q1", 12, 3, 0, 0, 0, 3],
+        ["2024Q2", 3, 1, 0, 0, 1, 0]]
+    assert september["share_out"].tolist()[:2] == [1.0, 0.0] and math.isnan(september["share_out"].iloc[3])
+    assert september["share_lost"].round(4).tolist()[:2] == [0.3333, 0.6667]
+    assert september[["ci_low", "ci_high"]].iloc[0].round(4).tolist() == [0.3424, 1.0]   # Wilson, 2 of 2
 
 
 # --- time to exit --------------------------------------------------------------------------
@@ -268,13 +286,15 @@ def test_savings_groups_convert_riel_and_count_net_zero_as_not_saving(tmp_path, 
     karaoke = savings_by_group(p, Selection(YEAR_2024.start, YEAR_2024.end, {"work_setting": ("karaoke",)}))
     assert karaoke[["members", "savers", "net_savings"]].iloc[0].tolist() == [1, 1, 15]
 
-    grown = cumulative_savings(p, Selection(dt.date(2024, 1, 1), dt.date(2024, 3, 31)))
-    assert grown[["period_start", "group_type", "net_savings", "members"]].values.tolist() == [
+    # Savings over time are the savings_per_member numerator and denominator by month.
+    grown = compute(p, Selection(dt.date(2024, 1, 1), dt.date(2024, 3, 31)), by=("month", "group_type"),
+                    keys=("savings_per_member",))
+    assert grown[["period_start", "group_type", "numerator", "denominator"]].values.tolist() == [
         [pd.Timestamp("2024-01-01"), "karaoke workers", 25.0, 3],
         [pd.Timestamp("2024-02-01"), "karaoke workers", 25.0, 3],
         [pd.Timestamp("2024-03-01"), "karaoke workers", 25.0, 3]]
-    assert cumulative_savings(p, Selection(None, dt.date(2025, 1, 31)), by=None, grain="year")[
-        "net_savings"].tolist() == [25.0, 27.0]
+    assert compute(p, Selection(None, dt.date(2025, 1, 31)), by=("year",), keys=("savings_per_member",))[
+        "numerator"].tolist() == [0.0, 25.0, 27.0]      # from the first record (an intake in 2023)
 
 
 # --- demo data -----------------------------------------------------------------------------
@@ -292,16 +312,15 @@ def test_every_outcome_view_runs_on_the_demo_data_with_plausible_numbers(demo):
     assert rates["actual"].between(0, 1).all() and rates["target"].between(0, 1).all()
     assert progress["expected_share"].between(0, 1).all()
 
-    steps = funnel(demo, YEAR_2024).set_index("step")["count"]
-    nested = ["registered", "enrolled", "graduated", "progressed_to_vocational"]
-    assert (np.diff(steps[nested].to_numpy()) <= 0).all() and steps["progressed_to_vocational"] > 0
-    assert steps["registered"] >= steps["exited_entertainment"] >= steps["exit_sustained_6m"]
-    assert steps["registered"] == compute(demo, YEAR_2024, keys=("participants_registered",))["value"].iloc[0]
+    steps = funnel(demo, YEAR_2024).set_index("step")
+    assert steps["count"].gt(0).all() and steps["share"].dropna().between(0, 1).all()
+    assert steps.at["registered", "count"] == compute(demo, YEAR_2024, keys=("participants_registered",))[
+        "value"].iloc[0]
 
-    cohorts = followup_cohorts(demo, Selection(dt.date(2023, 1, 1), dt.date(2025, 9, 30)))
-    assert len(cohorts) and cohorts["share_out"].dropna().between(0, 1).all()
-    assert (cohorts["out_of_entertainment"] + cohorts["in_entertainment"] + cohorts["lost_to_followup"]
-            == cohorts["participants"]).all()
+    cells = cohorts(demo, Selection(dt.date(2023, 1, 1), dt.date(2025, 9, 30)))
+    assert len(cells) and cells["share_out"].dropna().between(0, 1).all()
+    assert (cells["out_of_entertainment"] + cells["in_entertainment"] + cells["lost_to_followup"]
+            + cells["not_yet_due"] == cells["participants"]).all()
 
     curve, summary = time_to_exit(demo, Selection(dt.date(2023, 1, 1), dt.date(2025, 9, 30)))
     assert summary["n"] == summary["exits"] + summary["censored"] > 100
@@ -312,5 +331,5 @@ def test_every_outcome_view_runs_on_the_demo_data_with_plausible_numbers(demo):
     assert groups["savings_rate"].between(0, 1).all() and (groups["savers"] <= groups["members"]).all()
     by_type = compute(demo, YEAR_2024, by=("group_type",), keys=("savings_rate",)).set_index("group_type")
     assert groups.groupby("group_type")["savers"].sum().to_dict() == by_type["numerator"].to_dict()
-    growth = cumulative_savings(demo, YEAR_2024)
+    growth = compute(demo, YEAR_2024, by=("month", "group_type"), keys=("savings_per_member",))
     assert len(growth) == 12 * growth["group_type"].nunique()

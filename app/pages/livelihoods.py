@@ -3,13 +3,14 @@ the status mix over time, follow-up cohorts, time to exit, sustained exits, busi
 income."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from impact.present import charts
 
 from impact.present import formatting
-from impact.metrics.cohorts import followup_cohorts, time_to_exit
-from impact.metrics.statuses import income_by_status, status_mix
+from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, time_to_exit
+from impact.metrics.statuses import STATUS_BY, STATUS_KEY, income_by_status, status_shares
 from impact.present.texts import text
 from app import cards, session
 
@@ -31,24 +32,27 @@ if cards.has_values(by_site, "followup_coverage"):
 else:
     cards.empty(title, lang)
 
-mix = session.staff(status_mix, selection, today=today)
+mix = status_shares(session.metrics(selection, by=("quarter", STATUS_BY), keys=(STATUS_KEY,)),
+                    session.metrics(selection, by=("quarter",), keys=(STATUS_KEY,)))
 title = text("status_mix_title", lang)
 if cards.ready(mix, title, lang):
-    fig = charts.status_mix(mix, title, lang, formatting.categories("employment_status", mix["employment_status"], lang))
+    fig = charts.status_mix(mix, title, lang, formatting.categories("employment_status", mix[STATUS_BY], lang))
     cards.card(fig, mix, "status_mix_by_quarter", lang, text("def_status_mix", lang))
 
-cohorts = session.staff(followup_cohorts, selection, today=today)
+cohorts = cohort_cells(session.metrics(selection, by=COHORT_BY, keys=COHORT_KEYS))
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
     cards.card(charts.cohorts(cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
-    # Shares in percent with one decimal, the interval in one column, so the table fits.
-    shown = cohorts.drop(columns=["ci_low", "ci_high"]).assign(
-        share_out=cohorts["share_out"] * 100, share_lost=cohorts["share_lost"] * 100,
+    # The share out in percent with one decimal, the interval in one column, so the table fits
+    # (the share lost and the women due are in the download).
+    shown = cohorts.drop(columns=["ci_low", "ci_high", "suppressed", "due", "share_lost"]).assign(
+        intake_quarter=[formatting.quarter(pd.Period(q).start_time) for q in cohorts["intake_quarter"]],
+        share_out=cohorts["share_out"] * 100,
         interval=[formatting.interval(low, high) for low, high in zip(cohorts["ci_low"], cohorts["ci_high"])])
     st.dataframe(shown, hide_index=True, column_config={
-        **{c: text(c, lang) for c in ("cohort", "milestone_months", "participants", "out_of_entertainment",
-                                      "in_entertainment", "lost_to_followup", "interval")},
-        **{c: st.column_config.NumberColumn(text(c, lang), format="%.1f%%") for c in ("share_out", "share_lost")}})
+        **{c: text(c, lang) for c in ("intake_quarter", "milestone", "participants", "out_of_entertainment",
+                                      "in_entertainment", "lost_to_followup", "not_yet_due", "interval")},
+        "share_out": st.column_config.NumberColumn(text("share_out", lang), format="%.1f%%")})
 
 curve, summary = session.staff(time_to_exit, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)

@@ -2,13 +2,14 @@
 first contact to a sustained exit, and monthly or quarterly trends."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from impact.present import charts
 
 from impact.present import formatting
 from impact.metrics.catalog import METRICS
-from impact.metrics.funnel import funnel
+from impact.metrics.funnel import funnel_steps
 from impact.metrics.engine import Selection
 from impact.exports import excel_bytes
 from impact.present.donor_report import report_html
@@ -16,12 +17,13 @@ from impact.metrics.targets import target_progress, targets_in_view
 from impact.present.texts import text
 from impact.view import previous_period
 from app import cards, session
-from app.session import HEADLINE, TREND_GRAINS, TRENDS
+from app.session import HEADLINE, OVERVIEW_KEYS, TREND_GRAINS, TRENDS
 
 view, selection, lang = session.frame()
 today = session.today()
 
-current = session.metrics(selection, keys=HEADLINE)
+overview = session.metrics(selection, keys=OVERVIEW_KEYS)     # the tiles and the funnel: the same rows
+current = overview[overview["metric"].isin(HEADLINE)]
 previous = None
 if selection.start and session.exact_figures():   # a donor compares no overlapping periods
     start, end = previous_period(selection.start, selection.end)
@@ -44,18 +46,20 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
             column.progress(min(float(row["percent_achieved"]), 1.0),
                             text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
 
-steps = session.staff(funnel, selection, today=today)
-if steps is not None and steps["count"].fillna(0).gt(0).any():
+steps = funnel_steps(overview)
+if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(False)).any():
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
-elif steps is None:
-    st.info(text("staff_only", lang))
+    st.caption(text("funnel_caption", lang))
+else:
+    st.markdown(f"**{text('funnel_title', lang)}**")
+    cards.nothing_shown(overview, lang)
 
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
 latest = {key: session.data_reaches(selection, METRICS[key].fact) for key in TRENDS}
-trends = charts.reported(session.metrics(selection, by=(grain,), keys=TRENDS), latest)
+trends = session.metrics(selection, by=(grain,), keys=TRENDS)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:
@@ -64,12 +68,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             st.markdown(f"**{formatting.metric_question(key, lang)}**")
-            rows = trends[trends["metric"] == key]
-            # For a donor, figures hidden to protect small groups are not "no data".
-            if "suppressed" in rows and rows["suppressed"].any():
-                st.info(text("withheld_small", lang))
-            else:
-                cards.no_data(lang)
+            cards.nothing_shown(trends[trends["metric"] == key], lang)
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
 subtitle = formatting.period(selection.start, selection.end)

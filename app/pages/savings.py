@@ -10,7 +10,7 @@ from impact import config
 
 from impact.present import formatting
 from impact.present.formatting import in_currency
-from impact.metrics.savings_groups import cumulative_savings, group_metrics, savings_by_group
+from impact.metrics.savings_groups import group_metrics, savings_by_group
 from impact.present.texts import text
 from app import cards, session
 
@@ -37,10 +37,17 @@ for key in KEYS:
                 fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)
                 cards.chart_card(fig, rows, key, lang, f"{key}_by_{by}")
 
-growth = session.staff(cumulative_savings, selection, by="group_type", currency=currency, today=today)
+# Savings over time: the savings_per_member numerator (net savings) and denominator (members) by
+# month; months after the ledger's latest row are not reported yet, so the line stops there.
+# A donor sees no money totals (with a per-member amount they give the member count back).
+growth = None
+if session.exact_figures():
+    growth = in_currency(session.metrics(selection, by=("month", "group_type"), keys=("savings_per_member",)),
+                         currency)
+    growth = growth[growth["numerator"].notna()].rename(columns={"numerator": "net_savings", "denominator": "members"})
 title = text("cumulative_title", lang)
 if cards.ready(growth, title, lang):
-    fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True,
+    fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True, grain="month",
                        currency=currency, hover={"members": text("members", lang)}, y_title=text("net_savings", lang))
     definition = text("def_cumulative", lang).format(rate=f"{config.khr_per_usd():,.0f}")
     cards.card(fig, growth, "cumulative_savings", lang, definition)

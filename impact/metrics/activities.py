@@ -13,7 +13,7 @@ import datetime as dt
 import pandas as pd
 
 from impact.metrics.facts import ACTIVITY_DIMENSIONS, activities
-from impact.metrics.engine import TIME_GRAINS, Selection, bounds, filtered, grid
+from impact.metrics.engine import TIME_GRAINS, Selection, bounds, filtered, grid, latest_record
 
 ACTIVITY_COUNTS = ("activities", "people_reached", "new_contacts")
 
@@ -27,7 +27,8 @@ def activity_summary(prepared, selection: Selection = Selection(), by: str | Non
                      today: dt.date | None = None) -> pd.DataFrame:
     """Activities (rows of the activity log), people reached and new contacts of the activities
     dated in the period, in total or by activity_type, organization, site, or month / quarter /
-    year (then with period_start, period_end and every period of the selection, 0 where none).
+    year (then with period_start, period_end and every period of the selection up to the log's
+    latest record, 0 where none: the periods after it are not reported yet and left out).
     Empty when nothing matches, or when a filter cannot apply (`activity_filters_left_out`)."""
     start, end = bounds(selection, today)
     keys = ["period_start", "period_end"] if by in TIME_GRAINS else [by] if by else []
@@ -37,8 +38,9 @@ def activity_summary(prepared, selection: Selection = Selection(), by: str | Non
     a = a.assign(activities=1.0, people_reached=a["reached"])
     if a.empty:
         return pd.DataFrame(columns=keys + list(ACTIVITY_COUNTS))
-    if by in TIME_GRAINS:
-        periods = grid(prepared, start, end, by)
+    if by in TIME_GRAINS:   # periods after the activity log's latest record: not reported yet, not 0
+        reach = latest_record(prepared, "activities", selection.filters.get("organization"))
+        periods = [(s, e) for s, e in grid(prepared, start, end, by) if s <= reach]
         step = pd.DatetimeIndex([e for _, e in periods]).searchsorted(a["activity_date"], side="left")
         out = a.groupby(step)[list(ACTIVITY_COUNTS)].sum().reindex(range(len(periods)), fill_value=0)
         return pd.DataFrame({"period_start": [s for s, _ in periods], "period_end": [e for _, e in periods],

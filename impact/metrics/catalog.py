@@ -57,6 +57,10 @@ CATALOG: tuple[Metric, ...] = (
            "dropped out. Running enrollments are in no denominator.",
            Kind.RATE, Timing.FLOW, "enrollment_ends", "status == 'graduated'", "status in ['graduated', 'dropped_out']",
            unit="enrollments"),
+    Metric("enrollments_started", "Course enrollments started", "ការចុះឈ្មោះចូលវគ្គដែលបានចាប់ផ្តើម",
+           "How many course enrollments started?", "តើមានការចុះឈ្មោះចូលវគ្គប៉ុន្មានដែលបានចាប់ផ្តើម?",
+           "Enrollments whose start date is in the period (a woman in two courses counts twice).",
+           Kind.COUNT, Timing.FLOW, "enrollment_starts", ROWS, unit="enrollments"),
     Metric("vocational_progression", "Progression to vocational training", "ការបន្តទៅវគ្គវិជ្ជាជីវៈ",
            "How many life-skills graduates went on to vocational training?", "តើអ្នកបញ្ចប់វគ្គជំនាញជីវិតប៉ុន្មាននាក់ បានបន្តទៅវគ្គវិជ្ជាជីវៈ?",
            "Participants who graduated a life-skills course ending in the period; of them, those who "
@@ -74,12 +78,36 @@ CATALOG: tuple[Metric, ...] = (
            "At-risk participants registered by the period's end with a known follow-up (status not "
            "unknown) dated by then, out of all at-risk participants registered by then.",
            Kind.RATE, Timing.STOCK, "participant_status", "at_risk & known", "at_risk"),
+    Metric("at_risk_followed", "At-risk women with news", "ស្ត្រីប្រឈមហានិភ័យដែលមានព័ត៌មាន",
+           "How many at-risk women do we have news of?", "តើយើងមានព័ត៌មានអំពីស្ត្រីប្រឈមហានិភ័យប៉ុន្មាននាក់?",
+           "At-risk participants registered by the period's end with a known follow-up dated by then "
+           "(the job-exit rate's denominator); by latest known status, where the women are now.",
+           Kind.COUNT, Timing.STOCK, "participant_status", "at_risk & known"),
     Metric("sustained_exit_6m", "Exit sustained 6 months", "ការចាកចេញដែលរក្សាបាន ៦ ខែ",
            "Did women who left stay out six months later?", "តើស្ត្រីដែលបានចាកចេញ នៅតែនៅក្រៅការងារនោះ ៦ ខែក្រោយដែរឬទេ?",
            "At-risk participants with a known follow-up at least 180 days after their first exit "
            "(first known follow-up out of entertainment work): those whose known follow-ups from that "
            "180th day on are all out of entertainment work.",
            Kind.RATE, Timing.STOCK, "participant_status", "sustained", "exit_followed_180d"),
+    Metric("cohort_exit_share", "Out of entertainment work at the milestone", "នៅក្រៅការងារកម្សាន្តនៅដំណាក់កាល",
+           "Of the women found at 3, 6 and 12 months, how many were out of entertainment work?",
+           "ក្នុងចំណោមស្ត្រីដែលបានរកឃើញនៅ ៣ ៦ និង ១២ ខែ តើប៉ុន្មាននាក់នៅក្រៅការងារកម្សាន្ត?",
+           "At-risk participants registered in the period, at 3, 6 and 12 months after intake once that "
+           "date has passed by the period's end: those whose known follow-up closest to it (within 45 "
+           "days) is out of entertainment work, out of those with such a follow-up.",
+           Kind.RATE, Timing.FLOW, "cohort_milestones", "outcome == 'out'", "outcome in ['out', 'in']"),
+    Metric("cohort_lost_to_followup", "Lost to follow-up", "បាត់ការតាមដាន",
+           "How many women due for a follow-up were not found?", "តើស្ត្រីប៉ុន្មាននាក់ដែលដល់ពេលតាមដាន មិនត្រូវបានរកឃើញ?",
+           "At-risk participants registered in the period whose 3, 6 or 12-month follow-up window (45 days "
+           "either side) closed by the period's end and by the date her organization's follow-ups reach, "
+           "with no known follow-up in it; out of all whose milestone is due (found or lost).",
+           Kind.RATE, Timing.FLOW, "cohort_milestones", "outcome == 'lost'", "outcome != 'not_due'",
+           higher_is_better=False),
+    Metric("cohort_not_yet_due", "Follow-up not yet due", "មិនទាន់ដល់ពេលតាមដាន",
+           "How many women's follow-up is not due yet?", "តើការតាមដានស្ត្រីប៉ុន្មាននាក់មិនទាន់ដល់ពេល?",
+           "At-risk participants registered in the period whose 3, 6 or 12-month milestone is after the "
+           "period's end, or whose window is still open given how far the data reaches: not lost, not due.",
+           Kind.COUNT, Timing.FLOW, "cohort_milestones", "outcome == 'not_due'"),
     Metric("business_starts", "Own businesses", "ការចាប់ផ្តើមអាជីវកម្ម",
            "How many women run their own business?", "តើស្ត្រីប៉ុន្មាននាក់មានអាជីវកម្មផ្ទាល់ខ្លួន?",
            "Participants registered by the period's end whose latest known status is own business.",

@@ -3,8 +3,10 @@
 A stock rate such as job_exit_rate mixes women registered last month with women registered
 three years ago. Donors and M&E officers also ask "of the women who came in a given quarter,
 how many were out of entertainment work 3, 6 and 12 months later?", and "how long does it
-take?". Both views use only at-risk women (`participant_status.at_risk`) and known
-follow-ups (`Prepared.followups`), as the metric definitions do.
+take?". The cohorts are rows of the metric table (the cohort_* metrics over the
+`cohort_milestones` fact, by intake_quarter and milestone), so a donor gets them protected;
+`cohort_cells` lays those rows out one cell per quarter and milestone. Both views use only
+at-risk women and known follow-ups, as the metric definitions do.
 """
 from __future__ import annotations
 
@@ -15,58 +17,53 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from impact.metrics.facts import participant_status
-from impact.metrics.intervals import rate, ratio
-from impact.metrics.engine import Selection, bounds
-from impact.present.formatting import quarters
-from impact.metrics.subsets import registered_in
+from impact.metrics.engine import Selection, bounds, filtered
+from impact.metrics.facts import in_period, participant_status
+from impact.metrics.prepared import PARTICIPANT_DIMENSIONS
 
-WINDOW_DAYS = 45   # a follow-up within 45 days of a milestone tells her status at it
+COHORT_KEYS = ("cohort_exit_share", "cohort_lost_to_followup", "cohort_not_yet_due")
+COHORT_BY = ("intake_quarter", "milestone")
+CELL_COUNTS = ("out_of_entertainment", "in_entertainment", "lost_to_followup", "not_yet_due")
+
+
+def cohort_cells(rows: pd.DataFrame) -> pd.DataFrame:
+    """The cohort metrics' rows (by intake_quarter and milestone; exact, or protected for a
+    donor) as one cell each: out_of_entertainment, in_entertainment (found in it: the exit
+    share's denominator minus its numerator), lost_to_followup, due (found or lost),
+    not_yet_due, share_out with its interval, share_lost, and suppressed (any count of the
+    cell withheld). Cells with nobody registered are left out."""
+    columns = ["intake_quarter", "milestone", "participants", *CELL_COUNTS, "due", "share_out", "ci_low", "ci_high",
+               "share_lost", "suppressed"]
+    if rows.empty:
+        return pd.DataFrame(columns=columns)
+    wide = rows.pivot_table(index=list(COHORT_BY), columns="metric", aggfunc="first", dropna=False,
+                            values=["numerator", "denominator", "value", "ci_low", "ci_high"]
+                            + (["suppressed"] if "suppressed" in rows else []))
+    exit_, lost, later = COHORT_KEYS
+
+    def get(field, key):
+        return wide[(field, key)].astype(float) if (field, key) in wide else pd.Series(np.nan, index=wide.index)
+    out = pd.DataFrame(index=wide.index)
+    out["out_of_entertainment"] = get("numerator", exit_)
+    out["in_entertainment"] = get("denominator", exit_) - get("numerator", exit_)
+    out["lost_to_followup"] = get("numerator", lost)
+    out["due"] = get("denominator", lost)
+    out["not_yet_due"] = get("value", later)
+    out["participants"] = out["due"] + out["not_yet_due"]
+    out["share_out"], out["ci_low"], out["ci_high"] = get("value", exit_), get("ci_low", exit_), get("ci_high", exit_)
+    out["share_lost"] = get("value", lost)
+    out["suppressed"] = wide["suppressed"].fillna(False).astype(bool).any(axis=1) if "suppressed" in rows else False
+    out = out.reset_index()
+    out = out[(out["participants"] > 0) | out["suppressed"]]
+    return out.sort_values(list(COHORT_BY)).reset_index(drop=True)[columns]
 
 
 def _at_risk_registered(prepared, selection: Selection, today) -> pd.DataFrame:
-    """participant_status as at the selection's end, for the at-risk women registered in the
-    selection (period and filters)."""
-    _, end = bounds(selection, today)
-    status = participant_status(prepared, None, end)
-    return status[np.isin(status["pidx"], registered_in(prepared, selection, today)) & status["at_risk"]]
-
-
-def followup_cohorts(prepared, selection: Selection = Selection(), milestones=(3, 6, 12),
-                     today: dt.date | None = None) -> pd.DataFrame:
-    """At-risk women by intake quarter and milestone: her status m months after intake.
-
-    A woman counts for milestone m when intake + m months is on or before the selection's
-    end. Her status at m is the known follow-up closest to that date within ±45 days (on a
-    tie, the later one), among follow-ups dated by the selection's end (as every stock is);
-    with none she is lost to follow-up. share_out = out / (out + in) with its Wilson
-    interval, NaN when nobody was found; share_lost = lost / participants.
-    """
-    _, end = bounds(selection, today)
-    women = _at_risk_registered(prepared, selection, today)[["pidx", "intake_date"]]
-    women = women.assign(cohort=quarters(women["intake_date"]))
-    due = pd.concat([women.assign(milestone_months=m, due=women["intake_date"] + pd.DateOffset(months=m))
-                     for m in milestones], ignore_index=True)
-    due = due[due["due"] <= end].reset_index(names="row")
-
-    f = prepared.followups[prepared.followups["followup_date"] <= end]
-    near = due[["row", "pidx", "due"]].merge(f[["pidx", "followup_date", "employment_status"]], on="pidx")
-    near["gap"] = (near["followup_date"] - near["due"]).abs()
-    near = near[near["gap"] <= pd.Timedelta(days=WINDOW_DAYS)]
-    near = near.sort_values(["row", "gap", "followup_date"], ascending=[True, True, False]) \
-        .drop_duplicates("row")
-    in_work = pd.Series(near["employment_status"].to_numpy() == "entertainment_work", index=near["row"])
-    found_in_work = due["row"].map(in_work)                  # True / False / NaN when lost
-    due["in"], due["out"] = found_in_work.eq(True), found_in_work.eq(False)
-
-    out = due.groupby(["cohort", "milestone_months"], sort=True).agg(
-        participants=("row", "size"), out_of_entertainment=("out", "sum"), in_entertainment=("in", "sum")
-    ).reset_index()
-    out["lost_to_followup"] = out["participants"] - out["out_of_entertainment"] - out["in_entertainment"]
-    found = out["out_of_entertainment"] + out["in_entertainment"]
-    out["share_out"], out["ci_low"], out["ci_high"] = rate(out["out_of_entertainment"], found)
-    out["share_lost"] = ratio(out["lost_to_followup"], out["participants"])
-    return out
+    """The participant_status fact as at the selection's end, for the at-risk women registered
+    in its period who pass its filters."""
+    start, end = bounds(selection, today)
+    status = filtered(prepared, participant_status(prepared, None, end), selection, PARTICIPANT_DIMENSIONS)
+    return status[status["at_risk"].to_numpy() & in_period(status["intake_date"], start, end)]
 
 
 def time_to_exit(prepared, selection: Selection = Selection(),

@@ -18,10 +18,15 @@ from impact.metrics.facts import FACTS
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
-DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type")
+DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type", "latest_status", "intake_quarter",
+                                       "milestone")
 TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
 RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]
+# Notes of a row without a value.
+NO_DATA = "no data"                        # a rate or amount without a denominator
+NOT_REPORTED = "not reported yet"          # a period that starts after its data's latest record
+CANNOT_FILTER = "cannot be filtered by "   # followed by the filters its fact cannot take
 
 
 @dataclass(frozen=True)
@@ -132,7 +137,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
             unfilterable = sorted(set(selection.filters) - set(fact.dimensions))
             if unfilterable:
                 parts.append(_rows(m, {}, period_start, period_end, np.array([np.nan]), np.array([np.nan]),
-                                   note=f"cannot be filtered by {', '.join(unfilterable)}"))
+                                   note=CANNOT_FILTER + ", ".join(unfilterable)))
                 continue
             if m.fact not in facts:
                 facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
@@ -144,6 +149,33 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
     for column in ("period_start", "period_end"):
         out[column] = pd.to_datetime(out[column])
     return out
+
+
+def reported(prepared: Prepared, table: pd.DataFrame, organizations=None) -> pd.DataFrame:
+    """A metric table where every period that starts after the latest record of its metric's
+    fact (for the organizations, all without them: `latest_record`) is "not reported yet":
+    no value, no numerator or denominator, the note NOT_REPORTED. Field workbooks arrive
+    weeks late, so such a period is unknown, not empty; a 0 there would read as a collapse,
+    and a change since the period before as a loss. A fact without any record keeps its rows
+    as they are (no data, or 0 for a count): there is no latest record to be after."""
+    if table.empty:
+        return table
+    reach = {fact: latest_record(prepared, fact, organizations) for fact in {metric(k).fact for k in table["metric"]}}
+    limit = pd.to_datetime(table["metric"].map(lambda key: reach[metric(key).fact] or pd.NaT))
+    after = (limit.notna() & (table["period_start"] > limit)).to_numpy()   # no records at all: no data
+    if not after.any():
+        return table
+    out = table.copy()
+    out.loc[after, ["numerator", "denominator", "value", "ci_low", "ci_high"]] = np.nan
+    out.loc[after, "note"] = NOT_REPORTED
+    return out
+
+
+def reported_metrics(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
+                     keys: tuple[str, ...] | None = None, today: dt.date | None = None) -> pd.DataFrame:
+    """`compute`, with the periods after the data's reach for the selection's organizations
+    marked "not reported yet" (`reported`): the table every view of the dashboard reads."""
+    return reported(prepared, compute(prepared, selection, by, keys, today), selection.filters.get("organization"))
 
 
 def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,
@@ -208,7 +240,7 @@ def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, nu
             "denominator": np.full(n, np.nan) if counted else np.asarray(den, dtype=float),
             "value": value, "ci_low": np.asarray(low, dtype=float), "ci_high": np.asarray(high, dtype=float),
             "note": np.full(n, note, dtype=object) if note is not None else
-            np.where(np.isnan(value), "no data", "").astype(object)}
+            np.where(np.isnan(value), NO_DATA, "").astype(object)}
 
 
 def as_metric_rows(frame: pd.DataFrame, key: str, dimension: str, numerator: str, denominator: str) -> pd.DataFrame:
@@ -221,5 +253,5 @@ def as_metric_rows(frame: pd.DataFrame, key: str, dimension: str, numerator: str
     value, low, high = rate(num, den) if m.kind == Kind.RATE else (ratio(num, den), *(np.full(len(frame), np.nan),) * 2)
     out = pd.DataFrame({dimension: frame[dimension].to_numpy(), "metric": key, "kind": m.kind.value,
                         "numerator": num, "denominator": den, "value": value, "ci_low": low, "ci_high": high})
-    out["note"] = np.where(np.isnan(value), "no data", "")
+    out["note"] = np.where(np.isnan(value), NO_DATA, "")
     return out[[dimension] + METRIC_COLUMNS]

@@ -18,12 +18,20 @@ from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
     COURSE_TYPES,
+    EMPLOYMENT_STATUSES,
     ENROLLMENT_STATUSES,
     SERVICE_STATUSES,
     SERVICE_TYPES,
 )
 
 SUSTAINED_DAYS = 180
+MILESTONE_MONTHS = (3, 6, 12)   # follow-up cohorts: her status 3, 6 and 12 months after intake
+MILESTONE_WINDOW_DAYS = 45      # a follow-up within 45 days of a milestone tells her status at it
+KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
+# A woman's status at a milestone: found out of or in entertainment work, lost to follow-up
+# (her window closed before her organization's data reaches, with no follow-up in it), or not
+# yet due (the window is still open, or after the data's reach).
+MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
 ACTIVITY_DIMENSIONS = ("organization", "site")
@@ -36,6 +44,17 @@ def in_period(dates: pd.Series, start, end) -> np.ndarray:
     return (mask & (dates >= start) if start is not None else mask).to_numpy(dtype=bool, copy=True)
 
 
+def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Each date `months` calendar months later, on the same day or the month's last
+    (31 January + 1 month is 28 or 29 February), as `pd.DateOffset(months=...)` does."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    first = dates.astype("datetime64[M]")
+    target = first + np.asarray(months).astype("timedelta64[M]")
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    day = (dates - first.astype("datetime64[D]")).astype(np.int64)
+    return (target.astype("datetime64[D]") + np.minimum(day, length - 1)).astype("datetime64[ns]")
+
+
 def registrations(p: Prepared, start, end) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
     mask = in_period(p.participants["intake_date"], start, end)
@@ -46,6 +65,12 @@ def enrollment_ends(p: Prepared, start, end) -> pd.DataFrame:
     """Enrollments whose end_date is in the period (running ones have none)."""
     e = p.enrollments
     return e[in_period(e["end_date"], start, end)]
+
+
+def enrollment_starts(p: Prepared, start, end) -> pd.DataFrame:
+    """Enrollments whose start_date is in the period."""
+    e = p.enrollments
+    return e[in_period(e["start_date"], start, end)]
 
 
 def life_skills_graduates(p: Prepared, start, end) -> pd.DataFrame:
@@ -80,6 +105,10 @@ def participant_status(p: Prepared, start, end) -> pd.DataFrame:
     latest_out[pidx[last]] = ~in_work[last]
     own_business = np.zeros(n, dtype=bool)
     own_business[pidx[last]] = in_business[last]
+    # Latest known status as a code of KNOWN_STATUSES (-1: no known follow-up).
+    to_known = pd.Index(KNOWN_STATUSES).get_indexer(f["employment_status"].cat.categories)
+    latest_code = np.full(n, -1, dtype=np.int64)
+    latest_code[pidx[last]] = to_known[f["employment_status"].cat.codes.to_numpy()[upto][last]]
 
     # First exit: the first known follow-up out of entertainment work (rows are date-sorted).
     out_rows = np.flatnonzero(~in_work)
@@ -100,11 +129,61 @@ def participant_status(p: Prepared, start, end) -> pd.DataFrame:
         "known": known[registered],
         "out_of_entertainment": latest_out[registered],
         "own_business": own_business[registered],
+        "latest_status": pd.Categorical.from_codes(latest_code[registered], categories=KNOWN_STATUSES),
         "exit_followed_180d": (at_risk & followed)[registered],
         "sustained": (at_risk & followed & ~relapsed)[registered],
         "intake_date": p.participants["intake_date"].to_numpy()[registered],
         "first_exit": first_exit[registered],
         "last_known": last_known[registered],
+    })
+
+
+def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
+    """At-risk participants registered in the period, once per milestone (3, 6, 12 months after
+    intake), with her intake quarter and her outcome at the milestone as at the period's end:
+    once the milestone has passed by then, the known follow-up dated by then closest to it
+    within 45 days (on a tie, the later; on one day, the later row) says out of or in entertainment work; with none she is lost to follow-up only when
+    the window closed on or before her organization's latest follow-up by then (how far its
+    data reaches), otherwise not yet due. Field workbooks arrive late, organization by
+    organization: an open window, or one the data has not reached, is nobody's loss."""
+    women = registrations(p, start, end)["pidx"].to_numpy()
+    women = women[p.participants["at_risk"].to_numpy()[women]]
+    upto = (p.followups["followup_date"] <= end).to_numpy()
+    f_pidx = p.followups["pidx"].to_numpy()[upto]
+    f_day = p.followups["followup_date"].to_numpy()[upto].astype("datetime64[D]").astype(np.int64)
+    f_in = (p.followups["employment_status"] == "entertainment_work").to_numpy()[upto]
+    organization = p.participants["organization"].cat.codes.to_numpy()
+    never = np.iinfo(np.int64).min
+    reach = np.full(len(p.participants["organization"].cat.categories), never)
+    np.maximum.at(reach, organization[f_pidx], f_day)               # each organization's latest follow-up
+
+    milestone = np.repeat(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
+    pidx = np.tile(women, len(MILESTONE_MONTHS))
+    intake = p.participants["intake_date"].to_numpy()[pidx]
+    due = add_months(intake, milestone).astype("datetime64[D]").astype(np.int64)
+    # Follow-ups are sorted by participant, date and spreadsheet row, so one sorted key finds for
+    # each milestone the last follow-up on or before it and the first day after it (its last
+    # row: on one day the later row wins); the nearer of the two wins, on a tie the later. A
+    # sentinel (a participant nobody is) closes the key so every lookup lands somewhere.
+    span = np.int64(1 << 32)
+    f_pidx, f_day, f_in = np.append(f_pidx, len(organization)), np.append(f_day, 0), np.append(f_in, False)
+    key = f_pidx * span + f_day
+    before = np.searchsorted(key, pidx * span + due, side="right") - 1
+    after = np.searchsorted(key, key[before + 1], side="right") - 1
+    far = np.iinfo(np.int64).max
+    gap_before = np.where((before >= 0) & (f_pidx[before] == pidx), due - f_day[before], far)
+    gap_after = np.where(f_pidx[after] == pidx, f_day[after] - due, far)
+    nearest = np.where(gap_after <= gap_before, after, before)
+    found = (np.minimum(gap_before, gap_after) <= MILESTONE_WINDOW_DAYS) \
+        & (due <= np.datetime64(end, "D").astype(np.int64))         # once the milestone has passed
+    closed = due + MILESTONE_WINDOW_DAYS <= reach[organization[pidx]]
+    outcome = np.select([found & ~f_in[nearest], found & f_in[nearest], closed], [0, 1, 2], 3)
+    quarters, labels = pd.factorize(pd.PeriodIndex(intake, freq="Q"))
+    return pd.DataFrame({
+        "pidx": pidx,
+        "intake_quarter": pd.Categorical.from_codes(quarters, categories=labels.astype(str)),
+        "milestone": milestone,
+        "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
     })
 
 
@@ -150,13 +229,18 @@ FACTS: dict[str, Fact] = {
     "registrations": Fact(registrations, PARTICIPANT_DIMENSIONS, ("pidx",), ("participants", "intake_date")),
     "enrollment_ends": Fact(enrollment_ends, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
                             ENROLLMENT_COLUMNS, ("enrollments", "end_date"), ENROLLMENT_CATEGORIES),
+    "enrollment_starts": Fact(enrollment_starts, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
+                              ENROLLMENT_COLUMNS, ("enrollments", "start_date"), ENROLLMENT_CATEGORIES),
     "life_skills_graduates": Fact(life_skills_graduates, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
                                   ENROLLMENT_COLUMNS + ("progressed",), ("enrollments", "end_date"),
                                   ENROLLMENT_CATEGORIES),
-    "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS,
-                               ("pidx", "at_risk", "known", "out_of_entertainment", "own_business",
+    "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS + ("latest_status",),
+                               ("pidx", "at_risk", "known", "out_of_entertainment", "own_business", "latest_status",
                                 "exit_followed_180d", "sustained", "intake_date", "first_exit", "last_known"),
-                               ("followups", "followup_date")),
+                               ("followups", "followup_date"), {"latest_status": KNOWN_STATUSES}),
+    "cohort_milestones": Fact(cohort_milestones, PARTICIPANT_DIMENSIONS + ("intake_quarter", "milestone"),
+                              ("pidx", "intake_quarter", "milestone", "outcome"), ("participants", "intake_date"),
+                              {"outcome": MILESTONE_OUTCOMES}),
     "savers": Fact(savers, PARTICIPANT_DIMENSIONS + ("group_type",), ("pidx", "organization", "net", "group_type"),
                    ("savings", "period")),
     "services": Fact(services, PARTICIPANT_DIMENSIONS, ("pidx", "service_date", "service_type", "status", "amount"),

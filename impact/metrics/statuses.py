@@ -1,6 +1,7 @@
-"""Where the women are now: the mix of latest known follow-up statuses over time, and monthly
-income by status. Both read follow-ups as the stock metrics do: known ones dated by the
-period's end, each woman by her latest."""
+"""Where the women are now: the mix of latest known statuses over time (rows of the metric
+table: at_risk_followed by period and latest_status, whose total is the job-exit rate's
+denominator), and monthly income by status, read as the stock metrics read follow-ups: known
+ones dated by the period's end, each woman by her latest."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,11 +9,14 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from impact.metrics.engine import Selection, bounds, grid
-from impact.metrics.subsets import passes
 from impact.contract.tables import EMPLOYMENT_STATUSES
+from impact.metrics.engine import Selection, bounds, filtered
+from impact.metrics.intervals import ratio
+from impact.metrics.prepared import PARTICIPANT_DIMENSIONS
 
 STATUS_ORDER = {s: i for i, s in enumerate(EMPLOYMENT_STATUSES)}
+STATUS_KEY = "at_risk_followed"
+STATUS_BY = "latest_status"
 
 
 def _latest(followups: pd.DataFrame) -> pd.DataFrame:
@@ -21,38 +25,25 @@ def _latest(followups: pd.DataFrame) -> pd.DataFrame:
 
 
 def _in_status_order(column: pd.Series) -> pd.Series:
-    return column.map(STATUS_ORDER) if column.name == "employment_status" else column
+    return column.map(STATUS_ORDER) if column.name in ("employment_status", STATUS_BY) else column
 
 
-def status_mix(prepared, selection: Selection = Selection(), grain: str = "quarter",
-               today: dt.date | None = None) -> pd.DataFrame:
-    """At each period's end (quarters by default) of the selection: the at-risk women registered
-    by then who pass its filters and have a known follow-up by then, by their latest known
-    status. Columns period_start, period_end, employment_status, participants, total, share;
-    periods with nobody followed are left out. The share out of entertainment work is the
-    job_exit_rate of that date, and `total` its denominator."""
-    start, end = bounds(selection, today)
-    p = prepared.participants
-    eligible = passes(prepared, np.arange(len(p)), selection) & p["at_risk"].to_numpy(dtype=bool)
-    f = prepared.followups[eligible[prepared.followups["pidx"].to_numpy()]]
-    intake = p["intake_date"].to_numpy()[f["pidx"].to_numpy()]
-    frames = []
-    for period_start, period_end in grid(prepared, start, end, grain) if len(f) else []:
-        upto = f[(f["followup_date"] <= period_end).to_numpy() & (intake <= np.datetime64(period_end))]
-        counts = _latest(upto)["employment_status"].value_counts()
-        counts = counts[counts > 0]
-        if counts.sum():
-            frames.append(pd.DataFrame({"period_start": period_start, "period_end": period_end,
-                                        "employment_status": counts.index.astype(object),
-                                        "participants": counts.to_numpy(), "total": counts.sum()}))
-    columns = ["period_start", "period_end", "employment_status", "participants", "total", "share"]
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
-    out = out.sort_values(["period_start", "employment_status"], key=_in_status_order,
-                          kind="stable").reset_index(drop=True)
-    out["share"] = out["participants"] / out["total"]
-    return out[columns]
+def status_shares(rows: pd.DataFrame, totals: pd.DataFrame) -> pd.DataFrame:
+    """The status mix from the metric table: `rows` is at_risk_followed by a time grain and
+    latest_status, `totals` the same by the time grain alone (exact, or both protected for a
+    donor). Columns period_start, period_end, latest_status, participants, total, share
+    (participants / the period's total), suppressed; periods not reported yet, statuses
+    nobody has and withheld totals are left out, a withheld status stays (no share)."""
+    columns = ["period_start", "period_end", STATUS_BY, "participants", "total", "share", "suppressed"]
+    rows = rows[(rows["metric"] == STATUS_KEY) & rows[STATUS_BY].notna()]
+    total = totals[totals["metric"] == STATUS_KEY].set_index("period_start")["value"]
+    out = rows.assign(participants=rows["value"].astype(float),
+                      total=rows["period_start"].map(total).astype(float).to_numpy(),
+                      suppressed=rows["suppressed"].to_numpy(dtype=bool) if "suppressed" in rows else False)
+    out = out[(out["total"] > 0) & ((out["participants"] > 0) | out["suppressed"])]
+    out = out.assign(share=ratio(out["participants"], out["total"]))
+    out = out.sort_values(["period_start", STATUS_BY], key=_in_status_order, kind="stable")
+    return out.reset_index(drop=True)[columns]
 
 
 def income_by_status(prepared, selection: Selection = Selection(), today: dt.date | None = None) -> pd.DataFrame:
@@ -60,10 +51,10 @@ def income_by_status(prepared, selection: Selection = Selection(), today: dt.dat
     known follow-up by then that has an income recorded. By that follow-up's status: how many
     women, and the median and quartiles of their monthly income (as stored, in USD)."""
     _, end = bounds(selection, today)
-    p = prepared.participants
-    eligible = passes(prepared, np.arange(len(p)), selection) & (p["intake_date"] <= end).to_numpy()
     f = prepared.followups
-    f = f[eligible[f["pidx"].to_numpy()] & (f["followup_date"] <= end).to_numpy() & f["monthly_income"].notna()]
+    intake = prepared.participants["intake_date"].to_numpy()[f["pidx"].to_numpy()]
+    f = f[(intake <= np.datetime64(end)) & (f["followup_date"] <= end).to_numpy() & f["monthly_income"].notna()]
+    f = filtered(prepared, f, selection, PARTICIPANT_DIMENSIONS)
     columns = ["employment_status", "participants", "median_income", "low_quartile", "high_quartile"]
     if f.empty:
         return pd.DataFrame(columns=columns)

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 
 from impact.present import formatting
 from impact.metrics.catalog import METRICS, Kind
+from impact.metrics.engine import CANNOT_FILTER, NO_DATA, NOT_REPORTED
+from impact.metrics.funnel import REACH
 from impact.present.formatting import metric_label, metric_question
 from impact.present.texts import text
 
@@ -75,21 +77,48 @@ def bars(table: pd.DataFrame, key: str, dimension: str, lang: str = "en", color:
     return _layout(fig, title or metric_question(key, lang))
 
 
-def reported(table: pd.DataFrame, through: dict[str, dt.date | None]) -> pd.DataFrame:
-    """The rows of periods that begin by their metric's latest record (`through`, by metric):
-    for the periods after it nothing was reported yet, and a zero would read as a collapse."""
-    limit = table["metric"].map(lambda key: pd.Timestamp(through.get(key) or pd.Timestamp.max))
-    return table[table["period_start"] <= limit]
+def time_axis(fig: go.Figure, starts: pd.Series, ends: pd.Series, grain: str | None) -> None:
+    """Label a time axis by the periods drawn (points at each period's end): `03/2025` for
+    months, `2025 Q1` for quarters, the year for years, never a time of day; at most twelve
+    labels, evenly spread."""
+    periods = pd.DataFrame({"start": pd.to_datetime(starts), "end": pd.to_datetime(ends)}).drop_duplicates("end")
+    periods = periods.sort_values("end")
+    if periods.empty:
+        return
+    label = {"quarter": formatting.quarter, "year": lambda d: f"{pd.Timestamp(d):%Y}"}.get(grain or "month",
+                                                                                         formatting.month)
+    every = -(-len(periods) // 12)
+    shown = periods.iloc[::every]
+    fig.update_xaxes(tickvals=list(shown["end"]), ticktext=[label(d) for d in shown["start"]])
+
+
+def figure_of_period(value: str, period: str, title: str) -> go.Figure:
+    """One figure with the period it is for: what a trend of a single period is."""
+    fig = go.Figure()
+    fig.add_annotation(text=f"<b>{value}</b>", x=0.5, y=0.6, xref="paper", yref="paper", showarrow=False,
+                       font={"size": 40})
+    fig.add_annotation(text=period, x=0.5, y=0.3, xref="paper", yref="paper", showarrow=False, font={"size": 14})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=260, showlegend=False)
+    return _layout(fig, title)
 
 
 def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = None, grain: str | None = None,
           through: dt.date | None = None) -> go.Figure:
     """A metric over time (rows broken down by `grain`: month, quarter or year), with its
-    interval, over the periods `reported` by `through` (the metric's latest record). A period
-    only partly covered (by the selection or the data) is drawn as an open circle and says so on
-    hover."""
-    rows = reported(table[table["metric"] == key], {key: through})
-    rows = rows[rows["value"].notna()].sort_values("period_end")
+    interval. Periods not reported yet (no value: `impact.metrics.engine.reported`) are not
+    drawn; a period only partly covered (by the selection or the data, which reaches
+    `through`) is drawn as an open circle and says so on hover. A single period is drawn as
+    its figure with its period, not as a one-point line."""
+    rows = table[(table["metric"] == key) & table["value"].notna()].sort_values("period_end")
+    if not color and len(rows) == 1:
+        row = rows.iloc[0]
+        shown = formatting.metric_value(key, row["value"])
+        if METRICS[key].kind == Kind.RATE:
+            shown += f" ({formatting.n_of(row['numerator'], row['denominator'])})"
+        return figure_of_period(shown, formatting.period(row["period_start"], row["period_end"]),
+                                metric_question(key, lang))
     partial = pd.Series(False, index=rows.index)
     if through is not None:
         partial = rows["period_end"] > pd.Timestamp(through)
@@ -111,39 +140,65 @@ def trend(table: pd.DataFrame, key: str, lang: str = "en", color: str | None = N
                         line={"color": colour},
                         marker={"symbol": ["circle-open" if p else "circle" for p in partial[part.index]],
                                 "size": [9 if p else 6 for p in partial[part.index]]},
-                        hovertext=[_hover(r, key) + n for (_, r), n in zip(part.iterrows(), note)],
-                        hoverinfo="text+x")
+                        hovertext=[f"<b>{formatting.period(r.period_start, r.period_end)}</b><br>{_hover(r, key)}{n}"
+                                   for (_, r), n in zip(part.iterrows(), note)],
+                        hoverinfo="text")
     if METRICS[key].kind == Kind.RATE:
         fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
     else:   # counts from zero: a cut axis exaggerates a change
         fig.update_yaxes(rangemode="tozero")
+    time_axis(fig, rows["period_start"], rows["period_end"], grain)
     fig.update_layout(showlegend=bool(color))
     return _layout(fig, metric_question(key, lang))
 
 
-def funnel_labels(steps: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """`impact.metrics.funnel.funnel`'s steps with their label and note in `lang`: what the step
-    counts, among how many at-risk women the exits are counted, and the filters it did not take."""
-    def note(row) -> str:
-        parts = [text(f"funnel_note_{row.step}", lang, default="")]
-        if row.at_risk == row.at_risk:
-            parts[0] = f"{parts[0]} {text('funnel_at_risk', lang).format(n=f'{row.at_risk:,.0f}')}"
-        if row.filters_left_out:
-            names = ", ".join(text(name, lang, default=name) for name in row.filters_left_out)
-            parts.append(text("not_filtered_by", lang).format(names=names))
-        return "; ".join(p for p in parts if p)
-    return steps.assign(label=[text(f"funnel_{step}", lang) for step in steps["step"]],
-                        note=[note(row) for row in steps.itertuples()])
+def note(engine_note: str, lang: str = "en") -> str:
+    """An engine row's note (`impact.metrics.engine`: no data, not reported yet, cannot be
+    filtered by ...) in the reader's language."""
+    if engine_note == NOT_REPORTED:
+        return text("not_reported_yet", lang)
+    if engine_note == NO_DATA:
+        return text("no_data", lang)
+    if engine_note.startswith(CANNOT_FILTER):
+        names = engine_note.removeprefix(CANNOT_FILTER).split(", ")
+        return text("not_filtered_by", lang).format(names=", ".join(text(n, lang, default=n) for n in names))
+    return engine_note
+
+
+def _step_text(row, lang: str) -> str:
+    """What a funnel bar says: its count (0 as 0), a rate step's share of its own base, or
+    why there is no figure (withheld, not reported yet, cannot be filtered)."""
+    if row.get("suppressed", False) is True:
+        return str(row["display"])
+    if row["count"] != row["count"]:
+        return note(row["note"], lang) or formatting.MISSING
+    shown = formatting.count(row["count"])
+    if row["share"] == row["share"]:
+        shown += " " + text("funnel_share_of", lang).format(share=formatting.percent(row["share"]),
+                                                              of=formatting.count(row["of"]))
+    return shown
 
 
 def funnel(steps: pd.DataFrame, lang: str = "en") -> go.Figure:
-    # Our own conversions: each step against the step it is measured from (`conversion_of`),
-    # which for the exits is the women registered, not the step drawn above them.
-    steps = funnel_labels(steps, lang)
-    shown = [formatting.count(c) + ("" if r != r else f" ({r:.0%})") for c, r in zip(steps["count"], steps["conversion"])]
-    fig = go.Figure(go.Funnel(y=steps["label"], x=steps["count"], text=shown, textinfo="text",
-                              hovertext=steps["note"], marker={"color": PALETTE[0]}))
-    return _layout(fig, text("funnel_title", lang))
+    """The funnel (`impact.metrics.funnel.funnel_steps`) as bars, one per step from new contacts
+    on, each its catalog metric's figure: counts, and for a rate step its share of its own base
+    (so never above 100%), its definition on hover. People reached, an activity sum far larger
+    than any step after it, is the subtitle, so the small steps stay readable."""
+    reach = steps[steps["step"] == REACH].iloc[0]
+    bars = steps[steps["step"] != REACH]
+    labels = [text(f"funnel_{s}", lang) for s in bars["step"]]
+    fig = go.Figure(go.Bar(y=labels, x=bars["count"].fillna(0).tolist(), orientation="h", marker_color=PALETTE[0],
+                           text=[_step_text(r, lang) for _, r in bars.iterrows()], textposition="outside",
+                           cliponaxis=False, hoverinfo="text",
+                           hovertext=[f"<b>{label}</b><br>{text(f'funnel_note_{s}', lang)}"
+                                      for label, s in zip(labels, bars["step"])]))
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_xaxes(rangemode="tozero", showticklabels=False, showgrid=False)
+    fig.update_layout(showlegend=False, height=80 + 42 * len(bars))
+    fig = _layout(fig, text("funnel_title", lang))
+    fig.update_layout(title_subtitle_text=text("funnel_reach", lang).format(n=_step_text(reach, lang)),
+                      margin_t=fig.layout.margin.t + 24, margin_r=160)
+    return fig
 
 
 # --- breakdowns that are not one catalog metric (impact.metrics.statuses, impact.metrics.cohorts, ...) ---
@@ -151,6 +206,7 @@ def funnel(steps: pd.DataFrame, lang: str = "en") -> go.Figure:
 STATUS_COLOURS = {"entertainment_work": "#E07A5F", "alternative_employment": "#0F6E6E", "own_business": "#81B29A",
                   "studying": "#F2CC8F", "not_working": "#3D405B"}
 LOST_COLOUR = "#B8B8B8"
+NOT_DUE_COLOUR = "#E6E6E6"
 
 
 def _name(value, labels: dict | None = None) -> str:
@@ -216,8 +272,9 @@ def counts(frame: pd.DataFrame, x: str, columns: dict[str, str], title: str, *, 
 
 def lines(frame: pd.DataFrame, x: str, y: str, title: str, *, color: str | None = None,
           labels: dict | None = None, hover: dict[str, str] | None = None, is_money: bool = False,
-          currency: str = "USD", y_title: str | None = None) -> go.Figure:
-    """A plain value over time, one line per value of `color` (its label from `labels`)."""
+          currency: str = "USD", y_title: str | None = None, grain: str | None = None) -> go.Figure:
+    """A plain value over time, one line per value of `color` (its label from `labels`); with a
+    `grain`, x is the periods' end and the axis is labelled by the periods (`time_axis`)."""
     fig = go.Figure()
     for i, (name, part) in enumerate(frame.groupby(color, sort=True) if color else [(None, frame)]):
         tips = [f"<b>{_name(name, labels) + ', ' if color else ''}{_name(row[x])}</b><br>"
@@ -230,18 +287,21 @@ def lines(frame: pd.DataFrame, x: str, y: str, title: str, *, color: str | None 
     fig.update_yaxes(rangemode="tozero")     # from zero: a cut axis exaggerates growth
     if is_money and currency == "USD":
         fig.update_yaxes(tickprefix="$")
+    if grain:
+        time_axis(fig, frame["period_start"], frame["period_end"], grain)
     return _layout(fig, title)
 
 
 def status_mix(mix: pd.DataFrame, title: str, lang: str = "en", labels: dict | None = None) -> go.Figure:
-    """Shares of latest known statuses by quarter (`impact.metrics.statuses.status_mix`), stacked to
-    100%, entertainment work first, with counts on hover."""
+    """Shares of latest known statuses by quarter (`impact.metrics.statuses.status_shares`),
+    stacked to 100%, entertainment work first, with counts on hover (a withheld one says so)."""
     fig = go.Figure()
-    for status, part in mix.groupby("employment_status", sort=False):
-        fig.add_bar(x=formatting.quarters(part["period_start"]).tolist(), y=part["share"].tolist(),
+    for status, part in mix.groupby("latest_status", sort=False):
+        fig.add_bar(x=formatting.quarters(part["period_start"]).tolist(), y=part["share"].fillna(0).tolist(),
                     name=_name(status, labels), marker_color=STATUS_COLOURS.get(status, PALETTE[2]),
                     hovertext=[f"<b>{_name(status, labels)}</b> {formatting.quarter(r.period_start)}<br>"
-                               f"{formatting.percent(r.share)} ({formatting.n_of(r.participants, r.total)})"
+                               + (text("withheld_small", lang) if r.suppressed else
+                                  f"{formatting.percent(r.share)} ({formatting.n_of(r.participants, r.total)})")
                                for r in part.itertuples()],
                     hoverinfo="text")
     fig.update_layout(barmode="stack", showlegend=True)
@@ -249,27 +309,32 @@ def status_mix(mix: pd.DataFrame, title: str, lang: str = "en", labels: dict | N
     return _layout(fig, title)
 
 
-def cohorts(table: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
-    """Follow-up cohorts (`impact.metrics.cohorts.followup_cohorts`): per milestone, each intake
-    quarter's women stacked as out of entertainment work, still in it, and lost to follow-up,
-    so the missing are as visible as the found; the share out with its interval on hover."""
+def cohorts(cells: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
+    """Follow-up cohorts (`impact.metrics.cohorts.cohort_cells`): per milestone, each intake
+    quarter's women stacked as out of entertainment work, still in it, lost to follow-up and
+    not yet due, so the missing are as visible as the found and an open window is no loss;
+    the share out with its interval on hover."""
     from plotly.subplots import make_subplots
 
-    milestones = sorted(table["milestone_months"].unique())
+    milestones = sorted(cells["milestone"].unique())
     fig = make_subplots(rows=1, cols=max(len(milestones), 1), shared_yaxes=True,
                         subplot_titles=[f"{m} {text('months_after_intake', lang)}" for m in milestones])
-    parts = (("out_of_entertainment", PALETTE[0]), ("in_entertainment", PALETTE[1]), ("lost_to_followup", LOST_COLOUR))
+    parts = (("out_of_entertainment", PALETTE[0]), ("in_entertainment", PALETTE[1]),
+             ("lost_to_followup", LOST_COLOUR), ("not_yet_due", NOT_DUE_COLOUR))
     for col, m in enumerate(milestones, start=1):
-        rows = table[table["milestone_months"] == m]
-        tips = [f"<b>{r.cohort}, {m} {text('months_after_intake', lang)}</b><br>"
-                f"{text('out_of_entertainment', lang)}: {r.out_of_entertainment:,.0f} / "
-                f"{r.out_of_entertainment + r.in_entertainment:,.0f} "
-                + (f"({formatting.percent(r.share_out)}, 95% CI {formatting.interval(r.ci_low, r.ci_high)})"
-                   if pd.notna(r.share_out) else "")
-                + f"<br>{text('lost_to_followup', lang)}: {r.lost_to_followup:,.0f} / {r.participants:,.0f}"
-                for r in rows.itertuples()]
+        rows = cells[cells["milestone"] == m]
+        quarters = [formatting.quarter(pd.Period(q).start_time) for q in rows["intake_quarter"]]
+        tips = [f"<b>{q}, {m} {text('months_after_intake', lang)}</b><br>"
+                + (text("withheld_small", lang) if r.suppressed else
+                   f"{text('out_of_entertainment', lang)}: {formatting.count(r.out_of_entertainment)} / "
+                   f"{formatting.count(r.out_of_entertainment + r.in_entertainment)} "
+                   + (f"({formatting.percent(r.share_out)}, 95% CI {formatting.interval(r.ci_low, r.ci_high)})"
+                      if pd.notna(r.share_out) else "")
+                   + f"<br>{text('lost_to_followup', lang)}: {formatting.count(r.lost_to_followup)} / "
+                   f"{formatting.count(r.due)}<br>{text('not_yet_due', lang)}: {formatting.count(r.not_yet_due)}")
+                for q, r in zip(quarters, rows.itertuples())]
         for name, colour in parts:
-            fig.add_bar(x=rows["cohort"].tolist(), y=rows[name].tolist(), name=text(name, lang), marker_color=colour,
+            fig.add_bar(x=quarters, y=rows[name].fillna(0).tolist(), name=text(name, lang), marker_color=colour,
                         legendgroup=name, showlegend=col == 1, hovertext=tips, hoverinfo="text", row=1, col=col)
     fig.update_layout(barmode="stack", showlegend=True)
     fig.update_annotations(font_size=13)
