@@ -12,7 +12,7 @@ from impact.metrics.funnel import funnel
 from impact.metrics.engine import Selection
 from impact.exports import excel_bytes
 from impact.present.donor_report import report_html
-from impact.metrics.targets import target_progress, targets_in_view
+from impact.metrics.targets import target_progress, tile_targets
 from impact.present.texts import text
 from impact.view import previous_period
 from app import cards, session
@@ -36,13 +36,14 @@ for column, key in zip(columns, HEADLINE):
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
 # with a cold cache (a cold start, a new upload), and the headline numbers should not wait.
+# Only a target of the tile's own scope and period (its actual is the tile's figure).
 progress = session.staff(target_progress, today=today)
-targets = None if progress is None else targets_in_view(progress, selection)
+targets = None if progress is None else tile_targets(progress, selection, today, session.options("organization"))
 for column, key in zip(columns, HEADLINE) if targets is not None else ():
-    for _, row in targets[targets["indicator"] == key].head(1).iterrows():
-        if row["percent_achieved"] == row["percent_achieved"]:
-            column.progress(min(float(row["percent_achieved"]), 1.0),
-                            text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
+    for row in targets[(targets["indicator"] == key) & targets["percent_achieved"].notna()].itertuples():
+        column.progress(min(float(row.percent_achieved), 1.0), text=text("tile_target", lang).format(
+            percent=f"{row.percent_achieved:.0%}", target=row.target_display,
+            period=formatting.period(row.period_start, row.period_end)))
 
 steps = session.staff(funnel, selection, today=today)
 if steps is not None and steps["count"].fillna(0).gt(0).any():
