@@ -19,7 +19,7 @@ from impact.intake import isolated
 from impact.present import formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.intake.cleaning import BadValue, parse_date
-from impact.intake.pipeline import ingest_files
+from impact.intake.pipeline import ingest_files, no_data_rows
 from impact.intake.parsing import expand_paths, file_bytes, load_files
 from impact.metrics.engine import DIMENSIONS, TIME_GRAINS, Selection, compute, dimension_values
 from impact.metrics.prepared import prepare
@@ -169,6 +169,7 @@ def _load(args) -> int:
     # The store's saved column mappings apply here too, or a reload would undo the Data page's.
     intake = ingest_files(store, files, args.organization, args.uploader, dry_run=args.dry_run)
     unreadable.update(intake.unreadable)
+    unreadable.update({name: no_data_rows(name) for name in intake.empty})
     for message in unreadable.values():
         print(f"error: {message}", file=sys.stderr)
     if not intake.result.files:
