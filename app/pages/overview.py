@@ -11,7 +11,7 @@ from impact.metrics.catalog import METRICS
 from impact.metrics.funnel import funnel
 from impact.metrics.engine import Selection
 from impact.exports import excel_bytes
-from impact.present.donor_report import report_html
+from impact.present.donor_report import ReportScope, report_html
 from impact.metrics.targets import target_progress, tile_targets
 from impact.present.texts import text
 from impact.view import previous_period
@@ -72,10 +72,14 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             else:
                 cards.no_data(lang)
 
-# The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-subtitle = formatting.period(selection.start, selection.end)
+# The donor-ready report of this selection: the same (for a donor, protected) tables and charts,
+# with what they cover and how they were made.
+scope = ReportScope(tuple(selection.filters.get("organization", ())), selection.start, selection.end,
+                    {d: v for d, v in selection.filters.items() if d != "organization"},
+                    session.data_reaches(selection), protected=not session.exact_figures())
 with st.container(horizontal=True):
-    st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
+    st.download_button(text("report_html", lang),
+                       lambda: report_html(text("app_title", lang), scope, figures, current, lang, made=today),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
     st.download_button(text("report_excel", lang), lambda: excel_bytes({"kpis": current, "trends": trends}),
                        "impact_report.xlsx", key="report_excel", on_click="ignore")
