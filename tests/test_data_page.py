@@ -243,8 +243,10 @@ def test_an_upload_shows_its_own_problems_first_and_the_sources_version(store_pa
     assert text("data_issues_just_loaded") in texts(at.caption)
     upload_id = open_store(store_path).uploads().query("file_name == @name")["id"].item()
     assert {b.key: b.label for b in at.download_button}[f"data_marked_{upload_id}"] == text("data_download_marked")
-    problem = json.loads(next(d for d in at.dataframe if "problem" in d.value.columns).proto.columns)["problem"]
-    assert problem["width"] == "large"
+    element = next(d for d in at.dataframe if "problem" in d.value.columns).proto
+    longest = shown["problem"].str.len().max()
+    assert json.loads(element.columns)["problem"]["width"] >= 8 * longest      # the whole problem, not cut
+    assert list(element.column_order).index("problem") < list(element.column_order).index("value")
     at.multiselect(key="data_issue_files").set_value([]).run()      # the rest a filter away
     assert len(issue_table(at)) == every + 3
 
