@@ -4,6 +4,7 @@ the server log), never a traceback. AppTest on the demo store; a click is sent a
 sends it (the chart's selection as its widget value)."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import tomllib
@@ -12,7 +13,9 @@ import pytest
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
+from impact.access import sharing
 from impact.present.texts import text
+from impact.store import open_store
 from impact.view import FILTER_PARAMS
 from tests.helpers import APP, REPO
 
@@ -52,7 +55,22 @@ def test_a_click_on_a_bar_narrows_the_view(page, lang, demo_store, monkeypatch):
     assert not at.error, at.error[0].value
     narrowed = {d: at.session_state[f"f_{d}"] for d in FILTER_PARAMS.values() if at.session_state[f"f_{d}"]}
     assert list(narrowed.values()) == [[clicked]], narrowed
-    assert clicked in at.query_params[next(p for p, d in FILTER_PARAMS.items() if d in narrowed)]
+    assert at.query_params[next(p for p, d in FILTER_PARAMS.items() if d in narrowed)] == clicked
+
+
+@pytest.mark.parametrize("page", ("training", "services"))
+def test_a_donors_click_on_a_bar_narrows_her_view(page, demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+    monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
+    token, _ = sharing.create_link(open_store(demo_store), "s" * 40, "director", sharing.Scope(("KWCD",)),
+                                   expires_at=dt.date.today() + dt.timedelta(days=30))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params[sharing.SHARE_PARAM] = token
+    at.run()
+    at.switch_page(f"app/pages/{page}.py").run()
+    clicked = click_first_bar(at)
+    assert not at.exception, at.exception[0].message
+    assert at.session_state["f_site"] == [clicked] and at.query_params[sharing.SHARE_PARAM] == token
 
 
 def test_a_failing_page_shows_a_plain_message_with_an_error_id(demo_store, monkeypatch, page_failures):
