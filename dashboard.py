@@ -4,8 +4,8 @@ Every run comes through here before a page's script: the page is looked up in th
 registry (`impact.access.page_registry`), the visitor is admitted to it or stopped (`app.gate`), and
 the sidebar and the page's head are drawn (`app.sidebar`). A page's script only reads the
 frame (`app.session.frame()`), asks `impact/` and draws; one that forgets to check anything is
-still gated. A page that fails shows a plain message with an error id, never a
-traceback (`app.errors`). The view (filters, period, language) lives in the query string so a copied URL
+still gated, and one that fails shows a plain message with an error id, never a traceback
+(`app.errors`). The view (filters, period, language) lives in the query string so a copied URL
 reopens the same view. The first start seeds the embedded store with demo data.
 """
 from __future__ import annotations

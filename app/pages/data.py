@@ -159,14 +159,14 @@ else:
                (t("data_issues_just_loaded") + " " if just_loaded else "") + t("data_fix_hint"))
     # The problem is what the field team reads: before the value found, as wide as the longest
     # one (a table cell never wraps), the short columns narrow.
-    problem_width = min(PX_PER_CHARACTER * int(shown["problem"].str.len().max() or 0) + 24, 1200)
+    problem_width = min(max(PX_PER_CHARACTER * int(shown["problem"].str.len().max() or 0) + 24, 400), 1200)
     st.dataframe(shown, hide_index=True, key="data_issues",
                  column_order=("file", "sheet", "row", "column", "problem", "value"), column_config={
                      "file": st.column_config.TextColumn(t("data_file"), width="medium"),
                      "sheet": st.column_config.TextColumn(t("data_sheet"), width="small"),
                      "row": st.column_config.NumberColumn(t("data_row"), width="small"),
                      "column": st.column_config.TextColumn(t("data_column"), width="small"),
-                     "problem": st.column_config.TextColumn(t("data_problem"), width=max(problem_width, 400)),
+                     "problem": st.column_config.TextColumn(t("data_problem"), width=problem_width),
                      "value": st.column_config.TextColumn(t("data_value"), width="small")})
     st.download_button(t("data_download_issues"), excel_bytes({"Issues": shown}), "issues.xlsx",
                        key="data_issues_xlsx", on_click="ignore")
