@@ -22,10 +22,10 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
     """A chart with its definition a click away (the catalog's, or `definition` for a chart that
     is not one metric), its aggregated table downloadable, and (for a breakdown by a filter
     dimension) a click on a bar narrowing the whole view to it."""
-    event = st.plotly_chart(fig, key=f"chart_{name}", on_select="rerun" if dimension else "ignore",
-                            selection_mode=("points",), config={"displaylogo": False})
-    if dimension and event and event.selection and event.selection.points:
-        set_filter(dimension, str(event.selection.points[0].get("x")))
+    chart = f"chart_{name}"
+    filters = dimension in FILTER_PARAMS.values()
+    st.plotly_chart(fig, key=chart, on_select=partial(filter_by_click, chart, dimension) if filters else "ignore",
+                    selection_mode=("points",), config={"displaylogo": False})
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
             st.markdown(definition or f"**{formatting.metric_label(key, lang)}**: {METRICS[key].description}")
@@ -46,11 +46,13 @@ def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:
                        key=f"xlsx_{name}", on_click="ignore")
 
 
-def set_filter(dimension: str, value: str) -> None:
-    """Narrow the view to one value of a dimension (a click on a bar) and rerun."""
-    if dimension in FILTER_PARAMS.values():
-        st.session_state[f"f_{dimension}"] = [value]
-        st.rerun()
+def filter_by_click(chart: str, dimension: str) -> None:
+    """Narrow the view to the value of the bar clicked on `chart`. A callback: it runs before
+    the sidebar's filter exists in the rerun the click starts (once the filter is drawn, its
+    value can no longer be set)."""
+    points = st.session_state[chart].selection.points
+    if points:
+        st.session_state[f"f_{dimension}"] = [str(points[0]["x"])]
 
 
 def no_data(lang: str) -> None:

@@ -139,9 +139,10 @@ def exact_figures() -> bool:
     return protection.sees_exact_figures(visitor().role)
 
 
-def options(dimension: str, scope=None) -> list[str]:
-    """The values a filter offers (a donor's: within her link's scope)."""
-    return protection.filter_options(prepared().participants, dimension, scope)
+def options(dimension: str, scope=None, chosen: dict | None = None) -> list[str]:
+    """The values a filter offers within the other filters `chosen` (a donor's: within her
+    link's scope)."""
+    return protection.filter_options(prepared().participants, dimension, scope, chosen)
 
 
 def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:

@@ -77,11 +77,13 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
             for key in ("start", "end"):    # Streamlit's default range is only ten years
                 st.date_input(text("from" if key == "start" else "to", lang), key=key, format="DD/MM/YYYY",
                               min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
+        above = {}      # each filter offers what the filters above it leave: the chosen organization's sites
         for dimension in FILTER_PARAMS.values():
-            choices = session.options(dimension, scope)
+            choices = session.options(dimension, scope, above)
             st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
             st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
                            format_func=lambda v, d=dimension: formatting.category(d, v, lang))
+            above[dimension] = st.session_state[f"f_{dimension}"]
     view = View(st.session_state["preset"],
                 st.session_state["start"] if st.session_state["preset"] == "custom" else None,
                 st.session_state["end"] if st.session_state["preset"] == "custom" else None,

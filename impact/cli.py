@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from impact.intake import isolated
 from impact.present import formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.intake.cleaning import BadValue, parse_date
-from impact.intake.pipeline import ingest_files
+from impact.intake.pipeline import ingest_files, no_data_rows
 from impact.intake.parsing import expand_paths, file_bytes, load_files
-from impact.metrics.engine import DIMENSIONS, TIME_GRAINS, Selection, compute
+from impact.metrics.engine import DIMENSIONS, TIME_GRAINS, Selection, compute, dimension_values
 from impact.metrics.prepared import prepare
 from impact.intake.load_report import LoadResult
 from impact.store import StoreUnavailable
@@ -50,7 +51,11 @@ def _parser() -> argparse.ArgumentParser:
                                                    "(repeatable: two dimensions and one time grain at most)")
     metrics.add_argument("--from", dest="start", type=_date, help="first day of the period (inclusive)")
     metrics.add_argument("--to", dest="end", type=_date, help="last day of the period (inclusive; default today)")
-    metrics.add_argument("--organization", help="organization of files that do not carry one")
+    metrics.add_argument("--where", action="append", default=[], type=_condition, metavar="DIMENSION=VALUE",
+                         help=f"only records of this value (repeatable: values of one dimension add up, "
+                              f"dimensions narrow); dimensions: {', '.join(DIMENSIONS)}")
+    metrics.add_argument("--organization", help="with PATHs: the organization of files that do not name one "
+                                                "(not a filter: use --where organization=ORG)")
     metrics.add_argument("--store", help="SQLite file or database URL (default: the configured store)")
 
     template = sub.add_parser("template", help="write the blank field template workbook")
@@ -129,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"load": _load, "metrics": _metrics, "template": _template, "users": _users, "share": _share,
                 "upgrade": _upgrade}
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()      # here, where a closed pipe is caught, not at exit
+        return code
+    except BrokenPipeError:     # the reader stopped reading (`... | head`): what it read was whole
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # nothing left to flush at exit
+        return 0
     except (UnreadableFile, ValueError, LookupError, PermissionError, TooManyAttempts,
             InvalidShareLink, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -159,6 +169,7 @@ def _load(args) -> int:
     # The store's saved column mappings apply here too, or a reload would undo the Data page's.
     intake = ingest_files(store, files, args.organization, args.uploader, dry_run=args.dry_run)
     unreadable.update(intake.unreadable)
+    unreadable.update({name: no_data_rows(name) for name in intake.empty})
     for message in unreadable.values():
         print(f"error: {message}", file=sys.stderr)
     if not intake.result.files:
@@ -191,10 +202,33 @@ def _metrics(args) -> int:
         if store is None:
             raise UnreadableFile("the store is empty: load workbooks first, or name files")
         tables = store.tables()
-    table = compute(prepare(tables), Selection(args.start, args.end), by=tuple(args.by))
+    prepared = prepare(tables)
+    table = compute(prepared, Selection(args.start, args.end, _filters(prepared, args.where)), by=tuple(args.by))
     print(json.dumps({"metrics": metric_records(table, args.by)}, ensure_ascii=False, indent=2)
           if args.json else readable_metrics(table, args.by))
     return 0
+
+
+def _condition(written: str) -> tuple[str, str]:
+    """`--where DIMENSION=VALUE` as (dimension, value)."""
+    dimension, equals, value = written.partition("=")
+    dimension = dimension.strip()
+    if not equals or not value.strip() or dimension not in DIMENSIONS:
+        raise argparse.ArgumentTypeError(f"{written!r}: use DIMENSION=VALUE, DIMENSION one of {', '.join(DIMENSIONS)}")
+    return dimension, value.strip()
+
+
+def _filters(prepared, conditions: list[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """The selection's filters of `--where` conditions; a value the data does not have is an
+    error naming those it has (a misspelt organization must not read as all of them)."""
+    filters: dict[str, tuple[str, ...]] = {}
+    for dimension, value in conditions:
+        known = dimension_values(prepared, dimension)
+        if value not in known:
+            raise LookupError(f"--where {dimension}={value}: no such {dimension} in the data; "
+                              f"known: {', '.join(known) or 'none'}")
+        filters[dimension] = (*filters.get(dimension, ()), value)
+    return filters
 
 
 def metric_records(table, by: list[str]) -> list[dict]:

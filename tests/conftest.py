@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -60,6 +61,21 @@ def demo_store(demo_template, tmp_path) -> Path:
 def module_demo_store(demo_template, tmp_path_factory) -> Path:
     """A copy of the demo store shared by the tests of one module, which only read it."""
     return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("module_demo") / "store.db"))
+
+
+@pytest.fixture(autouse=True)
+def page_failures():
+    """The records of pages that failed (`app.errors`): a failing page shows a plain message,
+    not an exception AppTest would see, so a test fails on any it did not expect (one that
+    expects some reads and clears the list)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = records.append
+    logger = logging.getLogger("impact.dashboard")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+    assert not records, "a page failed:\n" + "\n".join(logging.Formatter().format(r) for r in records)
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 process (conftest's `impact_cli`), and each command once as a real process."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,11 @@ from pathlib import Path
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from impact.access import sharing
 from impact.metrics.catalog import METRICS
+from impact.metrics.engine import Selection, compute
+from impact.metrics.prepared import prepare
+from impact.store import open_store
 from tests.helpers import REPO
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
@@ -138,3 +144,50 @@ def test_metrics_readable_and_bad_arguments(program_files, impact_cli):
     bad = impact_cli("metrics", program_files, "--from", "someday")
     assert bad.returncode == 2 and "not a date" in bad.stderr and "Traceback" not in bad.stderr
     assert impact_cli("metrics", program_files, "--by", "colour").returncode == 2
+
+
+# --- filters, and a reader that stops reading (issue 10, defect 7) -------------------------
+
+def test_metrics_where_filters_any_dimension_and_names_the_known_values(demo_store, impact_cli):
+    def figures(*where: str) -> dict:
+        out = impact_cli("metrics", "--json", "--store", demo_store, "--from", "2024-01-01", "--to", "2025-06-30",
+                         *[a for w in where for a in ("--where", w)])
+        assert out.returncode == 0, out.stderr
+        return {m["key"]: m["value"] for m in json.loads(out.stdout)["metrics"]}
+
+    store = open_store(demo_store)
+    prepared = prepare(store.tables())
+    selection = Selection(dt.date(2024, 1, 1), dt.date(2025, 6, 30), {"organization": ("KWCD",)})
+    kwcd = compute(prepared, selection).set_index("metric")["value"]
+    assert figures("organization=KWCD")["participants_registered"] == kwcd["participants_registered"]
+    assert figures("organization=KWCD")["participants_registered"] < figures()["participants_registered"]
+    two = compute(prepared, Selection(selection.start, selection.end, {"organization": ("KWCD", "CPN"),
+                                                                      "site": ("Phnom Penh",)}))
+    assert figures("organization=KWCD", "organization=CPN", "site=Phnom Penh")["participants_registered"] == \
+        two.set_index("metric").at["participants_registered", "value"]
+    store.close()
+
+    wrong = impact_cli("metrics", "--store", demo_store, "--where", "organization=NOPE")
+    assert wrong.returncode == 2 and "organization=NOPE" in wrong.stderr and "KWCD" in wrong.stderr
+    assert wrong.stdout == ""
+    assert impact_cli("metrics", "--store", demo_store, "--where", "colour=red").returncode == 2
+    assert "not a filter" in impact_cli("metrics", "--help").stdout
+
+
+@pytest.mark.parametrize("command", (("metrics", "--json", "--by", "month"), ("share", "list", "--json")))
+def test_a_reader_that_stops_reading_gets_no_traceback(command, demo_store, tmp_path):
+    """`python -m impact metrics --json | head`: the output is cut by the reader, not an error."""
+    env = {**os.environ, sharing.SECRET_ENV: "s" * 40}
+    if command[0] == "share":   # enough links that the list outgrows the pipe's buffer
+        store = open_store(demo_store)
+        for i in range(300):
+            sharing.create_link(store, "s" * 40, "sokha", sharing.Scope(("KWCD",), period_start=dt.date(2024, 1, 1)),
+                                dt.date(2099, 1, 1), f"Donor {i}")
+        store.close()
+    process = subprocess.Popen([sys.executable, "-m", "impact", *command, "--store", str(demo_store)], cwd=REPO,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.read(10)
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 0, error
+    assert "Traceback" not in error and "BrokenPipe" not in error, error

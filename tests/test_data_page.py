@@ -8,6 +8,7 @@ This AppTest drives st.file_uploader, so the upload itself is tested here.
 from __future__ import annotations
 
 import io
+import json
 
 import openpyxl
 import pytest
@@ -16,6 +17,8 @@ from streamlit.testing.v1 import AppTest
 from impact.present import charts
 
 from impact.intake import pipeline
+from impact.intake.template import write_template
+from impact.present.texts import text
 from impact.store import open_store
 from tests.helpers import APP
 from tests.workbooks import PARTICIPANT_HEADER, participant
@@ -129,14 +132,14 @@ def test_restore_an_earlier_version_after_confirming(store_path):
     at.run()
     at.selectbox(key="data_restore_choice").set_value(v1.upload_id).run()
     at.button(key="data_restore").click().run()
-    assert f"Make version {v1.upload_id} of {name}" in texts(at.warning)
+    assert f"Make version 1 of {name}" in texts(at.warning)      # the source's version, not the upload id
     active = store.uploads().set_index("id")["active"]
     assert active[v2.upload_id] and not active[v1.upload_id]        # nothing before confirming
     at.button(key="data_restore_yes").click().run()
     assert not at.exception, at.exception
     active = store.uploads().set_index("id")["active"]
     assert active[v1.upload_id] and not active[v2.upload_id]
-    assert f"Version {v1.upload_id} of {name} is active again." in texts(at.success)
+    assert f"Version 1 of {name} is active again." in texts(at.success)
     participants = store.tables()["participants"]
     assert "V-2" not in set(participants["participant_id"]) and "V-1" in set(participants["participant_id"])
 
@@ -222,3 +225,51 @@ def test_a_column_not_read_is_asked_about_first_and_mapped_on_the_page(store_pat
     assert not at.exception, at.exception
     participants = store.tables()["participants"].set_index("participant_id")
     assert participants.loc[["C-1", "C-3"], "work_setting"].tolist() == ["karaoke", "massage"]
+
+
+# --- issue 10: the upload just made first, versions of a source, the blank template ---------
+
+def test_an_upload_shows_its_own_problems_first_and_the_sources_version(store_path):
+    at = data_page()
+    every = len(open_store(store_path).issues())
+    name = "KWCD_Three_mistakes.xlsx"
+    rows = [PARTICIPANT_HEADER, participant("T-1")] + [participant(f"T-{i}", "not a date") for i in (2, 3, 4)]
+    at.file_uploader[0].set_value((name, workbook(rows), XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, at.exception
+    shown = issue_table(at)
+    assert set(shown["file"]) == {name} and len(shown) == 3      # not under every other file's problems
+    assert text("data_issues_just_loaded") in texts(at.caption)
+    upload_id = open_store(store_path).uploads().query("file_name == @name")["id"].item()
+    assert {b.key: b.label for b in at.download_button}[f"data_marked_{upload_id}"] == text("data_download_marked")
+    element = next(d for d in at.dataframe if "problem" in d.value.columns).proto
+    longest = shown["problem"].str.len().max()
+    assert json.loads(element.columns)["problem"]["width"] >= 8 * longest      # the whole problem, not cut
+    assert list(element.column_order).index("problem") < list(element.column_order).index("value")
+    at.multiselect(key="data_issue_files").set_value([]).run()      # the rest a filter away
+    assert len(issue_table(at)) == every + 3
+
+    at.file_uploader[0].set_value((name, workbook(rows[:2]), XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert text("data_status_replaced").format(previous=1) in texts(at.success)
+    assert f"{name} · {text('data_version')} 2 · " in at.selectbox(key="data_upload_choice").format_func(
+        at.selectbox(key="data_upload_choice").value)
+    history = table(at, "file_name", "active")
+    assert sorted(history.loc[history["file_name"] == name, "id"]) == [1, 2]     # the source's versions
+
+
+def test_the_blank_template_is_reported_and_not_stored(store_path, tmp_path, impact_cli):
+    at = data_page()
+    before = open_store(store_path).uploads()
+    template = write_template(tmp_path / "impact_template.xlsx")
+    at.file_uploader[0].set_value(("t.xlsx", template.read_bytes(), XLSX))
+    at.run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, at.exception
+    assert text("data_no_data_rows").format(file="t.xlsx") in texts(at.warning)
+    out = impact_cli("load", template, "--store", store_path)
+    assert out.returncode == 2 and "no data rows" in out.stderr
+    after = open_store(store_path).uploads()
+    assert len(after) == len(before) and "t" not in set(after["organization"])

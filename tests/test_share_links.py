@@ -152,11 +152,19 @@ def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page
 # --- one format for a link's moments ------------------------------------------------------
 
 def test_links_made_from_the_cli_and_the_page_list_together(db, impact_cli):
-    """The crash of the Share page: a link expiring "30d" from now (to the microsecond) beside
-    one expiring at a day's end, listed, and listed again once a link is revoked there."""
+    """The crash of the Share page: a link made on the command line expiring "30d" from now (to
+    the microsecond) beside one made with the page's form expiring at a day's end, listed on the
+    page and the command line, and listed again once a link is revoked there."""
     create(impact_cli, db)
+    at = share_page()       # the page's own form, as a director fills it in
+    at.multiselect(key="share_org").set_value(["CPN"]).run()
+    next(d for d in at.date_input if d.label == text("share_expires")).set_value(dt.date(2030, 12, 31))
+    at.text_input(key="share_note").set_value("Donor P")
+    button(at, "share_create").click().run()
+    assert not at.exception, at.exception[0].message
+    assert text("share_created") in [s.value for s in at.success]
     store = open_store(db)
-    _, page_link = sharing.create_link(store, SECRET, "sokha", Scope(("CPN",)), dt.date(2099, 12, 31), "Donor P")
+    page_link = next(link for link in sharing.list_links(store) if link.note == "Donor P")
     # A link written before moments were kept to the second, its moments in two older texts.
     _, old = sharing.create_link(store, SECRET, "sokha", Scope(("KWCD",)), dt.date(2099, 6, 30), "Donor O")
     with sqlite3.connect(db) as conn:
@@ -171,13 +179,13 @@ def test_links_made_from_the_cli_and_the_page_list_together(db, impact_cli):
     assert set(listed) == {"Donor X", "Donor P", "Donor O"}
     assert all(ISO_MOMENT.fullmatch(entry[m]) for entry in listed.values() for m in ("created_at", "expires_at"))
     assert listed["Donor O"]["expires_at"] == "2026-12-28T02:43:04+00:00"
-    assert listed["Donor P"]["expires_at"] == "2100-01-01T00:00:00+00:00"
+    assert listed["Donor P"]["expires_at"] == "2031-01-01T00:00:00+00:00"
 
     at = share_page()
     table = at.dataframe[0].value
     days = dict(zip(table[text("share_col_note")], table[text("share_col_expires_at")]))
     in_30_days = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)
-    assert days == {"Donor X": f"{in_30_days:%d/%m/%Y}", "Donor P": "01/01/2100",
+    assert days == {"Donor X": f"{in_30_days:%d/%m/%Y}", "Donor P": "01/01/2031",
                     "Donor O": "28/12/2026"}
     revoke_which = next(s for s in at.selectbox if s.label == text("share_revoke_which"))
     revoke_which.set_value(page_link.public_id).run()

@@ -24,6 +24,7 @@ from app import session
 
 UPLOAD_TYPES = ["xlsx", "xls", "ods", "csv"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PX_PER_CHARACTER = 8     # of the tables' font, generously (Khmer runs wider than Latin)
 log = logging.getLogger(__name__)
 
 view, selection, lang = session.frame()
@@ -40,17 +41,32 @@ def template_bytes() -> bytes:
         return write_template(Path(folder) / "template.xlsx").read_bytes()
 
 
-def show_load(rows: list[dict]) -> None:
-    """What the last upload did, one message per file."""
+def show_load(rows: list[dict], versions: pd.Series) -> None:
+    """What the last upload did, one message per file, and a file's problems marked in it right
+    there (`versions`: each upload's version of its source)."""
     for r in rows:
         if r["status"] == "unreadable":
             st.error(r["message"], icon="⛔")
             continue
-        status = t(f"data_status_{r['status']}", previous=r["previous_upload_id"])
+        if r["status"] == "empty":
+            st.warning(t("data_no_data_rows", file=r["file"]))
+            continue
+        previous = versions.get(r["previous_upload_id"], r["previous_upload_id"])
+        status = t(f"data_status_{r['status']}", previous=previous)
         line = t("data_file_loaded", file=r["file"], organization=r["organization"], loaded=f"{r['rows_loaded']:,}",
                  rejected=f"{r['rows_rejected']:,}", skipped=f"{r['rows_skipped']:,}") + " " + status
         show = st.info if r["status"] == "unchanged" else st.warning if r["rows_rejected"] else st.success
         show(line)
+        if r["issues"] and r["upload_id"] in versions:
+            marked_button(r["upload_id"], r["file"], f"data_marked_{r['upload_id']}")
+
+
+def marked_button(upload_id: int, file_name: str, key: str, column=st) -> None:
+    """The field team's file of a version with its problems marked; made only when clicked
+    (marking a large file takes seconds)."""
+    column.download_button(t("data_download_marked"), lambda: pipeline.marked_upload(store, upload_id)[1],
+                           f"{Path(file_name).stem}_issues.xlsx", XLSX, key=key, on_click="ignore",
+                           help=t("data_download_marked_help"))
 
 
 def failed_load(message: str) -> dict:
@@ -68,13 +84,13 @@ def keep_valid(key: str, options: list) -> None:
             del st.session_state[key]
 
 
-def upload_label(uploads: pd.DataFrame):
+def upload_label(uploads: pd.DataFrame, versions: pd.Series):
     by_id = uploads.set_index("id")
 
     def label(upload_id: int) -> str:
         u = by_id.loc[upload_id]
         active = f" · {t('data_active')}" if u["active"] else ""
-        return (f"{u['organization']} · {u['file_name']} · {t('data_version')} {upload_id} · "
+        return (f"{u['organization']} · {u['file_name']} · {t('data_version')} {versions[upload_id]} · "
                 f"{u['uploaded_at']:%d/%m/%Y %H:%M}{active}")
     return label
 
@@ -93,9 +109,11 @@ if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"
             progress=lambda n, total, name: bar.progress(n / total, text=f"{t('data_reading')} {name} ({n}/{total})"))
         st.session_state["data_last_load"] = {"rows": done.rows(), "conflicts": len(done.result.conflicts)}
         stored = [r for r in done.rows() if r["upload_id"] is not None]
-        if stored:   # show the file just loaded below, the first with problems if any
+        if stored:   # show the files just loaded first: their problems, the first with problems below
             st.session_state["data_upload_choice"] = next(
                 (r for r in stored if r["rows_rejected"]), stored[0])["upload_id"]
+            st.session_state["data_issue_files"] = sorted({r["file"] for r in stored})
+            st.session_state["data_issue_sheets"] = []
     except StoreUnavailable as exc:   # busy, disk full, read-only: one line, nothing was stored
         st.session_state["data_last_load"] = failed_load(str(exc))
     except Exception:   # a bug must not show the field team a traceback; the log keeps it
@@ -104,11 +122,13 @@ if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"
     st.session_state["data_upload_nonce"] = nonce + 1    # empty the file picker
     st.rerun()
 
+uploads = store.uploads()
+versions = pipeline.source_versions(uploads)
 last = st.session_state.get("data_last_load")
 if last and last.get("failed"):
     st.error(t("data_load_failed"))
 elif last:
-    show_load(last["rows"])
+    show_load(last["rows"], versions)
     if last["conflicts"]:
         st.info(t("data_conflicts", n=last["conflicts"]))
 for message in st.session_state.pop("data_messages", []):
@@ -133,27 +153,34 @@ if search:
 if issues.empty:
     st.success(t("data_no_issues"))
 else:
-    st.caption(t("data_issues_shown", shown=f"{len(shown):,}", total=f"{len(issues):,}") + " " + t("data_fix_hint"))
-    st.dataframe(shown, hide_index=True, key="data_issues", column_config={
-        "file": t("data_file"), "sheet": t("data_sheet"), "row": t("data_row"), "column": t("data_column"),
-        "value": t("data_value"), "problem": t("data_problem"), "scope": None})
+    just_loaded = last and chosen_files and set(chosen_files) == {r["file"] for r in last.get("rows", [])
+                                                                   if r.get("upload_id") is not None}
+    st.caption(t("data_issues_shown", shown=f"{len(shown):,}", total=f"{len(issues):,}") + " " +
+               (t("data_issues_just_loaded") + " " if just_loaded else "") + t("data_fix_hint"))
+    # The problem is what the field team reads: before the value found, as wide as the longest
+    # one (a table cell never wraps), the short columns narrow.
+    problem_width = min(max(PX_PER_CHARACTER * int(shown["problem"].str.len().max() or 0) + 24, 400), 1200)
+    st.dataframe(shown, hide_index=True, key="data_issues",
+                 column_order=("file", "sheet", "row", "column", "problem", "value"), column_config={
+                     "file": st.column_config.TextColumn(t("data_file"), width="medium"),
+                     "sheet": st.column_config.TextColumn(t("data_sheet"), width="small"),
+                     "row": st.column_config.NumberColumn(t("data_row"), width="small"),
+                     "column": st.column_config.TextColumn(t("data_column"), width="small"),
+                     "problem": st.column_config.TextColumn(t("data_problem"), width=problem_width),
+                     "value": st.column_config.TextColumn(t("data_value"), width="small")})
     st.download_button(t("data_download_issues"), excel_bytes({"Issues": shown}), "issues.xlsx",
                        key="data_issues_xlsx", on_click="ignore")
 
 # One file: marked workbook, original, columns not stored ------------------------------------
-uploads = store.uploads()
 if len(uploads):
     st.subheader(t("data_one_file"))
     ordered = pd.concat([uploads[uploads["active"]], uploads[~uploads["active"]]])["id"].tolist()
     keep_valid("data_upload_choice", ordered)
     upload_id = st.selectbox(t("data_choose_upload"), ordered, key="data_upload_choice",
-                             format_func=upload_label(uploads))
+                             format_func=upload_label(uploads, versions))
     upload_name = uploads.set_index("id").at[upload_id, "file_name"]
     left, right = st.columns(2)
-    # Made only when clicked: marking a large file takes seconds.
-    left.download_button(t("data_download_marked"), lambda chosen=upload_id: pipeline.marked_upload(store, chosen)[1],
-                         f"{Path(upload_name).stem}_issues.xlsx", XLSX, key="data_marked", on_click="ignore",
-                         help=t("data_download_marked_help"))
+    marked_button(upload_id, upload_name, "data_marked", left)
     right.download_button(t("data_download_original"), lambda chosen=upload_id: store.upload_content(chosen)[1],
                           upload_name, key="data_original", on_click="ignore")
 
@@ -195,7 +222,8 @@ if len(uploads):
 # (c) Upload history and restore -------------------------------------------------------------
 st.subheader(t("upload_history"))
 if len(uploads):
-    st.dataframe(uploads.drop(columns=["sha256"]), hide_index=True, key="data_history", column_config={
+    history = uploads.drop(columns=["sha256"]).assign(id=uploads["id"].map(versions))   # a source's own version
+    st.dataframe(history, hide_index=True, key="data_history", column_config={
         "id": t("data_version").capitalize(), "organization": t("organization"), "file_name": t("data_file"),
         "uploaded_at": st.column_config.DatetimeColumn(t("data_uploaded_at"), format="DD/MM/YYYY HH:mm"),
         "uploader": t("data_uploader"), "rows_read": t("data_rows_read"), "rows_loaded": t("data_rows_loaded"),
@@ -205,7 +233,7 @@ earlier = uploads[~uploads["active"]]["id"].tolist()
 if not earlier:
     st.caption(t("data_no_restore"))
 else:
-    label = upload_label(uploads)
+    label = upload_label(uploads, versions)
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     keep_valid("data_restore_choice", earlier)
     to_restore = left.selectbox(t("data_restore_choose"), earlier, key="data_restore_choice", format_func=label)
@@ -214,16 +242,17 @@ else:
     pending = st.session_state.get("data_confirm_restore")
     if pending is not None and pending == to_restore:
         u = uploads.set_index("id").loc[pending]
-        st.warning(t("data_restore_confirm", id=pending, file=u["file_name"], date=f"{u['uploaded_at']:%d/%m/%Y %H:%M}"))
+        st.warning(t("data_restore_confirm", id=versions[pending], file=u["file_name"],
+                     date=f"{u['uploaded_at']:%d/%m/%Y %H:%M}"))
 
-        def restore(chosen=pending, file_name=u["file_name"]):
+        def restore(chosen=pending, file_name=u["file_name"], version=versions[pending]):
             try:
                 store.restore(chosen)
             except StoreUnavailable as exc:
                 st.session_state["data_last_load"] = failed_load(str(exc))
                 return
             st.session_state.pop("data_confirm_restore", None)
-            st.session_state["data_messages"] = [t("data_restored", id=chosen, file=file_name)]
+            st.session_state["data_messages"] = [t("data_restored", id=version, file=file_name)]
 
         yes, no = st.columns(2)
         yes.button(t("data_restore_yes"), key="data_restore_yes", type="primary", on_click=restore)

@@ -12,8 +12,8 @@ from impact.metrics.catalog import METRICS
 from impact.metrics.funnel import funnel_steps
 from impact.metrics.engine import Selection
 from impact.exports import excel_bytes
-from impact.present.donor_report import report_html
-from impact.metrics.targets import target_progress, targets_in_view
+from impact.present.donor_report import ReportScope, report_html
+from impact.metrics.targets import target_progress, tile_targets
 from impact.present.texts import text
 from impact.view import previous_period
 from app import cards, session
@@ -38,13 +38,14 @@ for column, key in zip(columns, HEADLINE):
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
 # with a cold cache (a cold start, a new upload), and the headline numbers should not wait.
+# Only a target of the tile's own scope and period (its actual is the tile's figure).
 progress = session.staff(target_progress, today=today)
-targets = None if progress is None else targets_in_view(progress, selection)
+targets = None if progress is None else tile_targets(progress, selection, today, session.options("organization"))
 for column, key in zip(columns, HEADLINE) if targets is not None else ():
-    for _, row in targets[targets["indicator"] == key].head(1).iterrows():
-        if row["percent_achieved"] == row["percent_achieved"]:
-            column.progress(min(float(row["percent_achieved"]), 1.0),
-                            text=f"{row['percent_achieved']:.0%} {text('of_target', lang)} {row['target_display']}")
+    for row in targets[(targets["indicator"] == key) & targets["percent_achieved"].notna()].itertuples():
+        column.progress(min(float(row.percent_achieved), 1.0), text=text("tile_target", lang).format(
+            percent=f"{row.percent_achieved:.0%}", target=row.target_display,
+            period=formatting.period(row.period_start, row.period_end)))
 
 steps = funnel_steps(overview)
 if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(False)).any():
@@ -70,10 +71,14 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             st.markdown(f"**{formatting.metric_question(key, lang)}**")
             cards.nothing_shown(trends[trends["metric"] == key], lang)
 
-# The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
-subtitle = formatting.period(selection.start, selection.end)
+# The donor-ready report of this selection: the same (for a donor, protected) tables and charts,
+# with what they cover and how they were made.
+scope = ReportScope(tuple(selection.filters.get("organization", ())), selection.start, selection.end,
+                    {d: v for d, v in selection.filters.items() if d != "organization"},
+                    session.data_reaches(selection), protected=not session.exact_figures())
 with st.container(horizontal=True):
-    st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
+    st.download_button(text("report_html", lang),
+                       lambda: report_html(text("app_title", lang), scope, figures, current, lang, made=today),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
     st.download_button(text("report_excel", lang), lambda: excel_bytes({"kpis": current, "trends": trends}),
                        "impact_report.xlsx", key="report_excel", on_click="ignore")

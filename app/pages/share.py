@@ -38,9 +38,11 @@ def link_row(link: sharing.ShareLink, opens: dict) -> dict:
 # No form: the period the link will have follows the organizations, programs and sites chosen.
 st.subheader(text("share_new", lang))
 organizations = st.multiselect(text("organization", lang), session.options("organization"), key="share_org")
-programs = st.multiselect(text("program", lang), session.options("program"), placeholder=text("all", lang),
-                          key="share_program")
-sites = st.multiselect(text("site", lang), session.options("site"), placeholder=text("all", lang), key="share_site")
+programs = st.multiselect(text("program", lang), session.options("program", chosen={"organization": organizations}),
+                          placeholder=text("all", lang), key="share_program")
+sites = st.multiselect(text("site", lang), session.options("site", chosen={"organization": organizations,
+                                                                           "program": programs}),
+                       placeholder=text("all", lang), key="share_site")
 left, right = st.columns(2)
 start = left.date_input(text("from", lang), None, format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1),
                         max_value=dt.date(2100, 12, 31), help=text("share_from_help", lang), key="share_start")

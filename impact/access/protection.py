@@ -55,15 +55,18 @@ def protected(table_by: Callable[[tuple[str, ...]], pd.DataFrame], by: tuple[str
     return disclosure.protect(table_by(by), totals, dimensions=dimensions, **disclosure.settings())
 
 
-def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | None = None) -> list[str]:
-    """The values a filter offers: those the participants have (and "not recorded"); with a
-    donor's scope, only of the participants in it, so no other program's or site's name shows."""
-    if scope is not None:
-        keep = np.ones(len(participants), dtype=bool)
-        for name, values in sharing.scope_filters(scope, {}).items():
-            keep &= participants[name].isin(values).to_numpy()
-        participants = participants[keep]
-    column = participants[dimension]
+def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | None = None,
+                   chosen: Mapping[str, tuple[str, ...] | list[str]] | None = None) -> list[str]:
+    """The values a filter offers: those the participants have (and "not recorded") within the
+    values `chosen` in the other filters (Site offers the chosen organization's sites; a
+    dimension's own choice never narrows its own list); with a donor's scope, only of the
+    participants in it, so no other program's or site's name shows."""
+    narrowing = [*(sharing.scope_filters(scope, {}).items() if scope is not None else ()),
+                 *((name, values) for name, values in (chosen or {}).items() if values and name != dimension)]
+    keep = np.ones(len(participants), dtype=bool)
+    for name, values in narrowing:
+        keep &= participants[name].isin(list(values)).to_numpy()
+    column = participants[dimension][keep]
     return sorted(v for v in column.cat.categories if (column == v).any() or v == NOT_RECORDED)
 
 

@@ -39,14 +39,17 @@ class Intake:
     outcomes: list[IngestOutcome] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)   # file name -> message
     file_names: list[str] = field(default_factory=list)        # in upload order
+    empty: list[str] = field(default_factory=list)             # files without a data row, not stored
 
     def rows(self) -> list[dict]:
         """One line per file, in upload order, for the page (status: new, replaced,
-        unchanged or unreadable)."""
-        out = [{"file": name, "organization": "", "status": "unreadable", "message": message,
+        unchanged, unreadable or empty)."""
+        out = [{"file": name, "organization": "", "status": status, "message": message,
                 "rows_loaded": 0, "rows_rejected": 0, "rows_skipped": 0, "issues": 0,
                 "upload_id": None, "previous_upload_id": None}
-               for name, message in self.unreadable.items()]
+               for status, messages in (("unreadable", self.unreadable),
+                                        ("empty", {name: no_data_rows(name) for name in self.empty}))
+               for name, message in messages.items()]
         for f, outcome in zip(self.result.files, self.outcomes):
             out.append({"file": f.file_name, "organization": f.organization, "status": outcome.status,
                         "message": "", "rows_loaded": f.rows_loaded, "rows_rejected": f.rows_rejected,
@@ -67,16 +70,21 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
     or with `dry_run`, nothing is stored; `only_if_empty` stores only into an empty store (the
     demo seeding of several servers starting at once)."""
     organization = (organization or "").strip() or None
-    read, unreadable = [], {}
+    read, unreadable, empty = [], {}, []
     for done, (name, content) in enumerate(files, 1):
         try:
-            read.append(read_file(name, content, organization, store.file_mappings(name) if store else None))
+            found = read_file(name, content, organization, store.file_mappings(name) if store else None)
         except UnreadableFile as exc:
             unreadable[name] = str(exc)
+        else:
+            if found.rows_read:
+                read.append(found)
+            else:    # a blank template is no source: it would only add an organization named after it
+                empty.append(name)
         if progress is not None:
             progress(done, len(files), name)
     result = finish_load(LoadResult(read), store.participant_keys() if store else None)
-    intake = Intake(result, unreadable=unreadable, file_names=[name for name, _ in files])
+    intake = Intake(result, unreadable=unreadable, file_names=[name for name, _ in files], empty=empty)
     if store is not None and result.files:
         result.conflicts = store.conflicts_with(result)
         if only_if_empty:
@@ -84,6 +92,19 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
         elif not dry_run:
             intake.outcomes = store.ingest(result, uploader)
     return intake
+
+
+def source_versions(uploads: pd.DataFrame) -> pd.Series:
+    """Each upload's version of its source (organization, file name), by upload id: 1 for its
+    first upload, 2 for the next, ... (what the field team calls a version; the upload id counts
+    every file of every organization)."""
+    ordered = uploads.sort_values("id")
+    return pd.Series(ordered.groupby(["organization", "file_name"]).cumcount().to_numpy() + 1,
+                     index=ordered["id"].to_numpy(), name="version")
+
+
+def no_data_rows(file_name: str) -> str:
+    return f"{file_name}: no data rows (a blank template?); nothing was stored"
 
 
 def issue_report(store: Store) -> pd.DataFrame:

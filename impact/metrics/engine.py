@@ -80,6 +80,14 @@ def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categori
     return pd.Categorical.from_codes(codes, categories=source.categories)
 
 
+def dimension_values(prepared: Prepared, dimension: str) -> list[str]:
+    """Every value a dimension takes in the data (in any table with that column): the values a
+    filter on it can match."""
+    frames = (prepared.participants, prepared.enrollments, prepared.followups, prepared.services,
+              prepared.savings, prepared.activities)
+    return sorted({str(v) for frame in frames if dimension in frame.columns for v in frame[dimension].dropna().unique()})
+
+
 def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
     """The latest date of a fact's records (of any fact's, without one), for some organizations
     (all, without them). Field workbooks arrive weeks late, and not every organization's at

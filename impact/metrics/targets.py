@@ -158,3 +158,54 @@ def targets_in_view(progress: pd.DataFrame, selection: Selection) -> pd.DataFram
         if name in selection.filters:
             keep &= progress[name].isin(selection.filters[name]).to_numpy()
     return progress[keep].reset_index(drop=True)
+
+
+def tile_targets(progress: pd.DataFrame, selection: Selection, today: dt.date,
+                 organizations: list[str]) -> pd.DataFrame:
+    """The target each headline figure of `selection` stands beside, one row per indicator
+    (the columns of `target_progress`), so that its actual is the figure on the tile:
+
+    - a target whose scope and period are the selection's: the same organization, program and
+      site (a blank one is all of them), starting on the selection's first day and counted to
+      its last (the end of the target's period, or today while it runs);
+    - without one organization chosen (all `organizations`, or several), a count's targets of
+      every one of those organizations for that same period, added up.
+
+    Anything else (a quarter beside an annual target, one organization's target beside all
+    organizations' figure, a filter that targets do not have) stands beside no tile; the
+    Targets page lists every target of a view."""
+    none = progress.iloc[0:0]
+    if selection.start is None or set(selection.filters) - {"organization", "program", "site"}:
+        return none
+    end = pd.Timestamp(selection.end or today)
+    same = (progress["period_start"] == pd.Timestamp(selection.start)) & \
+        (progress["period_end"].clip(upper=pd.Timestamp(today)) == end)
+    for name in ("program", "site"):
+        chosen = selection.filters.get(name, ())
+        if len(chosen) > 1:
+            return none
+        same &= progress[name].eq(chosen[0]) if chosen else progress[name].isna()
+    matching = progress[same]
+    chosen = tuple(selection.filters.get("organization", ()))
+    if len(chosen) == 1:
+        return matching[matching["organization"] == chosen[0]].drop_duplicates("indicator")
+    whole = matching[matching["organization"].isna()] if not chosen else none
+    return pd.concat([whole, _summed(matching, chosen or tuple(organizations))]).drop_duplicates("indicator")
+
+
+def _summed(progress: pd.DataFrame, organizations: tuple[str, ...]) -> pd.DataFrame:
+    """Counts' targets of every one of `organizations` (one target each) added up, with their
+    actuals; an indicator some organization has no target for is left out."""
+    counts = progress[progress["indicator"].map(lambda k: METRICS[k].kind == Kind.COUNT if k in METRICS else False)
+                      & progress["organization"].isin(organizations)]
+    complete = counts.groupby("indicator").filter(
+        lambda g: len(g) == len(organizations) and set(g["organization"]) == set(organizations))
+    if complete.empty:
+        return progress.iloc[0:0]
+    summed = complete.groupby("indicator", sort=False).agg(
+        label=("label", "first"), period_start=("period_start", "first"), period_end=("period_end", "first"),
+        target=("target", "sum"), actual=("actual", lambda a: a.sum(min_count=len(a)))).reset_index()
+    summed["organization"] = ", ".join(organizations)
+    summed["target_display"] = [formatting.written(v, Kind.COUNT) for v in summed["target"]]
+    summed["percent_achieved"] = ratio(summed["actual"], summed["target"])
+    return summed.reindex(columns=COLUMNS)
