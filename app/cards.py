@@ -4,11 +4,13 @@ come from `impact/` through `app.session`.
 """
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
+from impact import disclosure
 from impact.present import formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
@@ -23,6 +25,7 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
     dimension) a click on a bar narrowing the whole view to it."""
     event = st.plotly_chart(fig, key=f"chart_{name}", on_select="rerun" if dimension else "ignore",
                             selection_mode=("points",), config={"displaylogo": False})
+    withheld_note(table if key is None or "metric" not in table else table[table["metric"] == key], lang)
     if dimension and event and event.selection and event.selection.points:
         set_filter(dimension, str(event.selection.points[0].get("x")))
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
@@ -56,6 +59,26 @@ def no_data(lang: str) -> None:
     st.info(text("no_data", lang))
 
 
+def withheld(rows: pd.DataFrame | None) -> pd.Series:
+    """Which rows of a metric table disclosure control withheld (none for staff's exact tables)."""
+    if rows is None or "suppressed" not in rows:
+        return pd.Series(False, index=None if rows is None else rows.index)
+    return rows["suppressed"].fillna(False).astype(bool)
+
+
+def withheld_note(rows: pd.DataFrame, lang: str) -> None:
+    """Under a donor's chart, how many of its figures were withheld: a chart of 1 course of 7
+    must not read as the only course."""
+    hidden = int(withheld(rows).sum())
+    if hidden:
+        st.caption(text("withheld_some", lang).format(n=hidden, total=len(rows)))
+
+
+def heading(title: str) -> None:
+    """A chart's title where no chart is drawn, as large as a drawn chart's (Plotly's 16 px bold)."""
+    st.markdown(f"**{title}**")
+
+
 def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
     rows = table if key is None else table[table["metric"] == key]
     return bool(len(rows)) and rows["value"].notna().any()
@@ -66,9 +89,14 @@ def definition(*keys: str, lang: str = "en") -> str:
     return "\n\n".join(f"**{formatting.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
 
 
-def empty(title: str, lang: str) -> None:
-    st.subheader(title)
-    no_data(lang)
+def empty(title: str, lang: str, table: pd.DataFrame | None = None) -> None:
+    """A chart not drawn: its title and why, "no data" or, for a donor whose figures were all
+    withheld (`table`, the metric rows not drawn), that they protect small groups."""
+    heading(title)
+    if withheld(table).any():
+        st.info(text("withheld_small", lang), icon="🔒")
+    else:
+        no_data(lang)
 
 
 def ready(table: pd.DataFrame | None, title: str, lang: str) -> bool:
@@ -76,7 +104,7 @@ def ready(table: pd.DataFrame | None, title: str, lang: str) -> bool:
     shown to staff only."""
     if table is not None and len(table):
         return True
-    st.subheader(title)
+    heading(title)
     if table is None:
         st.info(text("staff_only", lang), icon="🔒")
     else:
@@ -91,12 +119,16 @@ def figure(table: pd.DataFrame | None, shown) -> str:
 
 def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD") -> None:
     """A headline figure of a metric table (one row per metric), a rate with its n; for a donor
-    a withheld figure says why ("fewer than 10")."""
+    a withheld figure is one short word, and why it is withheld is said under the tile."""
     row = table.set_index("metric").loc[key]
-    withheld = bool(row.get("suppressed", False))
-    column.metric(formatting.metric_label(key, lang), row["display"] if withheld else
+    hidden = bool(row.get("suppressed", False))
+    column.metric(formatting.metric_label(key, lang), text("withheld_short", lang) if hidden else
                   formatting.metric_value(key, row["value"], currency), help=METRICS[key].description, border=True)
-    if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
+    if hidden:
+        small_count = row.get("suppression") == disclosure.SMALL and METRICS[key].kind == Kind.COUNT
+        column.caption(text("withheld_fewer", lang).format(n=f"{disclosure.settings()['threshold']:,}")
+                       if small_count else text("withheld_tile", lang))
+    elif METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
         column.caption(text("n_of", lang).format(num=formatting.count(row["numerator"]),
                                                  den=formatting.count(row["denominator"])))
 
@@ -104,3 +136,37 @@ def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD")
 def by_title(question: str, key: str, lang: str) -> str:
     """A chart's question with its breakdown: "How many ...? (by site)"."""
     return f"{question} ({text(key, lang)})"
+
+
+def _css_text(value: str) -> str:
+    """A text as a CSS string literal (JSON's quoting is CSS's)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def page_style() -> None:
+    """Tile labels on as many lines as they need: Streamlit cuts them to one line with "…",
+    which leaves a Khmer label, or "Progression to vocational training", unreadable."""
+    st.html("""<style>
+    [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] > div,
+    [data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] p {
+        white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+        height: auto !important; }
+    </style>""")
+
+
+def uploader_texts(types: list[str], lang: str) -> None:
+    """The file uploader's own words in the reader's language: Streamlit has no setting for
+    them, so CSS puts ours over its English button and size line."""
+    if lang == "en":
+        return
+    limit = text("uploader_limit", lang).format(size=st.get_option("server.maxUploadSize"),
+                                                types=", ".join(t.upper() for t in types))
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    st.html(f"""<style>
+    {zone} button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+    {zone} button [data-testid="stMarkdownContainer"] p::after {{
+        content: {_css_text(text("uploader_button", lang))}; font-size: 0.875rem; }}
+    {zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+    {zone} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+        content: {_css_text(limit)}; font-size: 0.875rem; }}
+    </style>""")

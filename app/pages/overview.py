@@ -63,13 +63,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
-            st.markdown(f"**{formatting.metric_question(key, lang)}**")
-            rows = trends[trends["metric"] == key]
-            # For a donor, figures hidden to protect small groups are not "no data".
-            if "suppressed" in rows and rows["suppressed"].any():
-                st.info(text("withheld_small", lang))
-            else:
-                cards.no_data(lang)
+            cards.empty(formatting.metric_question(key, lang), lang, trends[trends["metric"] == key])
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
 subtitle = formatting.period(selection.start, selection.end)

@@ -26,11 +26,16 @@ def wrap(title: str, width: int = 60) -> str:
     return "<br>".join(textwrap.wrap(title, width)) or title
 
 
+# The strip above a chart's title where Plotly's toolbar appears on hover, so it never covers the title.
+TOOLBAR = 30
+
+
 def _layout(fig: go.Figure, title: str) -> go.Figure:
     title = wrap(title)
     lines = title.count("<br>")
-    fig.update_layout(title={"text": title, "x": 0, "font": {"size": 16}}, font={"family": FONT},
-                      margin={"l": 10, "r": 10, "t": 50 + 22 * lines, "b": 10}, colorway=PALETTE,
+    fig.update_layout(title={"text": title, "x": 0, "y": 1, "yref": "container", "yanchor": "top",
+                             "pad": {"t": TOOLBAR}, "font": {"size": 16}}, font={"family": FONT},
+                      margin={"l": 10, "r": 10, "t": TOOLBAR + 40 + 22 * lines, "b": 10}, colorway=PALETTE,
                       # below the axis labels, however long they are
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                               "traceorder": "normal"},
