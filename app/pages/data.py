@@ -178,7 +178,7 @@ if len(uploads):
             left, right = st.columns(2)
             which = left.selectbox(t("data_map_column"), range(len(mappable)), key=f"data_map_header_{upload_id}",
                                    format_func=lambda i: f"{mappable[i].sheet} › {mappable[i].header}")
-            target = right.selectbox(t("data_map_to"), mappable[which].choices, index=None,
+            target = right.selectbox(t("data_map_to"), mappable[which].choices, index=None, placeholder=t("choose"),
                                      key=f"data_map_column_{upload_id}_{which}",
                                      format_func=lambda c: f"{c} ({mappable[which].table})")
 
