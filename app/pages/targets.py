@@ -8,6 +8,7 @@ import streamlit as st
 from impact.access.protection import promised_targets
 from impact.metrics.target_report import STATUS_MARKS, target_report
 from impact.metrics.targets import target_progress, targets_in_view
+from impact.present import formatting
 from impact.present.texts import text
 from app import cards, session
 
@@ -28,15 +29,13 @@ if "status" in progress:
 report = target_report(progress, lang)
 st.subheader(text("targets_title", lang))
 st.caption(text("targets_caption" if "status" in progress else "targets_donor_caption", lang))
+if "status" in progress:
+    st.caption(text("def_status", lang))
+# A table that wraps its cells: ten columns never fit a grid's one-line cells side by side
+# (site names, "Organization", the actual with its n and % achieved were cut), in Khmer even less.
 percent = text("percent_achieved", lang)
-# Widths in pixels, so a site's name, a header and the bar stay whole beside one another.
-widths = {"indicator": 200, "status": 105, "organization": 100, "program": 70, "site": 125, "from": 88, "to": 88,
-          "target": 70, "actual": 130}
-st.dataframe(report, hide_index=True, height=36 * (len(report) + 1) + 2, column_config={
-    **{text(c, lang): st.column_config.TextColumn(text(c, lang), width=w) for c, w in widths.items()},
-    percent: st.column_config.ProgressColumn(percent, format="%.0f%%", min_value=0, max_value=100, width=110),
-    text("status", lang): st.column_config.TextColumn(text("status", lang), help=text("def_status", lang),
-                                                      width=widths["status"])})
+shown = report if percent not in report else report.assign(**{percent: report[percent].map(formatting.achieved)})
+st.table(shown, hide_index=True)
 
 with st.container(horizontal=True):
     cards.download_buttons(report, "targets", lang)

@@ -68,6 +68,11 @@ def written(number: float, kind: Kind | str) -> str:
     return "$" + shown if kind == Kind.AMOUNT else shown
 
 
+def achieved(percent: float) -> str:
+    """How far along a target is, a number of percent: `95%` (of the target, not a rate)."""
+    return MISSING if percent != percent else f"{percent:,.0f}%"
+
+
 def change(kind: Kind | str, difference: float) -> str:
     """A change between two periods: `+2.5%` (points, for a rate) or `+12`."""
     return f"{difference:+.1%}" if kind == Kind.RATE else f"{difference:+,.0f}"
