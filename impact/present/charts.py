@@ -32,7 +32,7 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
     # The toolbar shown on hover stands on the right edge, not over the title's (wrapped) lines.
     fig.update_layout(title={"text": title, "x": 0, "font": {"size": 16}}, font={"family": FONT},
                       modebar={"orientation": "v"},
-                      margin={"l": 10, "r": 40, "t": 50 + 22 * lines, "b": 10}, colorway=PALETTE,
+                      margin={"l": 10, "r": 40, "t": 50 + 28 * lines, "b": 10}, colorway=PALETTE,   # Khmer lines are tall
                       # below the axis labels, however long they are
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                               "traceorder": "normal"},
