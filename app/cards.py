@@ -4,11 +4,13 @@ come from `impact/` through `app.session`.
 """
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import pandas as pd
 import streamlit as st
 
+from impact import disclosure
 from impact.metrics.engine import NOT_REPORTED
 from impact.present import charts, formatting
 from impact.metrics.catalog import METRICS, Kind
@@ -26,6 +28,7 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
     filters = dimension in FILTER_PARAMS.values()
     st.plotly_chart(fig, key=chart, on_select=partial(filter_by_click, chart, dimension) if filters else "ignore",
                     selection_mode=("points",), config={"displaylogo": False})
+    withheld_note(table if key is None or "metric" not in table else table[table["metric"] == key], lang)
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
             st.markdown(definition or f"**{formatting.metric_label(key, lang)}**: {METRICS[key].description}")
@@ -59,15 +62,24 @@ def no_data(lang: str) -> None:
     st.info(text("no_data", lang))
 
 
-def nothing_shown(rows: pd.DataFrame, lang: str) -> None:
-    """Why metric rows have no figure to draw: withheld to protect small groups (a donor's),
-    not reported yet (every period after the data's reach), or no data."""
-    if "suppressed" in rows and rows["suppressed"].any():
-        st.info(text("withheld_small", lang))
-    elif len(rows) and rows["note"].eq(NOT_REPORTED).all():
-        st.info(text("not_reported_info", lang))
-    else:
-        no_data(lang)
+def withheld(rows: pd.DataFrame | None) -> pd.Series:
+    """Which rows of a metric table disclosure control withheld (none for staff's exact tables)."""
+    if rows is None or "suppressed" not in rows:
+        return pd.Series(False, index=None if rows is None else rows.index)
+    return rows["suppressed"].fillna(False).astype(bool)
+
+
+def withheld_note(rows: pd.DataFrame, lang: str) -> None:
+    """Under a donor's chart, how many of its figures were withheld: a chart of 1 course of 7
+    must not read as the only course."""
+    hidden = int(withheld(rows).sum())
+    if hidden:
+        st.caption(text("withheld_some", lang).format(n=hidden, total=len(rows)))
+
+
+def heading(title: str) -> None:
+    """A chart's title where no chart is drawn, as large as a drawn chart's (Plotly's 16 px bold)."""
+    st.markdown(f"**{title}**")
 
 
 def has_values(table: pd.DataFrame, key: str | None = None) -> bool:
@@ -80,9 +92,18 @@ def definition(*keys: str, lang: str = "en") -> str:
     return "\n\n".join(f"**{formatting.metric_label(k, lang)}**: {METRICS[k].description}" for k in keys)
 
 
-def empty(title: str, lang: str) -> None:
-    st.subheader(title)
-    no_data(lang)
+def empty(title: str, lang: str, table: pd.DataFrame | None = None) -> None:
+    """A chart not drawn: its title and why: for a donor whose figures were all withheld
+    (`table`, the metric rows not drawn), that they protect small groups; every period after
+    the data's reach, "not reported yet" (never 0); otherwise "no data"."""
+    if title:
+        heading(title)
+    if withheld(table).any():
+        st.info(text("withheld_small", lang), icon="🔒")
+    elif table is not None and len(table) and "note" in table and table["note"].eq(NOT_REPORTED).all():
+        st.info(text("not_reported_info", lang))
+    else:
+        no_data(lang)
 
 
 def ready(table: pd.DataFrame | None, title: str, lang: str) -> bool:
@@ -90,7 +111,7 @@ def ready(table: pd.DataFrame | None, title: str, lang: str) -> bool:
     shown to staff only."""
     if table is not None and len(table):
         return True
-    st.subheader(title)
+    heading(title)
     if table is None:
         st.info(text("staff_only", lang), icon="🔒")
     else:
@@ -105,15 +126,19 @@ def figure(table: pd.DataFrame | None, shown) -> str:
 
 def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD") -> None:
     """A headline figure of a metric table (one row per metric), a rate with its n; for a donor
-    a withheld figure says why ("fewer than 10"); a period after the data's reach says "not
-    reported yet", never 0."""
+    a withheld figure is one short word, and why it is withheld is said under the tile; a period
+    after the data's reach says "not reported yet", never 0."""
     row = table.set_index("metric").loc[key]
-    withheld = bool(row.get("suppressed", False))
-    shown = row["display"] if withheld else formatting.metric_value(key, row["value"], currency)
+    hidden = bool(row.get("suppressed", False))
+    shown = text("withheld_short", lang) if hidden else formatting.metric_value(key, row["value"], currency)
     if row["note"] == NOT_REPORTED:
         shown = charts.note(NOT_REPORTED, lang)
     column.metric(formatting.metric_label(key, lang), shown, help=METRICS[key].description, border=True)
-    if METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
+    if hidden:
+        small_count = row.get("suppression") == disclosure.SMALL and METRICS[key].kind == Kind.COUNT
+        column.caption(text("withheld_fewer", lang).format(n=f"{disclosure.settings()['threshold']:,}")
+                       if small_count else text("withheld_tile", lang))
+    elif METRICS[key].kind == Kind.RATE and row["value"] == row["value"]:
         column.caption(text("n_of", lang).format(num=formatting.count(row["numerator"]),
                                                  den=formatting.count(row["denominator"])))
 
@@ -121,3 +146,37 @@ def kpi(column, key: str, table: pd.DataFrame, lang: str, currency: str = "USD")
 def by_title(question: str, key: str, lang: str) -> str:
     """A chart's question with its breakdown: "How many ...? (by site)"."""
     return f"{question} ({text(key, lang)})"
+
+
+def _css_text(value: str) -> str:
+    """A text as a CSS string literal (JSON's quoting is CSS's)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def page_style() -> None:
+    """Tile labels on as many lines as they need: Streamlit cuts them to one line with "…",
+    which leaves a Khmer label, or "Progression to vocational training", unreadable."""
+    st.html("""<style>
+    [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] > div,
+    [data-testid="stMetricLabel"] .stMarkdownEllipsis, [data-testid="stMetricLabel"] p {
+        white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+        height: auto !important; }
+    </style>""")
+
+
+def uploader_texts(types: list[str], lang: str) -> None:
+    """The file uploader's own words in the reader's language: Streamlit has no setting for
+    them, so CSS puts ours over its English button and size line."""
+    if lang == "en":
+        return
+    limit = text("uploader_limit", lang).format(size=st.get_option("server.maxUploadSize"),
+                                                types=", ".join(t.upper() for t in types))
+    zone = '[data-testid="stFileUploaderDropzone"]'
+    st.html(f"""<style>
+    {zone} button [data-testid="stMarkdownContainer"] p {{ font-size: 0; }}
+    {zone} button [data-testid="stMarkdownContainer"] p::after {{
+        content: {_css_text(text("uploader_button", lang))}; font-size: 0.875rem; }}
+    {zone} [data-testid="stFileUploaderDropzoneInstructions"] span {{ font-size: 0; }}
+    {zone} [data-testid="stFileUploaderDropzoneInstructions"] span::after {{
+        content: {_css_text(limit)}; font-size: 0.875rem; }}
+    </style>""")

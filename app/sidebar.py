@@ -21,7 +21,7 @@ from impact.access.page_registry import Page
 from impact.present.texts import text
 from impact.view import FILTER_PARAMS, LANGUAGES, PRESETS, View, decode_view, encode_view, period_of
 
-from app import gate, session
+from app import cards, gate, session
 from app.gate import Visitor
 
 
@@ -33,6 +33,7 @@ def language() -> str:
 def draw(who: Visitor, page: Page) -> session.Frame:
     """The sidebar and the page's head; the frame the page reads (`session.frame()`)."""
     view, selection = filter_sidebar(who)
+    cards.page_style()
     with st.sidebar:
         organizations = selection.filters.get("organization") or (who.link.scope.organizations if who.donor else ())
         st.markdown(f"### {', '.join(organizations) if organizations else text('app_title', view.lang)}")
@@ -40,7 +41,8 @@ def draw(who: Visitor, page: Page) -> session.Frame:
             st.page_link(shown.file, label=text(shown.title, view.lang), query_params=url_params(view, who))
         gate.sign_out_button(who, view.lang)
     if who.donor:
-        st.info(text("shared_by", view.lang).format(who=who.link.created_by, note=who.link.note,
+        note = f" ({who.link.note})" if who.link.note else ""    # a link made without a note: no "()"
+        st.info(text("shared_by", view.lang).format(who=who.link.created_by, note=note,
                                                     until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
     st.title(text(page.title, view.lang))
     start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"

@@ -235,7 +235,7 @@ def test_the_target_report_reads_as_a_donor_report_in_both_languages():
                                     "Actual", "% achieved", "Note"]
     first = report.iloc[0]
     assert (first["Indicator"], first["Program"], first["Actual"], first["% achieved"], first["Status"]) == \
-        ("Graduation rate", "All", "90% (9 / 10)", 112.5, "✅ Achieved")
+        ("Graduation rate", "All", "90.0% (9 / 10)", 112.5, "✅ Achieved")
     assert report["Status"].tolist()[1:] == ["🔴 Behind", "⚪ No data"]
     assert report["From"].iloc[0] == "01/01/2024" and report["Actual"].iloc[2] == ""
     khmer = target_report(progress_rows(), "km")

@@ -77,7 +77,7 @@ def test_a_rate_target_written_80_means_80_percent_and_is_achieved_by_4_of_5():
                           target("graduation_rate", 84), target("graduation_rate", 90)])
     got = target_progress(p, today=dt.date(2024, 6, 30))
     assert got["target"].tolist() == pytest.approx([0.8, 0.8, 0.84, 0.9])
-    assert got["target_display"].tolist() == ["80%", "80%", "84%", "90%"]
+    assert got["target_display"].tolist() == ["80.0%", "80.0%", "84.0%", "90.0%"]
     assert got["actual"].tolist() == pytest.approx([0.8] * 4)
     assert got[["numerator", "denominator"]].iloc[0].tolist() == [4, 5]
     assert got["status"].tolist() == ["achieved", "achieved", "on track", "behind"]
@@ -101,8 +101,9 @@ def test_a_target_with_nothing_to_measure_has_no_data_never_zero_percent():
 
 
 def test_targets_are_written_back_as_donors_read_them():
+    """A rate one way everywhere (a target of 80% beside an actual of 85.2% reads 80.0%)."""
     assert [written(0.8, "rate"), written(0.825, "rate"), written(2500, "count"),
-            written(30, "amount"), written(30.5, "amount")] == ["80%", "82.5%", "2,500", "$30", "$30.50"]
+            written(30, "amount"), written(30.5, "amount")] == ["80.0%", "82.5%", "2,500", "$30", "$30.50"]
 
 
 # --- funnel --------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells
 from impact.metrics.engine import Selection, compute, reported_metrics
 from impact.metrics.prepared import prepare
 from impact.store import open_store
-from impact.metrics.target_report import target_report
+from impact.metrics.target_report import PROMISE_COLUMNS, target_report
 from impact.metrics.targets import target_progress, targets_in_view
 from impact.present.texts import text
 from tests.helpers import APP, TODAY
@@ -112,8 +112,9 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, module_demo_
     if page == "targets":
         report = target_report(targets_in_view(target_progress(prepared, today=today), selection))
         assert len(report) > 0
-        assert at.dataframe[0].value["Actual"].tolist() == report["Actual"].tolist()
-        assert at.dataframe[0].value["Status"].tolist() == report["Status"].tolist()
+        assert at.table[0].value["Actual"].tolist() == report["Actual"].tolist()
+        assert at.table[0].value["Status"].tolist() == report["Status"].tolist()
+        assert at.table[0].value["% achieved"].tolist() == [formatting.achieved(p) for p in report["% achieved"]]
 
     at.radio(key="lang").set_value("km").run()
     assert not at.exception, at.exception[0].message
@@ -160,12 +161,17 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     at.switch_page(f"app/pages/{page}.py").run()
     at.selectbox(key="preset").set_value("this_year").run()
     assert not at.exception, at.exception[0].message
-    assert text("staff_only") in [i.value for i in at.info]        # time to exit, groups, targets...: staff only
     if page == "livelihoods":   # the cohorts are rows of the metric table: shown, protected
         counts = at.dataframe[0].value[["participants", "out_of_entertainment", "lost_to_followup"]].stack().dropna()
         assert len(counts) and (counts % 5 == 0).all()
+    elif page == "targets":   # what was promised, never an actual measured against it
+        assert not at.dataframe
+        promised = at.table[0].value
+        assert len(promised) and set(promised["Organization"]) == {"KWCD"}
+        assert list(promised.columns) == [text(c) for c in PROMISE_COLUMNS]
     else:
-        assert not at.dataframe                                       # no target table
+        assert not at.dataframe
+        assert text("staff_only") in [i.value for i in at.info]    # time to exit, groups...: staff only
 
 
 def test_the_share_page_lists_links_in_the_readers_language(demo_store, monkeypatch):

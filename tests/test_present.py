@@ -23,7 +23,7 @@ def test_values_are_written_one_way_for_every_kind():
     assert {formatting.value(kind, NAN) for kind in Kind} == {"–"}                 # no data is never 0
     assert formatting.metric_value("savings_per_member", 30.25) == "$30.25"
     assert [formatting.written(0.8, Kind.RATE), formatting.written(30, Kind.AMOUNT), formatting.written(NAN, Kind.RATE)] == \
-        ["80%", "$30", ""]
+        ["80.0%", "$30", ""]
     assert [formatting.change(Kind.RATE, 0.025), formatting.change(Kind.COUNT, -12)] == ["+2.5%", "-12"]
 
 

@@ -19,8 +19,8 @@ from impact.intake import pipeline
 from impact.exports import excel_bytes
 from impact.store import StoreUnavailable
 from impact.intake.template import write_template
-from impact.present.texts import text
-from app import session
+from impact.present.texts import problem, text
+from app import cards, session
 
 UPLOAD_TYPES = ["xlsx", "xls", "ods", "csv"]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -100,6 +100,7 @@ st.subheader(t("data_upload"))
 nonce = st.session_state.setdefault("data_upload_nonce", 0)
 files = st.file_uploader(t("data_upload_files"), type=UPLOAD_TYPES, accept_multiple_files=True,
                          key=f"data_files_{nonce}", help=t("data_upload_help"))
+cards.uploader_texts(UPLOAD_TYPES, lang)
 organization = st.text_input(t("data_upload_org"), key="data_organization", help=t("data_upload_org_help"))
 if st.button(t("data_load"), type="primary", disabled=not files, key="data_load"):
     bar = st.progress(0.0, text=t("data_reading"))
@@ -137,6 +138,7 @@ for message in st.session_state.pop("data_messages", []):
 # (b) Issue report ---------------------------------------------------------------------------
 st.subheader(t("issue_report"))
 issues = pipeline.issue_report(store)
+issues = issues.assign(problem=[problem(p, lang) for p in issues["problem"]])   # searched, shown in her language
 left, middle, right = st.columns(3)
 file_options = sorted(issues["file"].unique())
 keep_valid("data_issue_files", file_options)
@@ -203,7 +205,7 @@ if len(uploads):
             left, right = st.columns(2)
             which = left.selectbox(t("data_map_column"), range(len(mappable)), key=f"data_map_header_{upload_id}",
                                    format_func=lambda i: f"{mappable[i].sheet} › {mappable[i].header}")
-            target = right.selectbox(t("data_map_to"), mappable[which].choices, index=None,
+            target = right.selectbox(t("data_map_to"), mappable[which].choices, index=None, placeholder=t("choose"),
                                      key=f"data_map_column_{upload_id}_{which}",
                                      format_func=lambda c: f"{c} ({mappable[which].table})")
 

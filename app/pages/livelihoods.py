@@ -30,7 +30,7 @@ if cards.has_values(by_site, "followup_coverage"):
     cards.card(charts.paired_rates(by_site, PAIR, "site", title, lang), by_site[by_site["metric"].isin(PAIR)],
                "exit_and_coverage_by_site", lang, cards.definition(*PAIR, lang=lang), dimension="site")
 else:
-    cards.empty(title, lang)
+    cards.empty(title, lang, by_site[by_site["metric"].isin(PAIR)])
 
 mix = status_shares(session.metrics(selection, by=("quarter", STATUS_BY), keys=(STATUS_KEY,)),
                     session.metrics(selection, by=("quarter",), keys=(STATUS_KEY,)))
@@ -72,7 +72,7 @@ for column, key in ((left, "sustained_exit_6m"), (right, "business_starts")):
             cards.chart_card(charts.bars(by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
                              key, lang, f"{key}_by_site", dimension="site")
         else:
-            cards.empty(title, lang)
+            cards.empty(title, lang, by_site[by_site["metric"] == key])
 
 income = session.staff(income_by_status, selection, today=today)
 title = text("income_title", lang)

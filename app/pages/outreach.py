@@ -57,4 +57,4 @@ with places["referrals"]:   # registrations are women, not activities: every fil
         cards.chart_card(fig, registrations, "participants_registered", lang, "registrations_by_referral_source",
                          dimension="referral_source")
     else:
-        cards.empty(title, lang)
+        cards.empty(title, lang, registrations)

@@ -52,8 +52,7 @@ if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(Fal
     st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
     st.caption(text("funnel_caption", lang))
 else:
-    st.markdown(f"**{text('funnel_title', lang)}**")
-    cards.nothing_shown(overview, lang)
+    cards.empty(text("funnel_title", lang), lang, overview)
 
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
@@ -68,8 +67,7 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
             figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
-            st.markdown(f"**{formatting.metric_question(key, lang)}**")
-            cards.nothing_shown(trends[trends["metric"] == key], lang)
+            cards.empty(formatting.metric_question(key, lang), lang, trends[trends["metric"] == key])
 
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts,
 # with what they cover and how they were made.

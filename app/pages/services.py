@@ -48,7 +48,7 @@ with right:
         cards.chart_card(charts.bars(by_site, KEY, "site", lang, title=title), by_site, KEY, lang, f"{KEY}_by_site",
                          dimension="site")
     else:
-        cards.empty(title, lang)
+        cards.empty(title, lang, by_site)
 
 title = text("amounts_title", lang)
 if cards.ready(money, title, lang):

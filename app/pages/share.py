@@ -37,7 +37,8 @@ def link_row(link: sharing.ShareLink, opens: dict) -> dict:
 
 # No form: the period the link will have follows the organizations, programs and sites chosen.
 st.subheader(text("share_new", lang))
-organizations = st.multiselect(text("organization", lang), session.options("organization"), key="share_org")
+organizations = st.multiselect(text("organization", lang), session.options("organization"), key="share_org",
+                               placeholder=text("choose", lang))
 programs = st.multiselect(text("program", lang), session.options("program", chosen={"organization": organizations}),
                           placeholder=text("all", lang), key="share_program")
 sites = st.multiselect(text("site", lang), session.options("site", chosen={"organization": organizations,
@@ -49,6 +50,7 @@ start = left.date_input(text("from", lang), None, format="DD/MM/YYYY", min_value
 end = right.date_input(text("to", lang), None, format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1),
                        max_value=dt.date(2100, 12, 31), help=text("share_to_help", lang), key="share_end")
 pages = st.multiselect(text("share_pages", lang), sharing.DONOR_PAGES, default=list(sharing.DONOR_PAGES),
+                       placeholder=text("choose", lang),
                        format_func=lambda p: text(f"page_{p}", lang))
 expires = st.date_input(text("share_expires", lang), session.today() + dt.timedelta(days=90), format="DD/MM/YYYY")
 note = st.text_input(text("share_note", lang), key="share_note")
@@ -83,7 +85,7 @@ else:
     st.dataframe(table.rename(columns={c: text(f"share_col_{c}", lang) for c in table.columns}),
                  hide_index=True, width="stretch")
     active = [link.public_id for link in links if link.status() == "active"]
-    chosen = st.selectbox(text("share_revoke_which", lang), active, index=None,
+    chosen = st.selectbox(text("share_revoke_which", lang), active, index=None, placeholder=text("choose", lang),
                           format_func=lambda pid: next(f"{l.note or pid} ({l.expires_at:%d/%m/%Y})" for l in links if l.public_id == pid))
     if chosen and st.button(text("share_revoke", lang), type="secondary"):
         sharing.revoke(store, chosen)

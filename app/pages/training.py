@@ -37,7 +37,7 @@ for i, (key, by) in enumerate(CHARTS):
             cards.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
                              dimension=by if by == "site" else None)
         else:
-            cards.empty(title, lang)
+            cards.empty(title, lang, table[table["metric"] == key])
 
 with columns[1]:
     title = cards.by_title(text("scholarships_question", lang), "by_course", lang)

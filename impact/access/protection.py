@@ -5,7 +5,8 @@ aggregates of her link's scope only, and staff see exact figures.
   its dimensions, so no hidden cell can be worked back as a total minus its visible siblings.
 - Breakdowns made outside the metric engine, and comparisons of overlapping periods, are for
   staff only: they have not been through disclosure control, and chaining overlapping windows
-  of one rounded figure recovers exact small counts.
+  of one rounded figure recovers exact small counts. So a donor sees targets as promised,
+  without their actuals.
 - The filters offer a donor the programs and sites of her scope only, her view opens on her
   link's period, and the selection she asks for is clamped to her scope: never more.
 
@@ -53,6 +54,18 @@ def protected(table_by: Callable[[tuple[str, ...]], pd.DataFrame], by: tuple[str
     totals = None if totals_by is None else table_by(totals_by)
     dimensions = [b for b in by if b not in TIME_GRAINS]
     return disclosure.protect(table_by(by), totals, dimensions=dimensions, **disclosure.settings())
+
+
+# What a target's row says that is not a measurement: the promise itself.
+PROMISE = ["organization", "indicator", "label", "program", "site", "period_start", "period_end", "target",
+           "target_display"]
+
+
+def promised_targets(progress: pd.DataFrame) -> pd.DataFrame:
+    """Targets as a donor sees them: what was promised, for which scope and period, without the
+    actuals measured against them (exact figures, and the actuals of overlapping target periods
+    could be worked against each other)."""
+    return progress[PROMISE].copy()
 
 
 def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | None = None,

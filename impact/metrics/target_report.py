@@ -13,13 +13,20 @@ STATUS_MARKS = {Status.ACHIEVED: "✅", Status.ON_TRACK: "🟡", Status.BEHIND: 
 # The status right after the indicator: what a director reads first, never off the right edge.
 REPORT_COLUMNS = ("indicator", "status", "organization", "program", "site", "from", "to", "target", "actual",
                   "percent_achieved", "note")
+# The columns of a promise alone (`impact.access.protection.promised_targets`): what a donor sees.
+PROMISE_COLUMNS = ("indicator", "organization", "program", "site", "from", "to", "target")
 
 
 def target_report(progress: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Rows of `impact.metrics.targets.target_progress` as a donor report reads them, headers in `lang`:
     the indicator's name, scope ("All" for a blank program or site), period, target and actual
     as written (`80%`, `2,500`; a rate's actual with its n), percent achieved as a number of
-    percent (94.6), and the status with its mark (✅ achieved, 🟡 on track, 🔴 behind)."""
+    percent (94.6), and the status with its mark (✅ achieved, 🟡 on track, 🔴 behind). Of
+    promised targets alone (no actuals), the `PROMISE_COLUMNS`."""
+    if "actual" not in progress:
+        progress = progress.assign(actual=float("nan"), numerator=float("nan"), denominator=float("nan"),
+                                   percent_achieved=float("nan"), status="", note="")
+        return target_report(progress, lang)[[text(c, lang) for c in PROMISE_COLUMNS]]
     def actual(row) -> str:
         if pd.isna(row.actual):
             return ""

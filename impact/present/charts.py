@@ -23,7 +23,7 @@ PALETTE = ("#0F6E6E", "#E07A5F", "#3D405B", "#81B29A", "#F2CC8F", "#6D597A", "#B
 FONT = "Noto Sans Khmer, Khmer OS, Hanuman, sans-serif"
 
 
-def wrap(title: str, width: int = 60) -> str:
+def wrap(title: str, width: int = 50) -> str:
     """A long question on several lines (Plotly never wraps a title by itself)."""
     return "<br>".join(textwrap.wrap(title, width)) or title
 
@@ -31,8 +31,10 @@ def wrap(title: str, width: int = 60) -> str:
 def _layout(fig: go.Figure, title: str) -> go.Figure:
     title = wrap(title)
     lines = title.count("<br>")
+    # The toolbar shown on hover stands on the right edge, not over the title's (wrapped) lines.
     fig.update_layout(title={"text": title, "x": 0, "font": {"size": 16}}, font={"family": FONT},
-                      margin={"l": 10, "r": 10, "t": 50 + 22 * lines, "b": 10}, colorway=PALETTE,
+                      modebar={"orientation": "v"},
+                      margin={"l": 10, "r": 40, "t": 50 + 28 * lines, "b": 10}, colorway=PALETTE,   # Khmer lines are tall
                       # below the axis labels, however long they are
                       legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
                               "traceorder": "normal"},

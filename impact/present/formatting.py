@@ -58,14 +58,19 @@ def metric_value(key: str, number: float, currency: str = "USD") -> str:
 
 
 def written(number: float, kind: Kind | str) -> str:
-    """A figure as a target is written to a donor: `80%`, `82.5%`, `2,500`, `$30`, `$30.50`
-    (no decimals that say nothing)."""
+    """A figure as a target is written to a donor: `80.0%` (a rate as every rate is written,
+    `percent`), `2,500`, `$30`, `$30.50` (no cents that say nothing)."""
     if pd.isna(number):
         return ""
     if kind == Kind.RATE:
-        return f"{number * 100:,.1f}".removesuffix(".0") + "%"
+        return percent(number)
     shown = f"{number:,.0f}" if float(number).is_integer() else f"{number:,.2f}"
     return "$" + shown if kind == Kind.AMOUNT else shown
+
+
+def achieved(percent: float) -> str:
+    """How far along a target is, a number of percent: `95%` (of the target, not a rate)."""
+    return MISSING if percent != percent else f"{percent:,.0f}%"
 
 
 def change(kind: Kind | str, difference: float) -> str:
