@@ -88,7 +88,8 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
     """The metric table of a selection: exact for staff; for a donor, after disclosure control."""
     if exact_figures():
         return exact_metrics(selection, by, keys)
-    return protection.protected(lambda grouping: exact_metrics(selection, grouping, keys), by)
+    return protection.protected(lambda grouping: computed(compute, selection, grouping, keys, today=today(),
+                                                          cell_keys=True), by)
 
 
 def staff(breakdown, *args, **kwargs):
