@@ -15,6 +15,8 @@ from impact.exports import csv_bytes, excel_bytes
 from impact.present.texts import text
 from impact.view import FILTER_PARAMS
 
+from app import gate, session
+
 
 def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimension: str | None = None,
                definition: str | None = None) -> None:
@@ -37,12 +39,18 @@ def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimens
 
 
 def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:
-    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped); a
-    click downloads without rerunning the page."""
-    st.download_button(text("download_csv", lang), partial(csv_bytes, table), f"{name}.csv", "text/csv",
+    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped; a
+    donor's link checked again); a click downloads without rerunning the page."""
+    st.download_button(text("download_csv", lang), served(partial(csv_bytes, table)), f"{name}.csv", "text/csv",
                        key=f"csv_{name}", on_click="ignore")
-    st.download_button(text("download_excel", lang), partial(excel_bytes, {name: table}), f"{name}.xlsx",
+    st.download_button(text("download_excel", lang), served(partial(excel_bytes, {name: table})), f"{name}.xlsx",
                        key=f"xlsx_{name}", on_click="ignore")
+
+
+def served(build):
+    """A download's file maker that serves nothing once this visitor's share link is revoked
+    or expired (`gate.served`)."""
+    return gate.served(session.store(), session.visitor(), build)
 
 
 def set_filter(dimension: str, value: str) -> None:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from impact import config
 
-from impact.access import protection
+from impact.access import protection, sharing
 from impact.metrics.funnel import funnel
 from impact.metrics.engine import Selection, compute, latest_record
 from impact.metrics.prepared import prepare
@@ -146,6 +146,13 @@ def options(dimension: str, scope=None) -> list[str]:
 
 def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
     """How far the data of a fact (of any, without one) reaches for the selection's
-    organizations (a donor's: her link's, so nothing about the others shows)."""
-    last = computed(latest_record, fact, selection.filters.get("organization"))
+    organizations; a donor's, within her link's scope and period only, so nothing about the
+    rest shows (not even that there is more)."""
+    who = visitor()
+    if who.donor:
+        scope = who.link.scope
+        last = computed(latest_record, fact, sharing.scope_filters(scope), sharing.release_periods(scope, today())[0][1])
+    else:
+        organizations = selection.filters.get("organization")
+        last = computed(latest_record, fact, {"organization": organizations} if organizations else {})
     return None if last is None else last.date()

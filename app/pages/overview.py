@@ -74,7 +74,8 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
 # The donor-ready report of this selection: the same (for a donor, protected) tables and charts.
 subtitle = formatting.period(selection.start, selection.end)
 with st.container(horizontal=True):
-    st.download_button(text("report_html", lang), lambda: report_html(text("app_title", lang), subtitle, figures, current, lang),
+    st.download_button(text("report_html", lang),
+                       cards.served(lambda: report_html(text("app_title", lang), subtitle, figures, current, lang)),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
-    st.download_button(text("report_excel", lang), lambda: excel_bytes({"kpis": current, "trends": trends}),
+    st.download_button(text("report_excel", lang), cards.served(lambda: excel_bytes({"kpis": current, "trends": trends})),
                        "impact_report.xlsx", key="report_excel", on_click="ignore")

@@ -79,12 +79,14 @@ def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categori
     return pd.Categorical.from_codes(codes, categories=source.categories)
 
 
-def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
-    """The latest date of a fact's records (of any fact's, without one), for some organizations
-    (all, without them). Field workbooks arrive weeks late, and not every organization's at
-    once, so the months after it are not reported yet, rather than empty."""
-    dates = [d.max() for d in _record_dates(prepared, fact, {"organization": tuple(organizations)}
-                                            if organizations else {})]
+def latest_record(prepared: Prepared, fact: str | None = None, filters: dict[str, tuple[str, ...]] | None = None,
+                  until: dt.date | None = None) -> pd.Timestamp | None:
+    """The latest date of a fact's records (of any fact's, without one) within filters
+    (dimension -> values) and up to `until`. Field workbooks arrive weeks late, and not every
+    organization's at once, so the months after it are not reported yet, rather than empty.
+    A donor's is taken within her link's scope and period, so it says nothing of the rest."""
+    dates = [d[d <= pd.Timestamp(until)] if until else d for d in _record_dates(prepared, fact, filters or {})]
+    dates = [d.max() for d in dates]
     dates = [d for d in dates if pd.notna(d)]
     return max(dates) if dates else None
 
