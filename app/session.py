@@ -144,11 +144,10 @@ def options(dimension: str, scope=None) -> list[str]:
     return protection.filter_options(prepared().participants, dimension, scope)
 
 
-def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
+def data_reaches(who: Visitor, selection: Selection, fact: str | None = None) -> dt.date | None:
     """How far the data of a fact (of any, without one) reaches for the selection's
     organizations; a donor's, within her link's scope and period only, so nothing about the
     rest shows (not even that there is more)."""
-    who = visitor()
     if who.donor:
         scope = who.link.scope
         last = computed(latest_record, fact, sharing.scope_filters(scope), sharing.release_periods(scope, today())[0][1])

@@ -44,7 +44,7 @@ def draw(who: Visitor, page: Page) -> session.Frame:
                                                     until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
     st.title(text(page.title, view.lang))
     start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"
-    latest = session.data_reaches(selection)
+    latest = session.data_reaches(who, selection)
     reaches = f" · {text('latest_record', view.lang)}: {latest:%d/%m/%Y}" if latest else ""
     st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}{reaches}")
     return session.Frame(who, view, selection)

@@ -54,7 +54,7 @@ elif steps is None:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: session.data_reaches(selection, METRICS[key].fact) for key in TRENDS}
+latest = {key: session.data_reaches(session.visitor(), selection, METRICS[key].fact) for key in TRENDS}
 trends = charts.reported(session.metrics(selection, by=(grain,), keys=TRENDS), latest)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
