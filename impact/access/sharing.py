@@ -4,8 +4,9 @@
 A link's token is its random public id signed with HMAC-SHA256 under the server secret, so a
 token cannot be guessed or altered, and every check reads the store, so revoking a link works
 at once. The scope is kept in the store, never in the URL: the filters a donor session may use
-are the ones it asks for intersected with the scope (`scope_filters`, `release_period`); a
-request outside the scope gives nothing, never more. Opening a link is logged with the pages
+are the ones it asks for intersected with the scope, one value each or all (`scope_filters`),
+and her period is one of the link's whole quarters or years (`release_period`); a request
+outside the scope gives nothing or the link's own scope, never more. Opening a link is logged with the pages
 shown, never the viewer's address.
 
 The server secret comes from `IMPACT_SECRET` (environment), or Streamlit's secrets passed in by
