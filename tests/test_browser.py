@@ -454,7 +454,7 @@ def test_a_donor_link_shows_its_scope_only_and_stops_when_revoked(server, page):
     # Revoked: the open page serves no download from that moment, and stops at once on reload.
     open_app(page, address(base, "overview", share=token))
     downloads = []
-    page.on("download", downloads.append)
+    page.on("download", lambda download: downloads.append(download))
     with page.expect_download() as info:                 # while the link holds, a chart's CSV comes
         page.get_by_role("button", name="Download CSV").first.click()
     assert info.value.suggested_filename.endswith(".csv")
