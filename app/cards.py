@@ -18,6 +18,8 @@ from impact.exports import csv_bytes, excel_bytes
 from impact.present.texts import text
 from impact.view import FILTER_PARAMS
 
+from app import gate, session
+
 
 def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimension: str | None = None,
                definition: str | None = None) -> None:
@@ -41,11 +43,11 @@ def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimens
 
 
 def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:
-    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped); a
-    click downloads without rerunning the page."""
-    st.download_button(text("download_csv", lang), partial(csv_bytes, table), f"{name}.csv", "text/csv",
+    """CSV and Excel of an aggregated table, built only when clicked (formulas escaped; a
+    donor's link checked again); a click downloads without rerunning the page."""
+    st.download_button(text("download_csv", lang), served(partial(csv_bytes, table)), f"{name}.csv", "text/csv",
                        key=f"csv_{name}", on_click="ignore")
-    st.download_button(text("download_excel", lang), partial(excel_bytes, {name: table}), f"{name}.xlsx",
+    st.download_button(text("download_excel", lang), served(partial(excel_bytes, {name: table})), f"{name}.xlsx",
                        key=f"xlsx_{name}", on_click="ignore")
 
 
@@ -56,6 +58,12 @@ def filter_by_click(chart: str, dimension: str) -> None:
     points = st.session_state[chart].selection.points
     if points:
         st.session_state[f"f_{dimension}"] = [str(points[0]["x"])]
+
+
+def served(build):
+    """A download's file maker that serves nothing once this visitor's share link is revoked
+    or expired (`gate.served`)."""
+    return gate.served(session.store(), session.visitor(), build)
 
 
 def no_data(lang: str) -> None:

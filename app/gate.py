@@ -3,11 +3,13 @@ single local director of a dashboard on this computer) and whether they may open
 The router (dashboard.py) calls `admit` once, before any page's script runs, and decides from
 the page registry (`impact.access.page_registry`) alone, so a page cannot skip or forget it. A donor
 link is checked against the store on every run, so a revoked link stops at once, even in an
-open session.
+open session. A file a page offers for download is made when it is clicked, maybe long after
+the page was drawn, so a donor's link is checked again then (`served`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import streamlit as st
 
@@ -108,6 +110,20 @@ def _donor(store, token: str, lang: str) -> Visitor:
         st.error(str(exc))
         st.stop()
     return Visitor(link=link, token=token)
+
+
+def served(store, who: Visitor, build: Callable[[], bytes]) -> Callable[[], bytes]:
+    """`build` as a download button's file maker: for a donor, it checks her link against the
+    store first and raises InvalidShareLink (the download fails, nothing is served) once the
+    link is revoked or expired."""
+    if not who.donor:
+        return build
+    secret, token = server_secret(), who.token
+
+    def build_while_valid() -> bytes:
+        sharing.verify(store, secret, token)
+        return build()
+    return build_while_valid
 
 
 def _log_open(store, link: ShareLink, page_path: str) -> None:

@@ -14,7 +14,7 @@ import streamlit as st
 
 from impact import config
 
-from impact.access import protection
+from impact.access import protection, sharing
 from impact.metrics.engine import Selection, latest_record, reported_metrics
 from impact.metrics.funnel import FUNNEL_KEYS
 from impact.metrics.prepared import prepare
@@ -90,7 +90,8 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
     """The metric table of a selection: exact for staff; for a donor, after disclosure control."""
     if exact_figures():
         return exact_metrics(selection, by, keys)
-    return protection.protected(lambda grouping: exact_metrics(selection, grouping, keys), by)
+    return protection.protected(lambda grouping: computed(reported_metrics, selection, grouping, keys,
+                                                          today=today(), cell_keys=True), by)
 
 
 def staff(breakdown, *args, **kwargs):
@@ -145,8 +146,14 @@ def options(dimension: str, scope=None, chosen: dict | None = None) -> list[str]
     return protection.filter_options(prepared().participants, dimension, scope, chosen)
 
 
-def data_reaches(selection: Selection, fact: str | None = None) -> dt.date | None:
+def data_reaches(who: Visitor, selection: Selection, fact: str | None = None) -> dt.date | None:
     """How far the data of a fact (of any, without one) reaches for the selection's
-    organizations (a donor's: her link's, so nothing about the others shows)."""
-    last = computed(latest_record, fact, selection.filters.get("organization"))
+    organizations; a donor's, within her link's scope and period only, so nothing about the
+    rest shows (not even that there is more)."""
+    if who.donor:
+        scope = who.link.scope
+        last = computed(latest_record, fact, sharing.scope_filters(scope), sharing.release_periods(scope, today())[0][1])
+    else:
+        organizations = selection.filters.get("organization")
+        last = computed(latest_record, fact, {"organization": organizations} if organizations else {})
     return None if last is None else last.date()

@@ -46,7 +46,7 @@ def draw(who: Visitor, page: Page) -> session.Frame:
                                                     until=f"{who.link.expires_at:%d/%m/%Y}"), icon="🔒")
     st.title(text(page.title, view.lang))
     start = selection.start.strftime("%d/%m/%Y") if selection.start else "…"
-    latest = session.data_reaches(selection)
+    latest = session.data_reaches(who, selection)
     reaches = f" · {text('latest_record', view.lang)}: {latest:%d/%m/%Y}" if latest else ""
     st.caption(f"{text('showing', view.lang)}: {start} – {selection.end:%d/%m/%Y}{reaches}")
     return session.Frame(who, view, selection)
@@ -58,20 +58,23 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
     view = decode_view(st.query_params.to_dict())
     # A link made without a start (before links were given their first record's) starts there too.
     scope = sharing.from_first_record(who.link.scope, session.prepared()) if who.donor else None
+    today = session.today()
     if scope is not None:
-        view = protection.link_view(view, scope, period_asked="period" in st.query_params)
+        view = protection.link_view(view, scope, today)
     defaults = {"lang": view.lang, "preset": view.preset, "start": view.start, "end": view.end,
                 **{f"f_{d}": list(view.filters.get(d, ())) for d in FILTER_PARAMS.values()}}
     for key, value in defaults.items():   # kept across pages (a page switch drops unrendered widget keys)
         st.session_state[key] = st.session_state.get(key, value)
     lang = st.session_state["lang"]
-    today = session.today()
     with st.sidebar:
         st.radio(text("language", lang), LANGUAGES, key="lang", horizontal=True,
                  format_func=lambda code: "English" if code == "en" else "ខ្មែរ")
         lang = st.session_state["lang"]
-        st.selectbox(text("period", lang), PRESETS, key="preset", format_func=lambda p: text(f"period_{p}", lang))
-        if st.session_state["preset"] == "custom":
+        if scope is not None:
+            _release_period(scope, (view.start, view.end), today, lang)
+        else:
+            st.selectbox(text("period", lang), PRESETS, key="preset", format_func=lambda p: text(f"period_{p}", lang))
+        if st.session_state["preset"] == "custom" and scope is None:
             if st.session_state["start"] is None:
                 st.session_state["start"] = dt.date(today.year, 1, 1)
             if st.session_state["end"] is None:
@@ -83,7 +86,10 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
         for dimension in FILTER_PARAMS.values():
             choices = session.options(dimension, scope, above)
             st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
+            if scope is not None:     # a donor: one value or all
+                st.session_state[f"f_{dimension}"] = st.session_state[f"f_{dimension}"][:1]
             st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
+                           max_selections=1 if scope is not None else None,
                            format_func=lambda v, d=dimension: formatting.category(d, v, lang))
             above[dimension] = st.session_state[f"f_{dimension}"]
     view = View(st.session_state["preset"],
@@ -96,6 +102,18 @@ def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
     if scope is None:
         return view, Selection(start, end, view.filters)
     return view, protection.scoped_selection(scope, start, end, view.filters, today)
+
+
+def _release_period(scope: sharing.Scope, asked: tuple, today: dt.date, lang: str) -> None:
+    """A donor's period: one of her link's whole quarters and years (no day-level dates)."""
+    periods = sharing.release_periods(scope, today)
+    if st.session_state.get("release") not in periods:
+        st.session_state["release"] = asked if asked in periods else periods[0]
+    whole = text("period_shared", lang)
+    st.selectbox(text("period", lang), periods, key="release",
+                 format_func=lambda p: whole if p == periods[0] else formatting.release(*p, whole))
+    st.session_state["preset"] = "custom"
+    st.session_state["start"], st.session_state["end"] = st.session_state["release"]
 
 
 def url_params(view: View, who: Visitor) -> dict[str, str]:

@@ -107,7 +107,7 @@ def _share_parser(sub) -> None:
     create.add_argument("--site", action="append", default=[], help="only these sites (repeatable; default all)")
     create.add_argument("--from", dest="start", type=_date,
                         help="first day of the shared period (default: the scope's first record in the store)")
-    create.add_argument("--to", dest="end", type=_date, help="last day of the shared period (default: the day it is viewed)")
+    create.add_argument("--to", dest="end", type=_date, help="last day of the shared period (default: the end of the quarter it is viewed in)")
     create.add_argument("--page", action="append", default=[], choices=DONOR_PAGES,
                         help="pages shown (repeatable; default every donor page)")
     create.add_argument("--expires", required=True, metavar="30d|YYYY-MM-DD",
@@ -398,7 +398,7 @@ def _share(args) -> int:
                 scope = link.scope
                 shown = " / ".join(filter(None, [", ".join(scope.organizations), ", ".join(scope.programs),
                                                   ", ".join(scope.sites)]))
-                period = f"{scope.period_start or '…'} – {scope.period_end or 'today'}"
+                period = f"{scope.period_start or '…'} – {scope.period_end or 'end of the quarter viewed'}"
                 print(f"{link.public_id:22}  {record['status']:7}  {link.expires_at:%Y-%m-%d %H:%M}  "
                       f"{record['opens']:>5}  {link.note[:24]:24}  {shown}; {period}; {', '.join(scope.pages)}")
         return 0

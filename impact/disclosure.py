@@ -6,7 +6,7 @@ site name can point at a person, so donor views show figures only after the spec
 rules, applied here in one pure step. We follow trusted publishers of such data: OpenSAFELY
 suppresses counts of 7 or less and rounds the rest to a multiple of 5; the Counter Trafficking
 Data Collaborative publishes nothing about fewer than 11 people. Our defaults sit between them,
-a threshold of 10 and rounding to 5, both configurable (`settings()` reads
+a threshold of 10 and rounding to 5 (after the cell-key noise below), both configurable (`settings()` reads
 `IMPACT_SUPPRESSION_THRESHOLD` and `IMPACT_ROUNDING`; the caller passes them to `protect`,
 which reads no environment and keeps no state, so the same table always gives the same view).
 
@@ -28,13 +28,44 @@ denominator; an amount's denominator, which counts members):
   that also completes another group, so two-way tables lose a rectangle rather than a
   cascade), until every group hides either no cell or at least two. Groups are checked as
   if their margins were published, because they may be, on another page of a share link.
-- amounts (money per member) are withheld with their denominator; a shown amount keeps its
-  value to the cent, but not its money total, which with the value gives the exact member
-  count back.
+- amounts (money per member) are withheld with their denominator; a shown amount is its
+  (perturbed) money total over its shown member count, in whole dollars (thousand riel), never
+  the exact figure: an exact amount per member against whole-dollar ledgers gives the member
+  count back. The money total itself is not shown.
+
+Before those rules, a donor table is perturbed (`donor_table`), with the cell-key method of
+the Australian Bureau of Statistics' TableBuilder. Suppression and rounding alone do not hold
+against a patient donor: overlapping views of one rounded count (a year and its quarters, a
+total and its groups) are each a range, and chained together the ranges pin exact small
+counts. So every record keeps a permanent random key in the store (`record_key`, uniform in
+[0, KEY_MODULUS), drawn at ingest; never shown, never exported), the metrics engine sums the
+keys of each cell's contributors (`numerator_key`, `denominator_key`), and:
+
+- every count (a count metric's value; a rate's or an amount's numerator and denominator of
+  people) gets the noise NOISE[i] with probability NOISE_PROBABILITIES[i], i chosen by its
+  cell key (key sum mod KEY_MODULUS, read as a fraction): -2..+2, mean 0, variance 1.2. An
+  empty cell stays 0 and no count goes below 0. The same contributors always give the same
+  noise, so asking again (another page, another day, a year that holds one quarter's records)
+  never averages it away; a cell with other contributors gets independent noise.
+- a money total (an amount's numerator) is moved by up to MONEY_NOISE (10%) either way, by
+  a second draw from its cell key.
+- then the rules above, on the perturbed counts: suppression under the threshold, rounding,
+  rates recomputed, complementary suppression, amounts in whole dollars.
+
+What it protects against: differencing and chaining of what a donor may ask for (the periods
+and filters of her link, the breakdowns the pages draw): a shown count is the true one within
+NOISE plus rounding (+-4 with the defaults) and a suppressed one is under threshold + 2, and
+however views are combined, the noise of each stays. What it does not: a donor who knows
+most people of a cell from elsewhere still learns about the rest within those bounds; shown
+figures of a breakdown add up to its total only within (cells + 1) x 4; a re-uploaded file
+makes new records with new keys, so its cells get new noise (each version of the data is
+one more draw); and amounts are protected as figures of groups, not of a person's ledger.
 
 Directors see exact figures; this module is for donor views only.
 """
 from __future__ import annotations
+
+import secrets
 
 import numpy as np
 import pandas as pd
@@ -61,11 +92,80 @@ COMPLEMENTARY = "complementary"  # hidden so that another hidden cell cannot be 
 WITHHELD_SMALL = "withheld (small numbers)"
 WITHHELD_OTHER = "withheld to protect another cell"
 
+# Cell-key perturbation (see the module docstring): record keys are uniform in [0, KEY_MODULUS),
+# so that they fit an SQL INTEGER; a cell's key is its contributors' key sum mod KEY_MODULUS.
+KEY_MODULUS = 2 ** 31
+KEY_COLUMNS = ("numerator_key", "denominator_key")
+NOISE = np.array([-2, -1, 0, 1, 2])
+NOISE_PROBABILITIES = np.array([0.1, 0.2, 0.4, 0.2, 0.1])
+MONEY_NOISE = 0.10
+# A second, independent-looking draw from a cell key: multiplying by an odd constant is a
+# bijection of the keys mod 2**31, and scatters neighbouring keys across the whole range.
+_MONEY_MIXER = 2_654_435_761
+# Shown amounts: whole dollars, thousand riel.
+MONEY_ROUNDING = {"USD": 1, "KHR": 1000}
+
 
 def settings() -> dict[str, int]:
     """The disclosure settings for `protect(table, **settings())`: threshold 10 and rounding 5
     unless IMPACT_SUPPRESSION_THRESHOLD / IMPACT_ROUNDING say otherwise."""
     return {"threshold": config.suppression_threshold(), "rounding": config.rounding()}
+
+
+def new_record_keys(n: int) -> np.ndarray:
+    """Permanent keys for n new records: uniform in [0, KEY_MODULUS), from the operating
+    system's random source (a donor must not be able to guess them)."""
+    return np.frombuffer(secrets.token_bytes(4 * n), dtype=np.uint32).astype(np.int64) % KEY_MODULUS
+
+
+def noise(cell_keys) -> np.ndarray:
+    """The noise of cells from their cell keys: NOISE[i], i drawn with NOISE_PROBABILITIES by
+    the key read as a fraction (a fixed function: same key, same noise)."""
+    fraction = (np.asarray(cell_keys, dtype=np.int64) % KEY_MODULUS) / KEY_MODULUS
+    return NOISE[np.searchsorted(np.cumsum(NOISE_PROBABILITIES)[:-1], fraction, side="right")]
+
+
+def money_factor(cell_keys) -> np.ndarray:
+    """The factor a money total is multiplied by, in [1 - MONEY_NOISE, 1 + MONEY_NOISE), from
+    a second draw of its cell key."""
+    mixed = (np.asarray(cell_keys, dtype=np.int64) % KEY_MODULUS * _MONEY_MIXER) % KEY_MODULUS
+    return 1 + MONEY_NOISE * (2 * mixed / KEY_MODULUS - 1)
+
+
+def perturbed(table: pd.DataFrame) -> pd.DataFrame:
+    """A metric table with cell keys, its counts and money totals perturbed (see the module
+    docstring) and its key columns dropped. Values are not recomputed: `protect` does that
+    from the protected counts."""
+    missing = [c for c in KEY_COLUMNS if c not in table]
+    if missing:
+        raise ValueError(f"a donor table needs the cell keys of its rows: missing {missing}")
+    keys = {c: table[c].to_numpy(dtype=np.int64) for c in KEY_COLUMNS}
+    kind = table["kind"].to_numpy(dtype=object)
+    is_count, is_rate, is_amount = kind == Kind.COUNT, kind == Kind.RATE, kind == Kind.AMOUNT
+
+    def counted(x, key):
+        """A count with its noise; 0 stays 0 (no contributor), none goes below 0."""
+        x = np.asarray(x, dtype=float)
+        return np.where(x > 0, np.maximum(x + noise(key), 0), x)
+
+    value, numerator, denominator = (table[c].to_numpy(dtype=float, na_value=np.nan)
+                                     for c in ("value", "numerator", "denominator"))
+    shown_denominator = counted(denominator, keys["denominator_key"])
+    return table.drop(columns=list(KEY_COLUMNS)).assign(
+        value=np.where(is_count, counted(value, keys["numerator_key"]), value),
+        numerator=np.select([is_rate, is_amount], [
+            np.minimum(counted(numerator, keys["numerator_key"]), shown_denominator),
+            numerator * money_factor(keys["numerator_key"])], numerator),
+        denominator=np.where(is_rate | is_amount, shown_denominator, denominator))
+
+
+def donor_table(table: pd.DataFrame, totals: pd.DataFrame | None = None, dimensions: list[str] | None = None,
+                threshold: int = 10, rounding: int = 5) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """What a donor sees of any long metric table with cell keys (the engine's rows, with
+    `numerator_key` and `denominator_key`) and of its totals: perturbed, then protected
+    (`protect_with_totals`). The one disclosure step of every donor view."""
+    return protect_with_totals(perturbed(table), None if totals is None else perturbed(totals),
+                               threshold, rounding, dimensions)
 
 
 def protect(table: pd.DataFrame, totals: pd.DataFrame | None = None, threshold: int = 10,
@@ -91,6 +191,8 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     dims = list(dimensions) if dimensions is not None else [c for c in table if c not in CORE + OUTPUT + DESCRIPTIVE]
     frames = [table] + ([totals] if totals is not None and len(totals) else [])
     for frame, name in zip(frames, ["table", "totals"]):
+        if set(KEY_COLUMNS) & set(frame):
+            raise ValueError(f"{name} holds cell keys: perturb it first (donor_table); keys are never shown")
         missing = [c for c in CORE if c not in frame]
         unknown = set(frame["kind"]) - COUNTS.keys() if "kind" in frame else set()
         if missing or unknown:
@@ -148,8 +250,11 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     numerator = np.where(is_rate, shown["numerator"], nan)
     denominator = np.where(is_rate | is_amount, shown["denominator"], nan)
     share, low, high = rate(numerator, denominator)
+    with np.errstate(divide="ignore", invalid="ignore"):     # money per member, in whole dollars
+        per_member = np.round(raw["numerator"] / np.where(is_amount, denominator, np.nan) / MONEY_ROUNDING["USD"]) \
+            * MONEY_ROUNDING["USD"]
     value = np.select([kind == Kind.COUNT, is_rate, is_amount & np.isfinite(denominator)],
-                      [shown["value"], share, np.round(raw["value"], 2)], np.nan)
+                      [shown["value"], share, per_member], np.nan)
     out = {"numerator": numerator, "denominator": denominator, "value": value,
            "ci_low": np.where(is_rate, low, nan), "ci_high": np.where(is_rate, high, nan),
            "display": np.array(_display(kind, value, row_reason, threshold), dtype=object),

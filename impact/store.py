@@ -45,7 +45,7 @@ from sqlalchemy import (
     update,
 )
 
-from impact import config
+from impact import config, disclosure
 
 from impact import migrations
 from impact.contract.aliases import compact
@@ -57,6 +57,11 @@ from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUM
 CONFLICT_COLUMNS = ("program", "site", "intake_date", "birth_year", "referral_source",
                     "work_setting")
 ISSUE_COLUMNS = [f.name for f in fields(Issue)]
+
+# Tables of records (people, their courses, follow-ups, services, savings, activities): each row
+# gets a permanent random key when it is ingested, for the cell-key perturbation of donor views
+# (`impact.disclosure`). The key is read by the metrics, never shown or exported.
+KEYED_TABLES = ("participants", "enrollments", "followups", "savings", "activities", "services")
 
 _SQL_TYPES = {DATE: Date, INTEGER: Integer, NUMBER: Float, AMOUNT: Float, BOOLEAN: Boolean,
               TEXT: Text, CATEGORY: Text}
@@ -90,6 +95,8 @@ def _data_table(name: str) -> Table:
     indexes = [Index(f"ix_{name}_upload_id", "upload_id")]
     if "participant_id" in column_kinds(name):
         indexes.append(Index(f"ix_{name}_participant", *PARTICIPANT_KEY))
+    if name in KEYED_TABLES:
+        columns.append(Column("record_key", Integer))
     return Table(name, metadata,
                  Column("upload_id", Integer, ForeignKey("uploads.id"), nullable=False),
                  *columns, *indexes)
@@ -372,6 +379,8 @@ class Store:
             )).inserted_primary_key[0]
             for name in file.tables:
                 frame = _file_table(file, name)
+                if name in KEYED_TABLES:
+                    frame = frame.assign(record_key=disclosure.new_record_keys(len(frame)))
                 if len(frame):
                     _insert_rows(conn, data_tables[name], frame, upload_id)
                 if self._after_table_insert is not None:
@@ -524,7 +533,8 @@ class Store:
         query = _of_active(select(table), table).order_by(
             table.c.upload_id, table.c.source_sheet, table.c.source_row)
         frame = _read(conn, query)
-        return typed(frame, name).assign(upload_id=frame["upload_id"].astype("int64"))
+        keys = {"record_key": frame["record_key"].astype("int64")} if name in KEYED_TABLES else {}
+        return typed(frame, name).assign(upload_id=frame["upload_id"].astype("int64"), **keys)
 
     def _frame(self, query) -> pd.DataFrame:
         with self.engine.connect() as conn:

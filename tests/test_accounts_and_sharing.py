@@ -18,7 +18,7 @@ from impact.access import accounts
 
 from impact.access import sharing
 from impact.access.accounts import Account, TooManyAttempts, authenticate
-from impact.access.sharing import InvalidShareLink, Scope, scope_filters, scope_period, verify
+from impact.access.sharing import InvalidShareLink, Scope, release_period, release_periods, scope_filters, verify
 from impact.store import open_store
 from tests.helpers import REPO
 
@@ -308,6 +308,17 @@ def test_requested_filters_are_clamped_to_the_scope_never_widened():
                                                                           "site": ("Siem Reap",)}
 
 
+def test_a_donor_gets_one_value_per_filter_or_all_never_a_combination():
+    """Two age bands, then one of them, would give the other by difference: several values of
+    a dimension are read as all of them (the scope's, where it names some)."""
+    assert scope_filters(Scope(("KWCD",)), {"age_band": ("18-24", "25-34"), "site": ("Siem Reap", "Kampot")}) == \
+        {"organization": ("KWCD",)}
+    three = Scope(("KWCD",), sites=("A", "B", "C"))
+    assert scope_filters(three, {"site": ("A", "B")}) == {"organization": ("KWCD",), "site": ("A", "B", "C")}
+    assert scope_filters(three, {"site": ("B",)}) == {"organization": ("KWCD",), "site": ("B",)}
+    assert scope_filters(three, {"site": ("B", "Z")}) == {"organization": ("KWCD",), "site": ("B",)}
+
+
 def test_a_clamped_selection_counts_only_the_scope_in_the_metrics():
     from impact.metrics.engine import Selection, compute
     from impact.metrics.prepared import prepare
@@ -321,32 +332,38 @@ def test_a_clamped_selection_counts_only_the_scope_in_the_metrics():
     prepared = prepare(tables)
 
     def registered(requested: dict, start=None, end=None) -> float:
-        period = scope_period(SCOPE, start, end, dt.date(2025, 6, 1))
-        if period is None:
-            return 0
+        period = release_period(SCOPE, start, end, dt.date(2025, 6, 1))
         result = compute(prepared, Selection(*period, scope_filters(SCOPE, requested)),
                          keys=("participants_registered",))
         return result["value"].iloc[0]
 
     assert registered({}) == 1
-    assert registered({}, dt.date(2020, 1, 1)) == 1                         # earlier start: clamped
+    assert registered({}, dt.date(2020, 1, 1)) == 1                         # earlier start: the whole period
     assert registered({"organization": ("Other NGO", "KWCD")}) == 1
     assert registered({"site": ("Siem Reap",)}) == 0                          # outside: nothing
     assert registered({"organization": ("Other NGO",)}) == 0
-    assert registered({}, dt.date(2025, 1, 1)) == 0
+    assert registered({}, dt.date(2024, 4, 1), dt.date(2024, 6, 30)) == 0    # a quarter without her
 
 
-def test_requested_period_is_clamped_to_the_scope():
+def test_a_donor_chooses_whole_quarters_and_years_of_her_links_period():
     today = dt.date(2025, 6, 1)
-    assert scope_period(SCOPE, None, None, today) == (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
-    assert scope_period(SCOPE, dt.date(2020, 1, 1), dt.date(2030, 1, 1), today) == \
-        (dt.date(2024, 1, 1), dt.date(2024, 12, 31))
-    assert scope_period(SCOPE, dt.date(2024, 4, 1), dt.date(2024, 6, 30), today) == \
-        (dt.date(2024, 4, 1), dt.date(2024, 6, 30))
-    assert scope_period(SCOPE, dt.date(2025, 1, 1), None, today) is None      # no overlap: nothing
-    assert scope_period(SCOPE, None, dt.date(2023, 12, 31), today) is None
-    open_scope = Scope(("KWCD",))
-    assert scope_period(open_scope, None, None, today) == (None, today)
+    periods = release_periods(SCOPE, today)
+    quarters = [(dt.date(2024, m, 1), dt.date(2024 + (m == 10), (m + 2) % 12 + 1, 1) - dt.timedelta(days=1))
+                for m in (1, 4, 7, 10)]
+    assert periods == [(dt.date(2024, 1, 1), dt.date(2024, 12, 31)), *quarters]   # the year is the whole period
+    assert release_period(SCOPE, dt.date(2024, 4, 1), dt.date(2024, 6, 30), today) == quarters[1]
+    # day-level, widened or foreign periods: the link's whole period, never more
+    for start, end in [(dt.date(2024, 4, 1), dt.date(2024, 6, 29)), (dt.date(2024, 9, 1), dt.date(2024, 9, 30)),
+                       (dt.date(2020, 1, 1), dt.date(2030, 1, 1)), (dt.date(2025, 1, 1), None), (None, None)]:
+        assert release_period(SCOPE, start, end, today) == periods[0]
+    # a period that is not whole quarters is clipped to the link's (2023 is its Q4, listed once);
+    # an open end is this quarter's end
+    odd = Scope(("KWCD",), period_start=dt.date(2023, 11, 15))
+    assert release_periods(odd, today) == [
+        (dt.date(2023, 11, 15), dt.date(2025, 6, 30)), (dt.date(2023, 11, 15), dt.date(2023, 12, 31)),
+        (dt.date(2024, 1, 1), dt.date(2024, 12, 31)), (dt.date(2025, 1, 1), dt.date(2025, 6, 30)),
+        *quarters, (dt.date(2025, 1, 1), dt.date(2025, 3, 31)), (dt.date(2025, 4, 1), dt.date(2025, 6, 30))]
+    assert release_periods(Scope(("KWCD",)), today) == [(None, dt.date(2025, 6, 30))]
 
 
 def test_secret_file_is_private_and_reused(tmp_path, monkeypatch):

@@ -296,8 +296,8 @@ def test_a_trend_stops_at_the_latest_record_and_marks_partial_periods():
         for i, day in enumerate(["2026-01-10", "2026-02-10", "2026-04-10", "2026-05-20"])])
     through = latest_record(data, "registrations").date()
     assert through == dt.date(2026, 5, 20) and latest_record(data, "services") is None
-    assert latest_record(data, organizations=("Other NGO",)) is None
-    assert latest_record(data, organizations=(ORG,)) == pd.Timestamp("2026-05-20")
+    assert latest_record(data, filters={"organization": ("Other NGO",)}) is None
+    assert latest_record(data, filters={"organization": (ORG,)}) == pd.Timestamp("2026-05-20")
     # A year to 23 November by quarter: the third and fourth quarters were never reported.
     table = compute(data, Selection(dt.date(2026, 1, 1), dt.date(2026, 11, 23)), ("quarter",),
                     ("participants_registered",))

@@ -453,9 +453,19 @@ def test_a_donor_link_shows_its_scope_only_and_stops_when_revoked(server, page):
     expect(page.locator("h1")).to_have_text("Training")
     _no_identifier(_body(page), ids)
 
-    # Revoked: the open page stops at once on reload.
+    # Revoked: the open page serves no download from that moment, and stops at once on reload.
     open_app(page, address(base, "overview", share=token))
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    with page.expect_download() as info:                 # while the link holds, a chart's CSV comes
+        page.get_by_role("button", name="Download CSV").first.click()
+    assert info.value.suggested_filename.endswith(".csv")
     sharing.revoke(store, link.public_id)
+    for name in ("Download CSV", "Download Excel"):
+        page.get_by_role("button", name=name).first.click()
+    page.get_by_role("button", name=re.compile("report", re.I)).first.click()
+    page.wait_for_timeout(5_000)
+    assert len(downloads) == 1, [d.suggested_filename for d in downloads]
     page.reload()
     expect(page.get_by_text(re.compile(r"This share link was revoked on \d\d/\d\d/\d{4}"))).to_be_visible(
         timeout=FIRST_PAINT)

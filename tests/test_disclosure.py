@@ -138,10 +138,11 @@ def test_wilson_interval_is_vectorized_and_empty_without_a_denominator():
 
 # Amounts ------------------------------------------------------------------------------------
 
-def test_an_amount_is_shown_to_the_cent_with_a_rounded_member_count():
+def test_an_amount_is_its_total_over_the_shown_member_count_in_whole_dollars():
     row = only(protect(table(amount(1234.56, 61))))
-    assert row["value"] == 20.24 and row["display"] == "$20.24" and row["denominator"] == 60
-    # total / value would give the exact 61 back, so the money total is not published
+    # 1234.56 / 60, not the exact 20.24 per member: that, against whole-dollar ledgers, gives 61 back
+    assert row["value"] == 21 and row["display"] == "$21.00" and row["denominator"] == 60
+    # total / value would give the member count back too, so the money total is not published
     assert math.isnan(row["numerator"])
 
 

@@ -136,3 +136,27 @@ def test_a_donor_reaches_only_the_pages_of_her_link(store_path):
     at.switch_page("app/pages/savings.py").run()
     assert not at.exception, at.exception
     assert at.title[0].value == text("page_savings")
+
+
+def test_a_download_of_an_open_page_serves_nothing_once_its_link_is_revoked(store_path):
+    """A download's file is made when it is clicked, maybe long after the page was drawn: the
+    maker a donor's page hands Streamlit checks her link again then."""
+    from app import gate
+    store = open_store(store_path)
+    token, link = sharing.create_link(store, SECRET, "director", sharing.Scope(("KWCD",)),
+                                      expires_at=dt.date.today() + dt.timedelta(days=7))
+    made = []
+
+    def build():
+        made.append(1)
+        return b"figures"
+
+    donor = gate.Visitor(link=link, token=token)
+    serve = gate.served(store, donor, build)
+    assert serve() == b"figures"
+    sharing.revoke(store, link.public_id)
+    with pytest.raises(sharing.InvalidShareLink, match="revoked"):
+        serve()
+    assert made == [1]                                   # nothing made after the revocation
+    staff = gate.Visitor(accounts.Account("sokha", DIRECTOR))
+    assert gate.served(store, staff, build) is build     # staff downloads are not a link's

@@ -159,7 +159,9 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     at.query_params[sharing.SHARE_PARAM] = token
     at.run()
     at.switch_page(f"app/pages/{page}.py").run()
-    at.selectbox(key="preset").set_value("this_year").run()
+    period = at.selectbox(key="release")          # a donor chooses whole quarters and years only
+    assert not any("/" in o for o in period.options[1:]) and "2025 Q3" in period.options
+    period.select_index(period.options.index(str(TODAY.year))).run()
     assert not at.exception, at.exception[0].message
     if page == "livelihoods":   # the cohorts are rows of the metric table: shown, protected
         counts = at.dataframe[0].value[["participants", "out_of_entertainment", "lost_to_followup"]].stack().dropna()

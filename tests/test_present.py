@@ -89,4 +89,4 @@ def test_disclosure_writes_figures_as_the_presentation_layer_does():
                           "numerator": [NAN, 1234.5], "denominator": [NAN, 40.0], "value": [1234.0, 30.8625],
                           "ci_low": NAN, "ci_high": NAN})
     shown = protect(table)["display"].tolist()
-    assert shown == [formatting.value(Kind.COUNT, 1235), formatting.value(Kind.AMOUNT, 30.86)] == ["1,235", "$30.86"]
+    assert shown == [formatting.value(Kind.COUNT, 1235), formatting.value(Kind.AMOUNT, 31)] == ["1,235", "$31.00"]

@@ -134,7 +134,7 @@ def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page
     at.multiselect(key="share_org").set_value(["KWCD"])
     at.multiselect(key="share_site").set_value(["Phnom Penh"]).run()
     shown = [info.value for info in at.info]
-    assert text("share_period").format(start="15/03/2023 (first record)", end="the day it is viewed") in shown
+    assert text("share_period").format(start="15/03/2023 (first record)", end="the end of the quarter it is viewed in") in shown
     at.text_input(key="share_note").input("Donor Y").run()
     button(at, "share_create").click().run()
     assert not at.exception, at.exception[0].message
@@ -146,7 +146,7 @@ def test_a_link_without_from_opens_at_the_first_record_from_the_cli_and_the_page
     assert sharing.verify(open_store(db), SECRET, token) == made_by_page
 
     at.date_input(key="share_start").set_value(dt.date(2024, 1, 1)).run()
-    assert text("share_period").format(start="01/01/2024", end="the day it is viewed") in [i.value for i in at.info]
+    assert text("share_period").format(start="01/01/2024", end="the end of the quarter it is viewed in") in [i.value for i in at.info]
 
 
 # --- one format for a link's moments ------------------------------------------------------

@@ -9,7 +9,7 @@ import sqlalchemy
 
 from impact.contract.frames import merge_participants
 from impact.intake.load_report import Conflict, Issue
-from impact.store import data_tables, open_store
+from impact.store import KEYED_TABLES, data_tables, open_store
 from impact.contract.tables import TABLES, stored_columns
 from tests.helpers import ORG, followups, frame, load, make_file, participants, snapshot
 
@@ -50,7 +50,8 @@ def test_open_store_accepts_url(tmp_path):
 def test_schema_is_generated_from_declarations(store):
     for name in TABLES:
         columns = [c.name for c in data_tables[name].columns]
-        assert columns == ["upload_id", *stored_columns(name), "source_sheet", "source_row"]
+        keyed = ["record_key"] if name in KEYED_TABLES else []    # each record's key, for donors' noise
+        assert columns == ["upload_id", *stored_columns(name), "source_sheet", "source_row", *keyed]
     assert isinstance(data_tables["savings"].c.period.type, sqlalchemy.Date)
     assert isinstance(data_tables["savings"].c.deposit.type, sqlalchemy.Float)
     assert isinstance(data_tables["enrollments"].c.scholarship.type, sqlalchemy.Boolean)
@@ -82,7 +83,7 @@ def test_first_ingest(store):
     assert ids(tables["participants"]) == ["P1", "P2", "P3"]
     assert ids(tables["followups"]) == ["P1", "P2"]
     assert len(tables["savings"]) == 0 and list(tables["savings"].columns) == [
-        *stored_columns("savings"), "source_sheet", "source_row", "upload_id"]
+        *stored_columns("savings"), "source_sheet", "source_row", "upload_id", "record_key"]
     assert set(tables["participants"]["upload_id"]) == {outcome.upload_id}
     history = store.uploads()
     assert len(history) == 1

@@ -20,7 +20,8 @@ from impact.access import accounts
 from impact import migrations
 
 from impact.access import sharing
-from impact.store import Store, StoreTooNew, metadata, open_store
+from impact.disclosure import KEY_MODULUS
+from impact.store import KEYED_TABLES, Store, StoreTooNew, metadata, open_store
 from tests.helpers import REPO, at_once, followups, load, make_file, participants
 
 NEWER = "9999"
@@ -34,11 +35,11 @@ def revision_of(url: str) -> str | None:
     return revision
 
 
-def store_made_before_migrations(url: str) -> tuple[Store, int]:
+def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.DataFrame]]:
     """A store as the code before migrations left it: the store's tables from its metadata
-    without the one-active index, the account tables (a director was added; no share link
-    yet, so no share-link tables), no revision; two sources, one with two versions. Returns
-    the store and the replaced version's id."""
+    without the one-active index and without record keys, the account tables (a director was
+    added; no share link yet, so no share-link tables), no revision; two sources, one with two
+    versions. Returns the store, the replaced version's id and its tables (without keys)."""
     engine = sqlalchemy.create_engine(url)
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -49,7 +50,11 @@ def store_made_before_migrations(url: str) -> tuple[Store, int]:
     old.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P1", "P2"])})))
     [replaced] = old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1"])})))
     old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1", "P2"])})))
-    return old, replaced.upload_id
+    tables = {name: table.drop(columns="record_key", errors="ignore") for name, table in old.tables().items()}
+    with engine.begin() as conn:
+        for name in KEYED_TABLES:
+            conn.execute(sqlalchemy.text(f"ALTER TABLE {name} DROP COLUMN record_key"))
+    return old, replaced.upload_id, tables
 
 
 def test_a_new_store_has_exactly_the_schema_the_code_declares(url):
@@ -72,8 +77,8 @@ def _config() -> Config:
 
 
 def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
-    old, replaced = store_made_before_migrations(url)
-    tables, history = old.tables(), old.uploads()
+    old, replaced, tables = store_made_before_migrations(url)
+    history = old.uploads()
     # Two ingests at once could leave two versions of a source active: the newest stays.
     with old.engine.begin() as conn:
         conn.execute(sqlalchemy.text(f"UPDATE uploads SET active = true WHERE id = {replaced}"))
@@ -83,7 +88,11 @@ def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
     assert revision_of(url) == migrations.HEAD
     pd.testing.assert_frame_equal(store.uploads(), history)
     for name, table in store.tables().items():
-        pd.testing.assert_frame_equal(table, tables[name])
+        pd.testing.assert_frame_equal(table.drop(columns="record_key", errors="ignore"), tables[name])
+    # every record got its random key (migration 0003), and keeps it
+    keys = pd.concat([store.tables()[name]["record_key"] for name in KEYED_TABLES])
+    assert keys.notna().all() and keys.between(0, KEY_MODULUS - 1).all() and keys.nunique() == len(keys) == 4
+    assert keys.tolist() == pd.concat([store.tables()[name]["record_key"] for name in KEYED_TABLES]).tolist()
     assert len(store.tables()["followups"]) == 2 and len(store.uploads()) == 3
     assert accounts.authenticate(store, "director1", "a long passphrase").role == "director"
     assert sharing.list_links(store) == []          # the share-link tables were added
@@ -93,7 +102,7 @@ def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
 
 def test_command_line_upgrade(tmp_path):
     path = tmp_path / "impact.db"
-    old, _ = store_made_before_migrations(f"sqlite:///{path}")
+    old, _, _ = store_made_before_migrations(f"sqlite:///{path}")
     old.close()
     out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", str(path)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -120,7 +129,7 @@ def test_a_store_newer_than_the_code_is_refused(url, impact_cli):
 
 
 def test_two_servers_upgrading_one_store_at_once(url, tmp_path):
-    old, _ = store_made_before_migrations(url)
+    old, _, _ = store_made_before_migrations(url)
     old.close()
     assert at_once(url, tmp_path, "open", ["first", "second"]) == [2, 2]    # both serve
     assert revision_of(url) == migrations.HEAD

@@ -58,7 +58,7 @@ else:
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,
                              key="overview_grain", format_func=lambda g: text(g, lang))
-latest = {key: session.data_reaches(selection, METRICS[key].fact) for key in TRENDS}
+latest = {key: session.data_reaches(session.visitor(), selection, METRICS[key].fact) for key in TRENDS}
 trends = session.metrics(selection, by=(grain,), keys=TRENDS)
 figures = []     # drawn once: the cards show them, the donor-ready report embeds them
 for column, key in zip(st.columns(2) * 2, TRENDS):
@@ -73,10 +73,11 @@ for column, key in zip(st.columns(2) * 2, TRENDS):
 # with what they cover and how they were made.
 scope = ReportScope(tuple(selection.filters.get("organization", ())), selection.start, selection.end,
                     {d: v for d, v in selection.filters.items() if d != "organization"},
-                    session.data_reaches(selection), protected=not session.exact_figures())
+                    session.data_reaches(session.visitor(), selection), protected=not session.exact_figures())
 with st.container(horizontal=True):
     st.download_button(text("report_html", lang),
-                       lambda: report_html(text("app_title", lang), scope, figures, current, lang, made=today),
+                       cards.served(lambda: report_html(text("app_title", lang), scope, figures, current, lang,
+                                                        made=today)),
                        "impact_report.html", "text/html", key="report_html", type="primary", on_click="ignore")
-    st.download_button(text("report_excel", lang), lambda: excel_bytes({"kpis": current, "trends": trends}),
+    st.download_button(text("report_excel", lang), cards.served(lambda: excel_bytes({"kpis": current, "trends": trends})),
                        "impact_report.xlsx", key="report_excel", on_click="ignore")

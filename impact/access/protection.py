@@ -1,14 +1,16 @@
 """What a donor sees, decided here and not in the pages: a donor (a share link) sees protected
 aggregates of her link's scope only, and staff see exact figures.
 
-- Metric tables go through disclosure control with the totals of the same grouping without
+- Metric tables go through disclosure control (cell-key noise, then suppression and rounding)
+  with the totals of the same grouping without
   its dimensions, so no hidden cell can be worked back as a total minus its visible siblings.
 - Breakdowns made outside the metric engine, and comparisons of overlapping periods, are for
   staff only: they have not been through disclosure control, and chaining overlapping windows
   of one rounded figure recovers exact small counts. So a donor sees targets as promised,
   without their actuals.
-- The filters offer a donor the programs and sites of her scope only, her view opens on her
-  link's period, and the selection she asks for is clamped to her scope: never more.
+- The filters offer a donor the programs and sites of her scope only, one value each or all;
+  her periods are the whole calendar quarters and years of her link's period (a release, not
+  a query engine), and the selection she asks for is clamped to her scope: never more.
 
 The Streamlit glue (app/session.py, app/sidebar.py) calls these; none of them knows Streamlit.
 """
@@ -30,10 +32,6 @@ from impact.metrics.prepared import NOT_RECORDED
 from impact.access.sharing import Scope
 from impact.view import View
 
-# What a donor's selection becomes when it lies outside her scope: no organization, no data.
-NOTHING = {"organization": ()}
-
-
 def sees_exact_figures(role: str | None) -> bool:
     """Whether this role sees figures that skipped disclosure control (exact breakdowns,
     change since the previous period): staff and directors, never a donor."""
@@ -49,11 +47,12 @@ def suppression_totals(by: tuple[str, ...]) -> tuple[str, ...] | None:
 
 def protected(table_by: Callable[[tuple[str, ...]], pd.DataFrame], by: tuple[str, ...] = ()) -> pd.DataFrame:
     """A metric table broken down by `by` as a donor sees it. `table_by(grouping)` gives the
-    exact table of a grouping (the caller caches it); the totals it needs are taken from it."""
+    exact table of a grouping with its cell keys (the caller caches it); the totals it needs
+    are taken from it."""
     totals_by = suppression_totals(by)
     totals = None if totals_by is None else table_by(totals_by)
     dimensions = [b for b in by if b not in TIME_GRAINS]
-    return disclosure.protect(table_by(by), totals, dimensions=dimensions, **disclosure.settings())
+    return disclosure.donor_table(table_by(by), totals, dimensions=dimensions, **disclosure.settings())[0]
 
 
 # What a target's row says that is not a measurement: the promise itself.
@@ -83,16 +82,17 @@ def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | No
     return sorted(v for v in column.cat.categories if (column == v).any() or v == NOT_RECORDED)
 
 
-def link_view(view: View, scope: Scope, period_asked: bool) -> View:
-    """The view a donor opens: her link's period, unless the URL asks for another one."""
-    return view if period_asked else replace(view, preset="custom", start=scope.period_start, end=scope.period_end)
+def link_view(view: View, scope: Scope, today: dt.date) -> View:
+    """The view a donor may have: one of her link's release periods (the one the URL asks
+    for, else the whole period) and one value per filter or all, whatever the URL says."""
+    start, end = sharing.release_period(scope, view.start, view.end, today) if view.preset == "custom" \
+        else sharing.release_periods(scope, today)[0]
+    filters = {d: values for d, values in view.filters.items() if len(values) == 1}
+    return replace(view, preset="custom", start=start, end=end, filters=filters)
 
 
-def scoped_selection(scope: Scope, start: dt.date | None, end: dt.date,
+def scoped_selection(scope: Scope, start: dt.date | None, end: dt.date | None,
                      filters: Mapping[str, tuple[str, ...]], today: dt.date) -> Selection:
-    """The selection a donor asked for, clamped to her scope: a widened URL gives less, never
-    more, and a period outside the scope gives nothing."""
-    period = sharing.scope_period(scope, start, end, today)
-    if period is None:
-        return Selection(start, end, NOTHING)
-    return Selection(period[0], period[1], sharing.scope_filters(scope, filters))
+    """The selection a donor asked for, within her link: a release period and one value per
+    filter, clamped to her scope. A widened or day-level URL gives less, never more."""
+    return Selection(*sharing.release_period(scope, start, end, today), sharing.scope_filters(scope, filters))

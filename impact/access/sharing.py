@@ -4,8 +4,9 @@
 A link's token is its random public id signed with HMAC-SHA256 under the server secret, so a
 token cannot be guessed or altered, and every check reads the store, so revoking a link works
 at once. The scope is kept in the store, never in the URL: the filters a donor session may use
-are the ones it asks for intersected with the scope (`scope_filters`, `scope_period`); a
-request outside the scope gives nothing, never more. Opening a link is logged with the pages
+are the ones it asks for intersected with the scope, one value each or all (`scope_filters`),
+and her period is one of the link's whole quarters or years (`release_period`); a request
+outside the scope gives nothing or the link's own scope, never more. Opening a link is logged with the pages
 shown, never the viewer's address.
 
 The server secret comes from `IMPACT_SECRET` (environment), or Streamlit's secrets passed in by
@@ -314,11 +315,14 @@ def _moment(value: dt.datetime | None = None) -> dt.datetime:
 
 def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = None) -> dict[str, tuple[str, ...]]:
     """The filters a donor session may use: the requested ones (dimension -> values, as a View
-    holds them) within the scope. Organizations, programs and sites outside the scope are
-    dropped, and an unrequested scoped dimension takes the scope's values. A dimension whose
-    requested values all fall outside the scope maps to an EMPTY tuple, which matches nothing
-    (as metrics.Selection reads it): never turn it into "no filter".
-    Unknown dimensions are dropped; other known ones (age band, ...) only narrow, so they pass."""
+    holds them) within the scope, one value per dimension or all of them. A release, not a
+    query engine: combinations of several values would let a donor difference groups (age
+    bands 18-24 and 25-34, then 18-24 alone), so a request for several values of a dimension
+    gives all of them (the scope's, for organizations, programs and sites). Organizations,
+    programs and sites outside the scope are dropped, and an unrequested scoped dimension takes
+    the scope's values. A dimension whose requested values all fall outside the scope maps to
+    an EMPTY tuple, which matches nothing (as metrics.Selection reads it): never turn it into
+    "no filter". Unknown dimensions are dropped; other known ones (age band, ...) only narrow."""
     out = {}
     for dimension, values in (requested or {}).items():
         values = _values(values)
@@ -328,7 +332,48 @@ def scope_filters(scope: Scope, requested: Mapping[str, Iterable[str]] | None = 
         allowed = getattr(scope, attribute)
         if allowed:
             out[dimension] = tuple(v for v in out[dimension] if v in allowed) if dimension in out else allowed
+    for dimension, values in list(out.items()):
+        if len(values) > 1:          # several values: all of them (the scope's, where it names some)
+            every = getattr(scope, SCOPED_DIMENSIONS[dimension]) if dimension in SCOPED_DIMENSIONS else ()
+            if every:
+                out[dimension] = every
+            else:
+                del out[dimension]
     return out
+
+
+def release_periods(scope: Scope, today: dt.date | None = None) -> list[tuple[dt.date | None, dt.date]]:
+    """The periods a donor may choose: the link's whole period, then each calendar year and
+    each quarter of it, clipped to it. Nothing finer: day-level windows, chained, pin exact
+    small counts. A link without an end runs to the end of today's quarter, so the window
+    does not move day by day either. A scope without a start (no record yet) has its whole
+    period only."""
+    today = today or dt.date.today()
+    quarter_end = _quarter_end(today)
+    start, end = scope.period_start, scope.period_end or quarter_end
+    if start is None:
+        return [(None, end)]
+    years = [(max(dt.date(y, 1, 1), start), min(dt.date(y, 12, 31), end)) for y in range(start.year, end.year + 1)]
+    quarters = []
+    day = dt.date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
+    while day <= end:
+        quarters.append((max(day, start), min(_quarter_end(day), end)))
+        day = _quarter_end(day) + dt.timedelta(days=1)
+    return list(dict.fromkeys([(start, end), *years, *quarters]))
+
+
+def _quarter_end(day: dt.date) -> dt.date:
+    month = 3 * ((day.month - 1) // 3) + 3
+    return dt.date(day.year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def release_period(scope: Scope, start: dt.date | None, end: dt.date | None,
+                   today: dt.date | None = None) -> tuple[dt.date | None, dt.date]:
+    """The period a donor asked for if it is one of her link's `release_periods`, else (a
+    widened, day-level or foreign period in a URL) the link's whole period: never more."""
+    periods = release_periods(scope, today)
+    asked = (_day(start), _day(end))
+    return asked if asked in periods else periods[0]
 
 
 def from_first_record(scope: Scope, prepared: Prepared) -> Scope:
@@ -343,20 +388,6 @@ def from_first_record(scope: Scope, prepared: Prepared) -> Scope:
         return scope
     start = first.date() if scope.period_end is None else min(first.date(), scope.period_end)
     return replace(scope, period_start=start)
-
-
-def scope_period(scope: Scope, start: dt.date | None, end: dt.date | None,
-                 today: dt.date | None = None) -> tuple[dt.date | None, dt.date] | None:
-    """The requested period [start, end] (start None: from the first record; end None: today)
-    clamped to the scope's. None when they do not overlap: show nothing."""
-    start, end = _day(start), _day(end) or today or dt.date.today()
-    if scope.period_start and (start is None or start < scope.period_start):
-        start = scope.period_start
-    if scope.period_end and end > scope.period_end:
-        end = scope.period_end
-    if start is not None and start > end:
-        return None
-    return start, end
 
 
 # --- links --------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ def activity_summary(prepared, selection: Selection = Selection(), by: str | Non
     if a.empty:
         return pd.DataFrame(columns=keys + list(ACTIVITY_COUNTS))
     if by in TIME_GRAINS:   # periods after the activity log's latest record: not reported yet, not 0
-        reach = latest_record(prepared, "activities", selection.filters.get("organization"))
+        organizations = selection.filters.get("organization")
+        reach = latest_record(prepared, "activities", {"organization": organizations} if organizations else {})
         periods = [(s, e) for s, e in grid(prepared, start, end, by) if s <= reach]
         step = pd.DatetimeIndex([e for _, e in periods]).searchsorted(a["activity_date"], side="left")
         out = a.groupby(step)[list(ACTIVITY_COUNTS)].sum().reindex(range(len(periods)), fill_value=0)

@@ -3,7 +3,10 @@
 The output is one long table: metric, period start and end, the group's dimensions,
 numerator, denominator, value and 95% interval. A ratio is always sum over sum within its
 group, so group numerators and denominators add up to the total's. A rate with no
-denominator is "no data" (NaN), never 0%.
+denominator is "no data" (NaN), never 0%. Asked for, each cell also gets its contributors'
+key sums (`numerator_key`, `denominator_key`: the record keys of the rows its numerator and
+its denominator count, summed mod KEY_MODULUS), which donor views' disclosure step consumes
+(`impact.disclosure.donor_table`) and nobody is shown.
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from impact.disclosure import KEY_COLUMNS, KEY_MODULUS
 from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, metric
 from impact.metrics.facts import FACTS
 from impact.metrics.intervals import rate, ratio
@@ -88,12 +92,14 @@ def dimension_values(prepared: Prepared, dimension: str) -> list[str]:
     return sorted({str(v) for frame in frames if dimension in frame.columns for v in frame[dimension].dropna().unique()})
 
 
-def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
-    """The latest date of a fact's records (of any fact's, without one), for some organizations
-    (all, without them). Field workbooks arrive weeks late, and not every organization's at
-    once, so the months after it are not reported yet, rather than empty."""
-    dates = [d.max() for d in _record_dates(prepared, fact, {"organization": tuple(organizations)}
-                                            if organizations else {})]
+def latest_record(prepared: Prepared, fact: str | None = None, filters: dict[str, tuple[str, ...]] | None = None,
+                  until: dt.date | None = None) -> pd.Timestamp | None:
+    """The latest date of a fact's records (of any fact's, without one) within filters
+    (dimension -> values) and up to `until`. Field workbooks arrive weeks late, and not every
+    organization's at once, so the months after it are not reported yet, rather than empty.
+    A donor's is taken within her link's scope and period, so it says nothing of the rest."""
+    dates = [d[d <= pd.Timestamp(until)] if until else d for d in _record_dates(prepared, fact, filters or {})]
+    dates = [d.max() for d in dates]
     dates = [d for d in dates if pd.notna(d)]
     return max(dates) if dates else None
 
@@ -123,10 +129,12 @@ def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
 
 
 def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
-            keys: tuple[str, ...] | None = None, today: dt.date | None = None) -> pd.DataFrame:
+            keys: tuple[str, ...] | None = None, today: dt.date | None = None,
+            cell_keys: bool = False) -> pd.DataFrame:
     """The long metric table for a selection, broken down by up to two dimensions and/or one
     time grain. Metrics that cannot be broken down by a requested dimension are left out;
-    those that cannot take a filter come back as NaN with a note saying why."""
+    those that cannot take a filter come back as NaN with a note saying why. With
+    `cell_keys`, the table has the cells' key sums too (for a donor's disclosure step only)."""
     grain = next((b for b in by if b in TIME_GRAINS), None)
     dims = [b for b in by if b not in TIME_GRAINS]
     if set(dims) - set(DIMENSIONS) or len(dims) > 2 or sum(b in TIME_GRAINS for b in by) > 1:
@@ -150,7 +158,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
             if m.fact not in facts:
                 facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
             parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
-    columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:]
+    columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:] + (list(KEY_COLUMNS) if cell_keys else [])
     if not parts:
         return pd.DataFrame(columns=columns)
     out = pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in columns})
@@ -168,7 +176,8 @@ def reported(prepared: Prepared, table: pd.DataFrame, organizations=None) -> pd.
     as they are (no data, or 0 for a count): there is no latest record to be after."""
     if table.empty:
         return table
-    reach = {fact: latest_record(prepared, fact, organizations) for fact in {metric(k).fact for k in table["metric"]}}
+    filters = {"organization": tuple(organizations)} if organizations else {}
+    reach = {fact: latest_record(prepared, fact, filters) for fact in {metric(k).fact for k in table["metric"]}}
     limit = pd.to_datetime(table["metric"].map(lambda key: reach[metric(key).fact] or pd.NaT))
     after = (limit.notna() & (table["period_start"] > limit)).to_numpy()   # no records at all: no data
     if not after.any():
@@ -180,10 +189,12 @@ def reported(prepared: Prepared, table: pd.DataFrame, organizations=None) -> pd.
 
 
 def reported_metrics(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
-                     keys: tuple[str, ...] | None = None, today: dt.date | None = None) -> pd.DataFrame:
+                     keys: tuple[str, ...] | None = None, today: dt.date | None = None,
+                     cell_keys: bool = False) -> pd.DataFrame:
     """`compute`, with the periods after the data's reach for the selection's organizations
     marked "not reported yet" (`reported`): the table every view of the dashboard reads."""
-    return reported(prepared, compute(prepared, selection, by, keys, today), selection.filters.get("organization"))
+    return reported(prepared, compute(prepared, selection, by, keys, today, cell_keys),
+                    selection.filters.get("organization"))
 
 
 def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,
@@ -217,27 +228,37 @@ def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...
 def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
          period_start, period_end) -> dict[str, np.ndarray]:
     num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+    record_keys = fact["record_key"].to_numpy(dtype=np.int64)
+    # A row contributes to a cell's numerator (denominator) when it counts there: not 0, not NaN.
+    sums = {"numerator": num, "denominator": den,
+            "numerator_key": np.where(np.nan_to_num(num) != 0, record_keys, 0),
+            "denominator_key": np.where(np.nan_to_num(den) != 0, record_keys, 0)}
     if dims:
         table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
-        table["numerator"], table["denominator"] = num, den
-        table = table.groupby(dims, observed=True, dropna=False, sort=True)[["numerator", "denominator"]] \
+        table = table.assign(**sums).groupby(dims, observed=True, dropna=False, sort=True)[list(sums)] \
             .sum(min_count=0).reset_index()
         groups = {d: table[d].astype(object).to_numpy() for d in dims}
-        num, den = table["numerator"].to_numpy(dtype=float), table["denominator"].to_numpy(dtype=float)
+        sums = {c: table[c].to_numpy() for c in sums}
     else:
-        groups, num, den = {}, np.array([np.nansum(num)]), np.array([np.nansum(den)])
+        groups, sums = {}, {c: np.array([np.nansum(v)]) for c, v in sums.items()}
+    num, den = sums["numerator"].astype(float), sums["denominator"].astype(float)
+    cell_keys = {c: sums[c].astype(np.int64) % KEY_MODULUS for c in KEY_COLUMNS}
     if m.kind == Kind.COUNT:
-        return _rows(m, groups, period_start, period_end, num, den, value=num)
+        return _rows(m, groups, period_start, period_end, num, den, value=num, cell_keys=cell_keys)
     if m.kind == Kind.RATE:
         value, low, high = rate(num, den)
-        return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high))
-    return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den))
+        return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high),
+                     cell_keys=cell_keys)
+    return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den), cell_keys=cell_keys)
 
 
 def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, num: np.ndarray, den: np.ndarray,
-          value: np.ndarray | None = None, interval=None, note: str | None = None) -> dict[str, np.ndarray]:
-    """Result rows of one metric in one period, as columns (one frame is made at the end)."""
+          value: np.ndarray | None = None, interval=None, note: str | None = None,
+          cell_keys: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Result rows of one metric in one period, as columns (one frame is made at the end);
+    without cell keys (no data to count), key sums 0."""
     n = len(num)
+    cell_keys = cell_keys or {c: np.zeros(n, np.int64) for c in KEY_COLUMNS}
     value = np.full(n, np.nan) if value is None else np.asarray(value, dtype=float)
     low, high = (np.full(n, np.nan), np.full(n, np.nan)) if interval is None else interval
     counted = m.kind == Kind.COUNT
@@ -248,7 +269,7 @@ def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, nu
             "denominator": np.full(n, np.nan) if counted else np.asarray(den, dtype=float),
             "value": value, "ci_low": np.asarray(low, dtype=float), "ci_high": np.asarray(high, dtype=float),
             "note": np.full(n, note, dtype=object) if note is not None else
-            np.where(np.isnan(value), NO_DATA, "").astype(object)}
+            np.where(np.isnan(value), NO_DATA, "").astype(object), **cell_keys}
 
 
 def as_metric_rows(frame: pd.DataFrame, key: str, dimension: str, numerator: str, denominator: str) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 (an enrollment that ended, a participant as at the period's end, a savings member, ...)
 and the columns metric definitions refer to.
 
-Facts hold the spec's definitions that are more than a filter (latest known status, first
+Every fact row carries the `record_key` of the record it counts (a member: her first ledger
+row's), so the engine can give each cell its contributors' key sum. Facts hold the spec's
+definitions that are more than a filter (latest known status, first
 exit, sustained exit, net savings); the metric catalog then declares numerators and
 denominators over them. Flows take the period's start and end, stocks only its end.
 """
@@ -57,8 +59,8 @@ def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
 
 def registrations(p: Prepared, start, end) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
-    mask = in_period(p.participants["intake_date"], start, end)
-    return pd.DataFrame({"pidx": np.flatnonzero(mask)})
+    pidx = np.flatnonzero(in_period(p.participants["intake_date"], start, end))
+    return pd.DataFrame({"pidx": pidx, "record_key": p.participants["record_key"].to_numpy()[pidx]})
 
 
 def enrollment_ends(p: Prepared, start, end) -> pd.DataFrame:
@@ -135,6 +137,7 @@ def participant_status(p: Prepared, start, end) -> pd.DataFrame:
         "intake_date": p.participants["intake_date"].to_numpy()[registered],
         "first_exit": first_exit[registered],
         "last_known": last_known[registered],
+        "record_key": p.participants["record_key"].to_numpy()[registered],
     })
 
 
@@ -196,7 +199,8 @@ def savers(p: Prepared, start, end) -> pd.DataFrame:
     # Rounded: $0.10 + $0.20 - $0.30 is 5.55e-17 in floating point, and "above 0" must say no.
     net = np.round(np.bincount(s["midx"].to_numpy(), weights=s["net"].to_numpy()), 6)
     return pd.DataFrame({"pidx": latest["pidx"].to_numpy(), "organization": latest["organization"].to_numpy(),
-                         "net": net[latest["midx"].to_numpy()], "group_type": latest["group_type"].to_numpy()})
+                         "net": net[latest["midx"].to_numpy()], "group_type": latest["group_type"].to_numpy(),
+                         "record_key": latest["member_key"].to_numpy()})
 
 
 def services(p: Prepared, start, end) -> pd.DataFrame:

@@ -2,7 +2,9 @@
 
 Every participant gets an integer position (`pidx`); enrollments, follow-ups, services and
 savings members carry it, so a filter or breakdown on a participant's attributes is an array
-lookup, not a join. Follow-ups keep only *known* ones (status not unknown), sorted by
+lookup, not a join. Every record keeps its permanent random key (`record_key`, for the cell-key
+perturbation of donor views, `impact.disclosure`); tables that were never stored (a load being
+previewed) have none, and their records get key 0. Follow-ups keep only *known* ones (status not unknown), sorted by
 participant, date and spreadsheet row: the explicit tie-breaker for two checks on one day.
 """
 from __future__ import annotations
@@ -57,6 +59,11 @@ def _pidx(frame: pd.DataFrame, index: pd.Series, org: str = "organization", pid:
     return index.reindex(keys).fillna(-1).to_numpy(dtype=np.int64)
 
 
+def _keys(frame: pd.DataFrame) -> np.ndarray:
+    """The records' keys (0 for records never stored)."""
+    return frame["record_key"].to_numpy(dtype=np.int64) if "record_key" in frame else np.zeros(len(frame), np.int64)
+
+
 def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     """Build the prepared frames from the store's (or a load's) clean tables.
 
@@ -74,6 +81,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "work_setting": _category(p["work_setting"]),
         "referral_source": _category(p["referral_source"]),
         "at_risk": p["work_setting"].isin(AT_RISK_WORK_SETTINGS).to_numpy(dtype=bool),
+        "record_key": _keys(p),
     })
     index = pd.Series(np.arange(len(p)), index=pd.MultiIndex.from_arrays(
         [p["organization"].astype(object), p["participant_id"].astype(object)]))
@@ -84,6 +92,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "cohort": e["cohort"].astype(object), "start_date": pd.to_datetime(e["start_date"]),
         "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
         "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
+        "record_key": _keys(e),
     })
 
     f = tables["followups"]
@@ -101,7 +110,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     services = pd.DataFrame({
         "pidx": _pidx(s, index), "service_date": pd.to_datetime(s["service_date"]),
         "service_type": s["service_type"].astype("category"), "status": s["status"].astype("category"),
-        "amount": s["amount"].astype(float),
+        "amount": s["amount"].astype(float), "record_key": _keys(s),
     })
 
     v = tables["savings"]
@@ -112,13 +121,17 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "group_type": _category(v["group_type"]),
         "period": pd.to_datetime(v["period"]),
         "net": v["deposit"].astype(float).fillna(0) - v["withdrawal"].astype(float).fillna(0),
+        "record_key": _keys(v),
     }).sort_values("period", kind="stable").reset_index(drop=True)
+    # A member is counted as one unit: her key is her first ledger row's.
+    savings["member_key"] = savings.groupby("midx")["record_key"].transform("first")
 
     a = tables["activities"]
     activities = pd.DataFrame({
         "organization": _category(a["organization"]), "site": _category(a["site"]),
         "activity_type": a["activity_type"].astype("category"), "activity_date": pd.to_datetime(a["activity_date"]),
         "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
+        "record_key": _keys(a),
     })
     return Prepared(participants, enrollments, followups, services, savings, activities,
                     tables["targets"].reset_index(drop=True))

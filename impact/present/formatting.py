@@ -13,9 +13,10 @@ import csv
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from impact import config
+from impact import config, disclosure
 from impact.metrics.catalog import METRICS, Kind
 from impact.metrics.prepared import NOT_RECORDED
 from impact.contract.tables import CURRENCIES
@@ -122,6 +123,16 @@ def quarter(date) -> str:
     return quarters(pd.Series([date])).iloc[0]
 
 
+def release(start, end, whole: str) -> str:
+    """A donor's period choice: `2024 Q3` within one quarter, `2024` within one year, else
+    `whole` (the link's whole period) with its dates."""
+    if start is not None and quarter(start) == quarter(end):
+        return quarter(start)
+    if start is not None and start.year == end.year:
+        return str(start.year)
+    return f"{whole} ({period(start, end)})"
+
+
 def month(date) -> str:
     return f"{pd.Timestamp(date):%m/%Y}"
 
@@ -135,13 +146,16 @@ def currency_rate(currency: str, khr_per_usd: float | None = None) -> float:
 
 def in_currency(table: pd.DataFrame, currency: str = "USD", khr_per_usd: float | None = None) -> pd.DataFrame:
     """A metric table with its amounts (value and numerator of amount metrics, stored in USD)
-    in `currency`; rates and counts unchanged."""
+    in `currency`; rates and counts unchanged. A donor's table (one that went through
+    disclosure control: it has `suppressed`) shows amounts in whole dollars or thousand riel."""
     out = table.copy()
     amounts = (out["kind"] == Kind.AMOUNT).to_numpy()
     factor = currency_rate(currency, khr_per_usd)
+    step = disclosure.MONEY_ROUNDING[currency] if "suppressed" in out else None
     for column in ("value", "numerator"):
         out[column] = out[column].astype(float)
-        out.loc[amounts, column] = out.loc[amounts, column] * factor
+        converted = out.loc[amounts, column] * factor
+        out.loc[amounts, column] = converted if step is None else np.round(converted / step) * step
     return out
 
 
