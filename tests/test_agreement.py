@@ -178,10 +178,10 @@ def test_no_period_after_the_latest_record_is_drawn_or_compared_as_a_zero(sessio
     keys = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached", STATUS_KEY,
             "savings_per_member")
     table = session.metrics(selection, by=(grain,), keys=keys)
-    organizations = selection.filters.get("organization")
+    by_organization = {"organization": selection.filters["organization"]} if selection.filters.get("organization") else {}
     for key in keys:
         rows = table[table["metric"] == key]
-        reach = latest_record(demo, METRICS[key].fact, organizations)
+        reach = latest_record(demo, METRICS[key].fact, by_organization)
         after = rows["period_start"] > reach if reach is not None else pd.Series(False, index=rows.index)
         assert rows.loc[after, "value"].isna().all() and rows.loc[after, "note"].eq(NOT_REPORTED).all(), key
         figure = charts.trend(table, key, grain=grain, through=None if reach is None else reach.date())
@@ -189,7 +189,7 @@ def test_no_period_after_the_latest_record_is_drawn_or_compared_as_a_zero(sessio
         assert reach is None or all(pd.Timestamp(x) <= rows["period_end"][~after].max() for x in drawn), key
     mix = status_shares(session.metrics(selection, by=("quarter", STATUS_BY), keys=(STATUS_KEY,)),
                         session.metrics(selection, by=("quarter",), keys=(STATUS_KEY,)))
-    reach = latest_record(demo, METRICS[STATUS_KEY].fact, organizations)
+    reach = latest_record(demo, METRICS[STATUS_KEY].fact, by_organization)
     assert mix.empty if reach is None else (mix["period_start"] <= reach).all()
     tiles = session.metrics(selection, keys=keys)
     unreported = tiles["note"] == NOT_REPORTED

@@ -187,6 +187,7 @@ def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
         "intake_quarter": pd.Categorical.from_codes(quarters, categories=labels.astype(str)),
         "milestone": milestone,
         "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
+        "record_key": p.participants["record_key"].to_numpy()[pidx],
     })
 
 
