@@ -34,11 +34,13 @@ def revision_of(url: str) -> str | None:
     return revision
 
 
-def store_made_before_migrations(url: str) -> tuple[Store, int]:
+def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.DataFrame]]:
     """A store as the code before migrations left it: the store's tables from its metadata
-    without the one-active index, the account tables (a director was added; no share link
+    without the one-active index and without what migration 0003 adds (network_members,
+    cases, services.referred_by), the account tables (a director was added; no share link
     yet, so no share-link tables), no revision; two sources, one with two versions. Returns
-    the store and the replaced version's id."""
+    the store, the replaced version's id and its clean tables as read before 0003's parts
+    were taken away."""
     engine = sqlalchemy.create_engine(url)
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -49,7 +51,12 @@ def store_made_before_migrations(url: str) -> tuple[Store, int]:
     old.ingest(load(make_file("KWCD_reg.xlsx", {"participants": participants(["P1", "P2"])})))
     [replaced] = old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1"])})))
     old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1", "P2"])})))
-    return old, replaced.upload_id
+    tables = old.tables()
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text("DROP TABLE network_members"))
+        conn.execute(sqlalchemy.text("DROP TABLE cases"))
+        conn.execute(sqlalchemy.text("ALTER TABLE services DROP COLUMN referred_by"))
+    return old, replaced.upload_id, tables
 
 
 def test_a_new_store_has_exactly_the_schema_the_code_declares(url):
@@ -72,8 +79,8 @@ def _config() -> Config:
 
 
 def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
-    old, replaced = store_made_before_migrations(url)
-    tables, history = old.tables(), old.uploads()
+    old, replaced, tables = store_made_before_migrations(url)
+    history = old.uploads()
     # Two ingests at once could leave two versions of a source active: the newest stays.
     with old.engine.begin() as conn:
         conn.execute(sqlalchemy.text(f"UPDATE uploads SET active = true WHERE id = {replaced}"))
@@ -93,7 +100,7 @@ def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
 
 def test_command_line_upgrade(tmp_path):
     path = tmp_path / "impact.db"
-    old, _ = store_made_before_migrations(f"sqlite:///{path}")
+    old, _, _ = store_made_before_migrations(f"sqlite:///{path}")
     old.close()
     out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", str(path)],
                          cwd=REPO, capture_output=True, text=True, timeout=120)
@@ -120,7 +127,7 @@ def test_a_store_newer_than_the_code_is_refused(url, impact_cli):
 
 
 def test_two_servers_upgrading_one_store_at_once(url, tmp_path):
-    old, _ = store_made_before_migrations(url)
+    old, _, _ = store_made_before_migrations(url)
     old.close()
     assert at_once(url, tmp_path, "open", ["first", "second"]) == [2, 2]    # both serve
     assert revision_of(url) == migrations.HEAD
