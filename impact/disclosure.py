@@ -30,7 +30,7 @@ denominator; an amount's denominator, which counts members):
   if their margins were published, because they may be, on another page of a share link.
 - amounts (money per member) are withheld with their denominator; a shown amount keeps its
   value to the cent, but not its money total, which with the value gives the exact member
-  count back.
+  count back; a median (days from report to verdict) likewise, in whole days.
 
 Directors see exact figures; this module is for donor views only.
 """
@@ -52,7 +52,11 @@ OUTPUT = ["display", "suppressed", "suppression"]
 # Columns of the engine's table that describe a row, not a group of it.
 DESCRIPTIVE = ["note"]
 # The fields of a row of each kind that count people, and so are protected as counts.
-COUNTS = {Kind.COUNT: ["value"], Kind.RATE: ["numerator", "denominator"], Kind.AMOUNT: ["denominator"]}
+COUNTS = {Kind.COUNT: ["value"], Kind.RATE: ["numerator", "denominator"], Kind.AMOUNT: ["denominator"],
+          Kind.MEDIAN: ["denominator"]}
+# Kinds whose value is per counted unit (money per member, median days per verdict): shown
+# with their protected denominator, withheld with it.
+PER_UNIT = [Kind.AMOUNT, Kind.MEDIAN]
 
 # Values of the `suppression` column.
 SMALL = "small count"            # a count under the threshold
@@ -144,12 +148,12 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     row_reason = np.where(row_hidden & (row_reason == ""), COMPLEMENTARY, row_reason)
 
     nan = np.full(len(keys), np.nan)
-    is_rate, is_amount = kind == Kind.RATE, kind == Kind.AMOUNT
+    is_rate, is_amount = kind == Kind.RATE, np.isin(kind, PER_UNIT)
     numerator = np.where(is_rate, shown["numerator"], nan)
     denominator = np.where(is_rate | is_amount, shown["denominator"], nan)
     share, low, high = rate(numerator, denominator)
     value = np.select([kind == Kind.COUNT, is_rate, is_amount & np.isfinite(denominator)],
-                      [shown["value"], share, np.round(raw["value"], 2)], np.nan)
+                      [shown["value"], share, np.where(kind == Kind.MEDIAN, np.round(raw["value"]), np.round(raw["value"], 2))], np.nan)
     out = {"numerator": numerator, "denominator": denominator, "value": value,
            "ci_low": np.where(is_rate, low, nan), "ci_high": np.where(is_rate, high, nan),
            "display": np.array(_display(kind, value, row_reason, threshold), dtype=object),

@@ -18,7 +18,8 @@ from impact.metrics.facts import FACTS
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
-DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type")
+DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type", "service_type", "referred_by",
+                                      "network", "role", "training", "case_type", "recruiter_relation")
 TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
 RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]
@@ -177,6 +178,8 @@ def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...
 def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
          period_start, period_end) -> dict[str, np.ndarray]:
     num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+    if m.kind == Kind.MEDIAN:
+        return _median(prepared, m, fact, dims, period_start, period_end, num, den)
     if dims:
         table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
         table["numerator"], table["denominator"] = num, den
@@ -192,6 +195,26 @@ def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
         value, low, high = rate(num, den)
         return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high))
     return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den))
+
+
+def _median(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str], period_start, period_end,
+            num: np.ndarray, den: np.ndarray) -> dict[str, np.ndarray]:
+    """A median metric's rows: the median of the numerator over the units the denominator
+    counts, per group, with that count as the denominator. A median is no sum: the numerator
+    column stays empty."""
+    table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims}, index=None if dims else range(len(fact)))
+    table["value"], table["denominator"] = num, den
+    table = table[den > 0]
+    if dims:
+        table = table.groupby(dims, observed=True, dropna=False, sort=True) \
+            .agg(value=("value", "median"), denominator=("denominator", "sum")).reset_index()
+        groups = {d: table[d].astype(object).to_numpy() for d in dims}
+        value, den = table["value"].to_numpy(dtype=float), table["denominator"].to_numpy(dtype=float)
+    else:
+        groups = {}
+        value = np.array([np.median(table["value"]) if len(table) else np.nan])
+        den = np.array([table["denominator"].sum()], dtype=float)
+    return _rows(m, groups, period_start, period_end, np.full(len(den), np.nan), den, value=value)
 
 
 def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, num: np.ndarray, den: np.ndarray,
