@@ -91,6 +91,13 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
     return protection.protected(lambda grouping: exact_metrics(selection, grouping, keys), by)
 
 
+def protected_rows(breakdown, dimension: str, *args, **kwargs) -> pd.DataFrame:
+    """Rows in the engine's shape made beside it (`impact.metrics.justice`): exact for staff;
+    for a donor, after disclosure control along `dimension`."""
+    table = computed(breakdown, *args, **kwargs)
+    return table if exact_figures() else protection.protected_rows(table, dimension)
+
+
 def staff(breakdown, *args, **kwargs):
     """A breakdown made outside the metric engine (activities, statuses, cohorts, savings groups,
     targets) of the prepared data, or None for a visitor who sees only figures that went

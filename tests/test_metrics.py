@@ -623,10 +623,10 @@ def test_every_fact_has_the_columns_it_declares():
 
 def test_dimensions_are_the_spec_filters():
     """Organization, program, site, age band, work setting, referral source, course, group type;
-    for services, networks and cases also service type, referred by, network, role, training,
+    for activities, services, networks and cases also activity type, service type, referred by, network, role, training,
     case type and recruiter relation; the period is the Selection's dates."""
     assert set(DIMENSIONS) == {"organization", "program", "site", "age_band", "work_setting",
-                               "referral_source", "course", "course_type", "group_type", "service_type",
+                               "referral_source", "course", "course_type", "group_type", "activity_type", "service_type",
                                "referred_by", "network", "role", "training", "case_type", "recruiter_relation"}
 
 

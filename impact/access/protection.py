@@ -55,6 +55,13 @@ def protected(table_by: Callable[[tuple[str, ...]], pd.DataFrame], by: tuple[str
     return disclosure.protect(table_by(by), totals, dimensions=dimensions, **disclosure.settings())
 
 
+def protected_rows(table: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Rows in the engine's shape made beside it from protected units (the steps of the case
+    pathway, the intervals of a life table) as a donor sees them: through disclosure control
+    along `dimension`, without totals (the steps are nested, not parts of a whole)."""
+    return disclosure.protect(table, dimensions=[dimension], **disclosure.settings())
+
+
 def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | None = None) -> list[str]:
     """The values a filter offers: those the participants have (and "not recorded"); with a
     donor's scope, only of the participants in it, so no other program's or site's name shows."""

@@ -18,8 +18,9 @@ from impact.metrics.facts import FACTS
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
-DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type", "service_type", "referred_by",
-                                      "network", "role", "training", "case_type", "recruiter_relation")
+DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type", "activity_type", "service_type",
+                                      "referred_by", "network", "role", "training", "case_type",
+                                      "recruiter_relation")
 TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
 RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]

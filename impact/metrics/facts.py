@@ -30,7 +30,8 @@ from impact.contract.tables import (
 SUSTAINED_DAYS = 180
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
-ACTIVITY_DIMENSIONS = ("organization", "site")
+# (Their audience is free text: a staff breakdown, never a dimension a donor's table takes.)
+ACTIVITY_DIMENSIONS = ("organization", "site", "activity_type")
 # Network members and cases belong to their own organization and site too (a member need
 # not be a registered participant; a case is not one woman).
 NETWORK_DIMENSIONS = ("organization", "site", "network", "role")
@@ -224,7 +225,8 @@ FACTS: dict[str, Fact] = {
                      ("services", "service_date"),
                      {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES, "referred_by": REFERRED_BY}),
     "activities": Fact(activities, ACTIVITY_DIMENSIONS,
-                       ("organization", "site", "activity_type", "activity_date", "reached", "new_contacts"),
+                       ("organization", "site", "activity_type", "audience", "activity_date", "reached",
+                        "new_contacts"),
                        ("activities", "activity_date"), {"activity_type": ACTIVITY_TYPES}),
     "network_members": Fact(network_members, NETWORK_DIMENSIONS + ("training",),
                             ("organization", "site", "network", "role", "sector", "trained", "training", "pidx"),

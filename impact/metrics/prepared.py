@@ -121,7 +121,8 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     a = tables["activities"]
     activities = pd.DataFrame({
         "organization": _category(a["organization"]), "site": _category(a["site"]),
-        "activity_type": a["activity_type"].astype("category"), "activity_date": pd.to_datetime(a["activity_date"]),
+        "activity_type": a["activity_type"].astype("category"), "audience": _category(a["audience"]),
+        "activity_date": pd.to_datetime(a["activity_date"]),
         "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
     })
     n = _table(tables, "network_members")
