@@ -13,6 +13,7 @@ from impact.demo.generate import (
     BAD,
     FILES,
     IMPOSSIBLE_DATES,
+    NETWORK_FILES,
     ORGS,
     UNKNOWN,
     write_demo_workbooks,
@@ -33,7 +34,7 @@ def _cells(path: Path) -> dict[str, list[list]]:
 
 
 def test_demo_writes_every_file_of_every_organization(demo_workbooks):
-    assert [p.name for p in demo_workbooks] == [name for files in FILES.values() for name in files]
+    assert [p.name for p in demo_workbooks] == [name for org in ORGS for name in [*FILES[org], *NETWORK_FILES[org]]]
     assert all(p.exists() and p.stat().st_size > 1000 for p in demo_workbooks)
     for org in ORGS:
         assert any(p.name.split("_")[0] == org for p in demo_workbooks)
@@ -109,7 +110,9 @@ def template(tmp_path_factory) -> openpyxl.Workbook:
 
 
 def test_template_has_one_sheet_per_table_with_canonical_headers(template):
-    assert template.sheetnames == ["Instructions", *TABLES]
+    # The indicators are too many for an inline drop-down (255 characters): a hidden list sheet.
+    assert template.sheetnames == ["Instructions", "Lists", *TABLES]
+    assert template["Lists"].sheet_state == "hidden"
     for name, table in TABLES.items():
         ws = template[name]
         assert [c.value for c in ws[1]] == table.column_names
@@ -127,7 +130,11 @@ def test_template_headers_have_notes_and_category_columns_drop_downs(template):
             assert note is not None and col.description in note.text
             assert ("Required" if col.required else "Optional") in note.text
             if col.kind == CATEGORY:
-                assert lists[f"{letter}2:{letter}{LAST_ROW}"] == '"' + ",".join(col.categories) + '"'
+                inline = '"' + ",".join(col.categories) + '"'
+                listed = [c.value for c in template["Lists"]["A"]]
+                assert lists[f"{letter}2:{letter}{LAST_ROW}"] == inline if len(inline) <= 255 else \
+                    (lists[f"{letter}2:{letter}{LAST_ROW}"], listed) == (f"Lists!$A$1:$A${len(col.categories)}",
+                                                                         list(col.categories))
                 assert all(c in note.text for c in col.categories)
             if col.kind == BOOLEAN:
                 assert lists[f"{letter}2:{letter}{LAST_ROW}"] == '"Yes,No"'
