@@ -22,6 +22,7 @@ from impact.metrics.activities import activity_summary
 from impact.metrics.engine import Selection, compute
 from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table, waiting_after
 from impact.metrics.prepared import prepare
+from impact.metrics.targets import target_progress
 from impact.contract.tables import TABLES
 from tests.frames import row
 from tests.helpers import assert_accounted
@@ -290,3 +291,17 @@ def test_days_to_verdict_for_a_donor_is_withheld_with_few_verdicts(prepared):
     many = protection.protected(lambda by: metrics(prepared, ALL_TIME, by=by, keys=("days_to_verdict",)))
     assert many["value"].tolist() == [400] and many["denominator"].tolist() == [90]
     assert not pd.isna(many["display"]).any()
+
+
+def test_targets_may_name_the_new_metrics(loaded, prepared):
+    """Targets read from a workbook: a count (members), a rate (cases charged, written 80%) and a
+    median that should be low (days to verdict: 365 promised, 400 found is behind)."""
+    targets = pd.DataFrame({
+        "organization": ["KWCD", "IJM", "IJM"], "indicator": ["network_members", "charge_rate", "days_to_verdict"],
+        "program": None, "site": None, "period_start": pd.to_datetime(["2025-01-01", "2003-01-01", "2003-01-01"]),
+        "period_end": pd.to_datetime(["2025-12-31", "2024-12-31", "2024-12-31"]), "target": [200.0, 80.0, 365.0]})
+    got = target_progress(prepared, targets, today=TO_DATE).set_index("indicator")
+    assert got.at["network_members", "actual"] == 215 and got.at["network_members", "status"] == "achieved"
+    assert got.at["charge_rate", "target"] == 0.8 and got.at["charge_rate", "status"] == "achieved"
+    assert got.at["days_to_verdict", "actual"] == 400 and got.at["days_to_verdict", "status"] == "behind"
+    assert got.at["days_to_verdict", "expected"] == 365   # a median does not accumulate
