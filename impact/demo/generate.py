@@ -407,8 +407,8 @@ def _simulate_networks(code: str, cfg: dict, P: list[dict], rng: random.Random) 
     for k in range(cfg["cases"]):
         reported = START + timedelta(days=rng.randrange((END - START).days))
         rescued = reported + timedelta(days=rng.randint(0, 20)) if rng.random() < .8 else None
-        charged = reported + timedelta(days=rng.randint(20, 240)) if rng.random() < .65 else None
-        verdict_date = charged + timedelta(days=rng.randint(120, 600)) if charged and rng.random() < .75 else None
+        charged = reported + timedelta(days=rng.randint(20, 200)) if rng.random() < .75 else None
+        verdict_date = charged + timedelta(days=rng.randint(90, 420)) if charged and rng.random() < .85 else None
         verdict = _pick(rng, {"convicted": 16, "acquitted": 2, "dismissed": 1}) if verdict_date else \
             ("pending" if charged and rng.random() < .5 else None)
         survivors = rng.choice((1, 1, 1, 2, 2, 3, 4))

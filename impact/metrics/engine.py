@@ -77,6 +77,13 @@ def _dimension(prepared: Prepared, fact: pd.DataFrame, name: str) -> pd.Categori
     return pd.Categorical.from_codes(codes, categories=source.categories)
 
 
+def filters_left_out(selection: Selection, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The selection's filters that some of these metrics cannot take (a program filter on
+    network members: a network belongs to an organization and a site, not to a program)."""
+    dimensions = set.intersection(*(set(FACTS[metric(k).fact].dimensions) for k in keys))
+    return tuple(sorted(set(selection.filters) - dimensions))
+
+
 def latest_record(prepared: Prepared, fact: str | None = None, organizations=None) -> pd.Timestamp | None:
     """The latest date of a fact's records (of any fact's, without one), for some organizations
     (all, without them). Field workbooks arrive weeks late, and not every organization's at
@@ -133,7 +140,8 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
                 continue
             unfilterable = sorted(set(selection.filters) - set(fact.dimensions))
             if unfilterable:
-                parts.append(_rows(m, {}, period_start, period_end, np.array([np.nan]), np.array([np.nan]),
+                parts.append(_rows(m, {d: np.array([None], dtype=object) for d in dims}, period_start, period_end,
+                                   np.array([np.nan]), np.array([np.nan]),
                                    note=f"cannot be filtered by {', '.join(unfilterable)}"))
                 continue
             if m.fact not in facts:
