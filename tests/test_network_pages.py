@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from impact.access import sharing
+from impact.contract.tables import NETWORK_REFERRERS
 from impact.metrics.catalog import METRICS, Kind
 from impact.metrics.engine import Selection, compute
 from impact.metrics.justice import case_pathway
@@ -62,6 +63,10 @@ def test_a_director_sees_what_impact_computes_and_it_reads_in_khmer(page, pages_
     at = open_page(page)
     assert at.title[0].value == text(f"page_{page}")
     expected = compute(prepared, Selection(None, TODAY), keys=CHECKS[page], today=TODAY).set_index("metric")
+    if page == "networks":   # the completion of the networks' own referrals
+        expected.loc["referral_completion_rate"] = compute(
+            prepared, Selection(None, TODAY, {"referred_by": NETWORK_REFERRERS}), keys=("referral_completion_rate",),
+            today=TODAY).set_index("metric").loc["referral_completion_rate"]
     shown = {m.label: m.value for m in at.metric}
     for key in CHECKS[page]:
         assert shown[formatting.metric_label(key)] == formatting.metric_value(key, expected.at[key, "value"]), key

@@ -16,7 +16,7 @@ from app import cards, session
 view, selection, lang = session.frame()
 KEYS = ("cases_reported", "survivors_rescued", "charge_rate", "perpetrators_convicted", "known_recruiter_rate",
         "days_to_verdict")
-GRAINS = ("year", "quarter", "month")
+GRAINS = ("quarter", "year", "month")
 today = session.today()
 
 left_out = filters_left_out(selection, KEYS)

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import streamlit as st
 
+from impact.contract.tables import NETWORK_REFERRERS
 from impact.metrics.activities import activity_summary
 from impact.metrics.engine import filters_left_out
 from impact.present import charts, formatting
@@ -21,9 +22,12 @@ today = session.today()
 left_out = filters_left_out(selection, KEYS[:2])
 if left_out:
     st.info(text("filters_not_applied", lang).format(names=", ".join(text(d, lang) for d in left_out)))
-totals = session.metrics(selection, keys=KEYS)
+totals = session.metrics(selection, keys=KEYS[:3])
+# Completion of the networks' own referrals (the chart below compares every referrer).
+by_networks = replace(selection, filters={**selection.filters, "referred_by": NETWORK_REFERRERS})
+completion = session.metrics(by_networks, keys=KEYS[3:])
 for column, key in zip(st.columns(4), KEYS):
-    cards.kpi(column, key, totals, lang)
+    cards.kpi(column, key, completion if key in KEYS[3:] else totals, lang)
 
 grain = st.segmented_control(text("by_period", lang), GRAINS, default=GRAINS[0], required=True, key="networks_grain",
                              format_func=lambda g: text(g, lang))
