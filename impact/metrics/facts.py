@@ -142,20 +142,24 @@ def activities(p: Prepared, start, end) -> pd.DataFrame:
     return p.activities[in_period(p.activities["activity_date"], start, end)]
 
 
-def network_members(p: Prepared, start, end) -> pd.DataFrame:
-    """Members active at the period's end: joined by then and not left before it, once per
-    (organization, network, member_id) however many rows she has."""
+def _active_members(p: Prepared, end) -> pd.DataFrame:
+    """Member rows active at `end`: joined by then and not left before it."""
     n = p.network_members
-    active = (n["joined_date"] <= end) & ~(n["left_date"] < end)
-    members = n[active.to_numpy()].drop_duplicates(["organization", "network", "member_id"], keep="last")
+    return n[((n["joined_date"] <= end) & ~(n["left_date"] < end)).to_numpy()]
+
+
+def network_members(p: Prepared, start, end) -> pd.DataFrame:
+    """Members active at the period's end, once per (organization, network, member_id) however
+    many rows she has."""
+    members = _active_members(p, end).drop_duplicates(["organization", "network", "member_id"], keep="last")
     return members[list(FACTS["network_members"].columns)]
 
 
 def network_groups(p: Prepared, start, end) -> pd.DataFrame:
     """Network groups (organization, network, group_id) with a member active at the period's
     end, at the site of the first of them."""
-    n = p.network_members
-    members = n[((n["joined_date"] <= end) & ~(n["left_date"] < end) & n["group_id"].notna()).to_numpy()]
+    members = _active_members(p, end)
+    members = members[members["group_id"].notna().to_numpy()]
     return members.drop_duplicates(["organization", "network", "group_id"])[list(FACTS["network_groups"].columns)]
 
 
