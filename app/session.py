@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from impact import config
+from impact.disclosure import KEY_COLUMNS
 
 from impact.access import protection, sharing
 from impact.metrics.engine import Selection, latest_record, reported_metrics
@@ -92,6 +93,15 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
         return exact_metrics(selection, by, keys)
     return protection.protected(lambda grouping: computed(reported_metrics, selection, grouping, keys,
                                                           today=today(), cell_keys=True), by)
+
+
+def protected_rows(breakdown, dimension: str, *args, **kwargs) -> pd.DataFrame:
+    """Rows in the engine's shape made beside it (`impact.metrics.justice`): exact for staff;
+    for a donor, after disclosure control along `dimension`."""
+    table = computed(breakdown, *args, **kwargs)
+    if exact_figures():
+        return table.drop(columns=list(KEY_COLUMNS))     # keys feed a donor's noise; nobody reads them
+    return protection.protected_rows(table, dimension)
 
 
 def staff(breakdown, *args, **kwargs):

@@ -260,6 +260,8 @@ def readable_metrics(table, by: list[str]) -> str:
             shown = formatting.rate_detail(row).replace("<br>", "; ")
         elif m.kind == Kind.AMOUNT:
             shown = formatting.amount_detail(row, m.unit if m.unit != "USD" else "members")
+        elif m.kind == Kind.MEDIAN:
+            shown = f"{formatting.count(row['value'])} {m.unit} (median of {formatting.count(row['denominator'])})"
         else:
             shown = formatting.count(row["value"])
         lines.append(f"{m.label:36} {group:30} {shown}")

@@ -60,6 +60,7 @@ most people of a cell from elsewhere still learns about the rest within those bo
 figures of a breakdown add up to its total only within (cells + 1) x 4; a re-uploaded file
 makes new records with new keys, so its cells get new noise (each version of the data is
 one more draw); and amounts are protected as figures of groups, not of a person's ledger.
+  A median (days from report to verdict) is withheld with its count, and shown in whole days.
 
 Directors see exact figures; this module is for donor views only.
 """
@@ -83,7 +84,11 @@ OUTPUT = ["display", "suppressed", "suppression"]
 # Columns of the engine's table that describe a row, not a group of it.
 DESCRIPTIVE = ["note"]
 # The fields of a row of each kind that count people, and so are protected as counts.
-COUNTS = {Kind.COUNT: ["value"], Kind.RATE: ["numerator", "denominator"], Kind.AMOUNT: ["denominator"]}
+COUNTS = {Kind.COUNT: ["value"], Kind.RATE: ["numerator", "denominator"], Kind.AMOUNT: ["denominator"],
+          Kind.MEDIAN: ["denominator"]}
+# Kinds whose value is per counted unit (money per member, median days per verdict): shown
+# with their protected denominator, withheld with it.
+PER_UNIT = [Kind.AMOUNT, Kind.MEDIAN]
 
 # Values of the `suppression` column.
 SMALL = "small count"            # a count under the threshold
@@ -142,6 +147,7 @@ def perturbed(table: pd.DataFrame) -> pd.DataFrame:
     keys = {c: table[c].to_numpy(dtype=np.int64) for c in KEY_COLUMNS}
     kind = table["kind"].to_numpy(dtype=object)
     is_count, is_rate, is_amount = kind == Kind.COUNT, kind == Kind.RATE, kind == Kind.AMOUNT
+    is_per_unit = np.isin(kind, PER_UNIT)
 
     def counted(x, key):
         """A count with its noise; 0 stays 0 (no contributor), none goes below 0."""
@@ -156,7 +162,7 @@ def perturbed(table: pd.DataFrame) -> pd.DataFrame:
         numerator=np.select([is_rate, is_amount], [
             np.minimum(counted(numerator, keys["numerator_key"]), shown_denominator),
             numerator * money_factor(keys["numerator_key"])], numerator),
-        denominator=np.where(is_rate | is_amount, shown_denominator, denominator))
+        denominator=np.where(is_rate | is_per_unit, shown_denominator, denominator))
 
 
 def donor_table(table: pd.DataFrame, totals: pd.DataFrame | None = None, dimensions: list[str] | None = None,
@@ -246,7 +252,7 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     row_reason = np.where(row_hidden & (row_reason == ""), COMPLEMENTARY, row_reason)
 
     nan = np.full(len(keys), np.nan)
-    is_rate, is_amount = kind == Kind.RATE, kind == Kind.AMOUNT
+    is_rate, is_amount = kind == Kind.RATE, np.isin(kind, PER_UNIT)
     numerator = np.where(is_rate, shown["numerator"], nan)
     denominator = np.where(is_rate | is_amount, shown["denominator"], nan)
     share, low, high = rate(numerator, denominator)
@@ -254,7 +260,7 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
         per_member = np.round(raw["numerator"] / np.where(is_amount, denominator, np.nan) / MONEY_ROUNDING["USD"]) \
             * MONEY_ROUNDING["USD"]
     value = np.select([kind == Kind.COUNT, is_rate, is_amount & np.isfinite(denominator)],
-                      [shown["value"], share, per_member], np.nan)
+                      [shown["value"], share, np.where(kind == Kind.MEDIAN, np.round(raw["value"]), per_member)], np.nan)
     out = {"numerator": numerator, "denominator": denominator, "value": value,
            "ci_low": np.where(is_rate, low, nan), "ci_high": np.where(is_rate, high, nan),
            "display": np.array(_display(kind, value, row_reason, threshold), dtype=object),

@@ -61,7 +61,8 @@ ISSUE_COLUMNS = [f.name for f in fields(Issue)]
 # Tables of records (people, their courses, follow-ups, services, savings, activities): each row
 # gets a permanent random key when it is ingested, for the cell-key perturbation of donor views
 # (`impact.disclosure`). The key is read by the metrics, never shown or exported.
-KEYED_TABLES = ("participants", "enrollments", "followups", "savings", "activities", "services")
+KEYED_TABLES = ("participants", "enrollments", "followups", "savings", "activities", "services", "network_members",
+                "cases")
 
 _SQL_TYPES = {DATE: Date, INTEGER: Integer, NUMBER: Float, AMOUNT: Float, BOOLEAN: Boolean,
               TEXT: Text, CATEGORY: Text}

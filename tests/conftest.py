@@ -29,7 +29,7 @@ POSTGRES = os.environ.get("IMPACT_TEST_POSTGRES_URL")
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
-    """The demo store, seeded once for the session as of TODAY (seeding writes and ingests six
+    """The demo store, seeded once for the session as of TODAY (seeding writes and ingests nine
     workbooks: seconds). Tests never open it: they copy it (`demo_store`), which costs
     milliseconds."""
     folder = tmp_path_factory.mktemp("demo")

@@ -140,3 +140,9 @@ def at_once(url: str, tmp_path: Path, action: str, arguments: list[str]) -> list
     assert [w.returncode for w in workers] == [0] * len(workers), outputs
     assert not any("Traceback" in err for _, err in outputs), outputs
     return [json.loads(out) for out, _ in outputs]
+
+
+def demo_file_count() -> int:
+    """How many workbooks the demo writes (and seeds a store with)."""
+    from impact.demo.generate import FILES, NETWORK_FILES
+    return sum(len(files) for files in (*FILES.values(), *NETWORK_FILES.values()))

@@ -70,7 +70,7 @@ def test_the_funnel_shows_the_tiles_figures_each_of_its_own_base(store_path, mon
     assert bars["Left entertainment work"] == "565 (60.1% of 940)"
     assert bars["Graduated a course"] == "200 (81.0% of 247)"
     assert bars["Registered"] == "334" and "People reached" not in bars
-    assert "19,880" in funnel["layout"]["title"]["subtitle"]["text"]
+    assert "20,646" in funnel["layout"]["title"]["subtitle"]["text"]
     shares = [float(x) for text in bars.values() for x in re.findall(r"([\d.]+)% of", text)]
     assert shares and max(shares) <= 100
     tiny = funnel_steps(pd.DataFrame({

@@ -48,8 +48,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 FIRST_PAINT = 60_000          # ms: a cold server computes and caches everything once
 RERUN = 30_000
-STAFF_PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets",
-               "data", "share")
+STAFF_PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "networks", "justice",
+               "targets", "data", "share")
 BAD_DATE = "31/11/2025"       # no such day; the demo files use other impossible dates
 
 if not os.path.exists(CHROMIUM):
@@ -472,6 +472,28 @@ def test_a_donor_link_shows_its_scope_only_and_stops_when_revoked(server, page):
     settle(page)
     assert not page.locator('[data-testid="stMetric"]').count()
     _no_identifier(_body(page), ids)
+
+
+def test_a_donor_sees_networks_and_justice_without_any_id(server, page):
+    """The most sensitive pages through a link: protected figures, and no participant, network
+    member or case id anywhere on them."""
+    store = open_store(server["db"])
+    tables = store.tables()
+    ids = {str(i) for table, column in (("participants", "participant_id"), ("network_members", "member_id"),
+                                        ("cases", "case_id")) for i in tables[table][column].dropna().unique()}
+    assert len(tables["cases"]) and len(tables["network_members"])
+    secret = sharing.server_secret(path=server["secret"])
+    token, _ = sharing.create_link(store, secret, "Sokha Director", sharing.Scope(("CPN",), pages=("networks", "justice")),
+                                   dt.date.today() + dt.timedelta(days=7), note="Browser test donor")
+    for path, title, label in (("networks", "Networks", "Network members"),
+                               ("justice", "Justice & protection", "Cases reported")):
+        open_app(page, address(server["base"], path, share=token, period="all_time"), ready="h1")
+        expect(page.locator("h1")).to_have_text(title)
+        settle(page)
+        shown = kpi(page, label).inner_text()
+        assert shown in ("–", "fewer than 10") or number(shown) % 5 == 0, (label, shown)
+        _no_identifier(_body(page), ids)
+        screenshot(page, f"donor_{path}")
 
 
 # --- every page, for a person to look at ----------------------------------------------------

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from impact.metrics.engine import Selection, compute
 from impact.metrics.prepared import prepare
 from impact.store import open_store
-from tests.helpers import APP
+from tests.helpers import APP, demo_file_count
 
 
 
@@ -26,7 +26,7 @@ def test_first_start_seeds_an_empty_store(tmp_path, monkeypatch):
     monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")
     at = AppTest.from_file(APP, default_timeout=120).run()
     assert not at.exception
-    assert len(open_store(tmp_path / "new.db").uploads()) == 6
+    assert len(open_store(tmp_path / "new.db").uploads()) == demo_file_count()
 
 
 def test_overview_shows_what_impact_computes_and_the_url_follows_filters(app, today):

@@ -13,6 +13,7 @@ from impact.demo.generate import (
     BAD,
     FILES,
     IMPOSSIBLE_DATES,
+    NETWORK_FILES,
     ORGS,
     UNKNOWN,
     write_demo_workbooks,
@@ -33,7 +34,7 @@ def _cells(path: Path) -> dict[str, list[list]]:
 
 
 def test_demo_writes_every_file_of_every_organization(demo_workbooks):
-    assert [p.name for p in demo_workbooks] == [name for files in FILES.values() for name in files]
+    assert [p.name for p in demo_workbooks] == [name for org in ORGS for name in [*FILES[org], *NETWORK_FILES[org]]]
     assert all(p.exists() and p.stat().st_size > 1000 for p in demo_workbooks)
     for org in ORGS:
         assert any(p.name.split("_")[0] == org for p in demo_workbooks)
@@ -109,7 +110,9 @@ def template(tmp_path_factory) -> openpyxl.Workbook:
 
 
 def test_template_has_one_sheet_per_table_with_canonical_headers(template):
-    assert template.sheetnames == ["Instructions", *TABLES]
+    # The indicators are too many for an inline drop-down (255 characters): a hidden list sheet.
+    assert template.sheetnames == ["Instructions", *TABLES, "Lists"]
+    assert template["Lists"].sheet_state == "hidden"
     for name, table in TABLES.items():
         ws = template[name]
         assert [c.value for c in ws[1]] == table.column_names
@@ -134,7 +137,14 @@ def test_template_headers_have_notes_and_category_columns_drop_downs(template):
             assert ("Required" if col.required else "Optional") in note.text
             check = checks.pop(f"{letter}2:{letter}{LAST_ROW}", None)
             if col.kind == CATEGORY:
-                assert (check.type, check.formula1) == ("list", '"' + ",".join(col.categories) + '"')
+                inline = '"' + ",".join(col.categories) + '"'
+                if len(inline) <= 255:
+                    assert (check.type, check.formula1) == ("list", inline)
+                else:   # too long for Excel's inline list: a column of the hidden Lists sheet
+                    source = re.fullmatch(r"Lists!\$([A-Z]+)\$1:\$\1\$(\d+)", check.formula1)
+                    assert check.type == "list" and source and template["Lists"].sheet_state == "hidden"
+                    listed = [c.value for c in template["Lists"][source[1]]]
+                    assert listed == list(col.categories) and int(source[2]) == len(listed)
                 assert all(c in note.text for c in col.categories)
             elif col.kind == BOOLEAN:
                 assert (check.type, check.formula1) == ("list", '"Yes,No"')

@@ -183,6 +183,7 @@ def near_miss(draw):
 @given(near_miss())
 def test_no_header_within_two_edits_of_a_column_is_dropped_quietly(tmp_path, case):
     table, column, header = case
+    header = header.strip()      # a report names a header as the reader gives it, without edge spaces
     if not compact(header) or len(compact(header)) < 2:
         return
     others = [c for c in TABLES[table].column_names if c != column]

@@ -8,7 +8,7 @@ import sqlalchemy
 
 from impact.demo.seed import seed_demo_store
 from impact.store import open_store
-from tests.helpers import at_once
+from tests.helpers import at_once, demo_file_count
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
 
@@ -49,11 +49,11 @@ def test_two_servers_seeding_one_empty_store(url, tmp_path, demo_store):
     assert sorted(seeded) == [False, True]
     store = open_store(url)
     single = open_store(demo_store)
-    assert len(store.uploads()) == len(single.uploads()) == 6
+    assert len(store.uploads()) == len(single.uploads()) == demo_file_count()
     assert active_sources(store) == active_sources(single)
     assert {name: len(t) for name, t in store.tables().items()} == \
         {name: len(t) for name, t in single.tables().items()}
     # The demo is the same bytes each time, so seeding again is no change at all.
     written = [sorted((tmp_path / folder).iterdir()) for folder in ("demo_a", "demo_b")]
-    assert len(written[0]) == 6 and [p.read_bytes() for p in written[0]] == [p.read_bytes() for p in written[1]]
+    assert len(written[0]) == demo_file_count() and [p.read_bytes() for p in written[0]] == [p.read_bytes() for p in written[1]]
     assert not seed_demo_store(store, tmp_path / "demo_c")

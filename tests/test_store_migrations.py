@@ -37,9 +37,11 @@ def revision_of(url: str) -> str | None:
 
 def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.DataFrame]]:
     """A store as the code before migrations left it: the store's tables from its metadata
-    without the one-active index and without record keys, the account tables (a director was
+    without the one-active index, without record keys (0003) and without what migration 0004
+    adds (network_members, cases, services.referred_by), the account tables (a director was
     added; no share link yet, so no share-link tables), no revision; two sources, one with two
-    versions. Returns the store, the replaced version's id and its tables (without keys)."""
+    versions. Returns the store, the replaced version's id and its clean tables as read before
+    those parts were taken away (without keys)."""
     engine = sqlalchemy.create_engine(url)
     metadata.create_all(engine)
     with engine.begin() as conn:
@@ -52,7 +54,10 @@ def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.Dat
     old.ingest(load(make_file("KWCD_fu.xlsx", {"followups": followups(["P1", "P2"])})))
     tables = {name: table.drop(columns="record_key", errors="ignore") for name, table in old.tables().items()}
     with engine.begin() as conn:
-        for name in KEYED_TABLES:
+        conn.execute(sqlalchemy.text("DROP TABLE network_members"))
+        conn.execute(sqlalchemy.text("DROP TABLE cases"))
+        conn.execute(sqlalchemy.text("ALTER TABLE services DROP COLUMN referred_by"))
+        for name in set(KEYED_TABLES) - {"network_members", "cases"}:
             conn.execute(sqlalchemy.text(f"ALTER TABLE {name} DROP COLUMN record_key"))
     return old, replaced.upload_id, tables
 

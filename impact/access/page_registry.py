@@ -42,6 +42,8 @@ PAGES = (
     Page("livelihoods", "app/pages/livelihoods.py", "page_livelihoods", "💼", EVERYONE),
     Page("savings", "app/pages/savings.py", "page_savings", "🏦", EVERYONE),
     Page("services", "app/pages/services.py", "page_services", "🤝", EVERYONE),
+    Page("networks", "app/pages/networks.py", "page_networks", "🕸️", EVERYONE),
+    Page("justice", "app/pages/justice.py", "page_justice", "⚖️", EVERYONE),
     Page("targets", "app/pages/targets.py", "page_targets", "🎯", EVERYONE),
     Page("data", "app/pages/data.py", "page_data", "📂", frozenset({DIRECTOR, STAFF})),
     Page("share", "app/pages/share.py", "page_share", "🔗", frozenset({DIRECTOR})),

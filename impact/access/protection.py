@@ -67,6 +67,13 @@ def promised_targets(progress: pd.DataFrame) -> pd.DataFrame:
     return progress[PROMISE].copy()
 
 
+def protected_rows(table: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Rows in the engine's shape with cell keys, made beside it (the steps of the case
+    pathway, the intervals of a life table), as a donor sees them: through the one disclosure
+    step along `dimension`, without totals (the steps are nested, not parts of a whole)."""
+    return disclosure.donor_table(table, dimensions=[dimension], **disclosure.settings())[0]
+
+
 def filter_options(participants: pd.DataFrame, dimension: str, scope: Scope | None = None,
                    chosen: Mapping[str, tuple[str, ...] | list[str]] | None = None) -> list[str]:
     """The values a filter offers: those the participants have (and "not recorded") within the

@@ -32,6 +32,8 @@ class Table:
     date_order: tuple[tuple[str, str], ...] = ()
     # Tables whose participant_id must name a registered participant.
     references_participants: bool = False
+    # The column whose values are unique within an organization (a second row is reported).
+    unique_id: str | None = None
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -55,16 +57,27 @@ ENROLLMENT_STATUSES = ("enrolled", "graduated", "dropped_out")
 EMPLOYMENT_STATUSES = ("entertainment_work", "alternative_employment", "own_business",
                        "studying", "not_working", "unknown")
 ACTIVITY_TYPES = ("night_outreach_visit", "radio_callin", "awareness_course", "hotline_report",
-                  "network_meeting", "training_of_gatekeepers")
+                  "network_meeting", "training_of_gatekeepers", "police_training", "network_training")
 SERVICE_TYPES = ("counselling", "legal", "shelter", "health", "business_loan", "job_placement",
                  "financial_support", "scholarship")
 SERVICE_STATUSES = ("completed", "pending", "declined")
 CURRENCIES = ("USD", "KHR")
+NETWORK_ROLES = ("member", "group_leader", "peer_educator", "gatekeeper")
+SECTORS = ("community", "police", "local_authority", "health", "employer", "other")
+CASE_TYPES = ("sex_trafficking", "child_sexual_exploitation", "labour_trafficking", "violence_against_women",
+              "other")
+# Who brought a case, or a referral, to the program; the first three are the networks.
+REFERRED_BY = ("community_network", "peer_educator", "gatekeeper", "hotline", "police", "self", "other")
+NETWORK_REFERRERS = REFERRED_BY[:3]
+RECRUITER_RELATIONS = ("stranger", "relative", "friend", "partner", "employer", "broker", "other", "unknown")
+VERDICTS = ("convicted", "acquitted", "dismissed", "pending")
 # The indicators a target can name: the metric keys of the contract.
 INDICATORS = ("participants_registered", "graduation_rate", "vocational_progression",
               "job_exit_rate", "followup_coverage", "sustained_exit_6m", "business_starts",
               "savings_rate", "savings_per_member", "referral_completion_rate",
-              "people_reached", "new_contacts")
+              "people_reached", "new_contacts", "network_members", "network_groups", "network_referrals",
+              "cases_reported", "survivors_rescued", "charge_rate", "perpetrators_convicted",
+              "known_recruiter_rate", "days_to_verdict")
 
 _PID = Column("participant_id", TEXT, True, description="Pseudonymous participant code, e.g. PW-0042")
 
@@ -78,7 +91,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         Column("birth_year", INTEGER, description="Gives the age band at intake"),
         Column("referral_source", CATEGORY, categories=REFERRAL_SOURCES, description="How she came to the program"),
         Column("work_setting", CATEGORY, categories=WORK_SETTINGS, description="Where she worked at intake"),
-    )),
+    ), unique_id="participant_id"),
     Table("enrollments", "One row per participant per course", (
         _PID,
         Column("course", TEXT, True, description="e.g. Empowerment Training, Sewing, Beauty"),
@@ -122,6 +135,7 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         Column("status", CATEGORY, True, SERVICE_STATUSES, "completed, pending or declined"),
         Column("amount", AMOUNT, non_negative=True, description="Loans and cash support"),
         Column("currency", CATEGORY, categories=CURRENCIES, description="USD or KHR"),
+        Column("referred_by", CATEGORY, categories=REFERRED_BY, description="Who referred her: community_network, peer_educator, gatekeeper, ..."),
     ), references_participants=True),
     Table("targets", "What the program promised its donors", (
         Column("indicator", CATEGORY, True, INDICATORS, "A metric key, e.g. graduation_rate"),
@@ -131,6 +145,36 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         Column("period_end", DATE, True, description="Last day of the target period"),
         Column("target", NUMBER, True, non_negative=True, description="A count, or a rate in percent"),
     ), date_order=(("period_start", "period_end"),)),
+    # A network member need not be a registered participant; where she is, member_id is her
+    # participant_id and her member rows find her (as a savings member's do).
+    Table("network_members", "One row per member of a community, peer-educator or gatekeeper network", (
+        Column("member_id", TEXT, True, description="Pseudonymous code; her participant_id where registered"),
+        Column("network", TEXT, True, description="e.g. Community-Based Protection Network, Peer educators"),
+        Column("group_id", TEXT, description="Her network group (CBPN group, self-help group)"),
+        Column("site", TEXT, True, description="Province / district"),
+        Column("role", CATEGORY, True, NETWORK_ROLES, "member, group_leader, peer_educator or gatekeeper"),
+        Column("sector", CATEGORY, categories=SECTORS, description="For gatekeepers and partners"),
+        Column("joined_date", DATE, True, description="Day she joined"),
+        Column("left_date", DATE, description="Empty while active"),
+        Column("trained", BOOLEAN, description="Received the network's training: Yes / No"),
+    ), date_order=(("joined_date", "left_date"),)),
+    # The most sensitive table: no free text, no names, counts only (see Privacy in README).
+    Table("cases", "One row per case of trafficking, exploitation or violence supported through the justice system", (
+        Column("case_id", TEXT, True, description="Pseudonymous case code, e.g. CASE-0042; never a name"),
+        Column("site", TEXT, True, description="Province / district"),
+        Column("case_type", CATEGORY, True, CASE_TYPES, "Kind of case"),
+        Column("reported_date", DATE, True, description="First report to the program or the police"),
+        Column("referred_by", CATEGORY, categories=REFERRED_BY, description="Who brought the case"),
+        Column("survivors", INTEGER, non_negative=True, description="Survivors supported in the case (default 1)"),
+        Column("minors", INTEGER, non_negative=True, description="Of them, under 18"),
+        Column("recruiter_relation", CATEGORY, categories=RECRUITER_RELATIONS,
+               description="Who recruited the survivors: stranger, relative, friend, ..."),
+        Column("rescue_date", DATE, description="Survivors removed to safety"),
+        Column("charged_date", DATE, description="A suspect charged"),
+        Column("verdict_date", DATE, description="Day of the verdict"),
+        Column("verdict", CATEGORY, categories=VERDICTS, description="convicted, acquitted, dismissed or pending"),
+        Column("perpetrators_convicted", INTEGER, non_negative=True, description="People convicted in the case"),
+    ), date_order=(("reported_date", "verdict_date"), ("charged_date", "verdict_date")), unique_id="case_id"),
 )}
 
 # Columns stored for each table: the declared ones less `currency` (amounts are stored

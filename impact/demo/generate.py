@@ -128,6 +128,64 @@ FILES: dict[str, dict[str, list]] = {
             ("pivot", dict(sheet="Summary", by="site"))]},
 }
 
+# Their networks and justice work, drawn with a random generator of their own (so the files
+# above stay the same): network (name, members active at the end, roles that are not plain
+# members, groups, sectors, share of plain members trained, share who are registered
+# participants); referrals the networks made (how many, of them health); trainings (activity
+# type, per quarter, audience, reached); cases (how many, or 0). KWCD's figures are the
+# program's own: 185 members with 25 trained peer educators, 30 gatekeepers, 59 health referrals.
+NETWORKS: dict[str, dict] = {
+    "KWCD": dict(
+        networks=[("KWCD women's network", 185, {"peer_educator": 25}, 0, None, 0.3, 0.4),
+                  ("Gatekeepers", 30, {"gatekeeper": 30}, 0, {"police": 3, "local_authority": 2, "employer": 2},
+                   0.7, 0)],
+        referrals=(110, 59), referrers={"peer_educator": 5, "community_network": 3, "gatekeeper": 1},
+        trainings=[("network_training", 1, "peer educators", (10, 25)),
+                   ("training_of_gatekeepers", 0.5, "karaoke owners", (8, 20))],
+        cases=0),
+    "SRP": dict(
+        networks=[("Peer educators", 40, {"peer_educator": 40}, 0, None, 1.0, 0.6)],
+        referrals=(50, 20), referrers={"peer_educator": 1},
+        trainings=[("network_training", 1, "peer educators", (8, 20))],
+        cases=0),
+    "CPN": dict(
+        networks=[("Community-Based Protection Network", 160, {"group_leader": 8}, 8, None, 0.6, 0.3),
+                  ("Gatekeepers", 45, {"gatekeeper": 45}, 0, {"police": 3, "local_authority": 3, "health": 1},
+                   0.8, 0)],
+        referrals=(140, 45), referrers={"community_network": 5, "gatekeeper": 2},
+        trainings=[("network_training", 1.5, "community network members", (15, 40)),
+                   ("police_training", 0.7, "police", (15, 40))],
+        cases=150),
+}
+NETWORK_FILES: dict[str, dict[str, list]] = {
+    "KWCD": {
+        "KWCD_networks_2023-2025.xlsx": [
+            ("network_members", dict(sheet="សមាជិកបណ្តាញ", header="km", labels="km", dates="text", numbering=True,
+                                     title="KWCD – សមាជិកបណ្តាញ (Network members)", total="សរុប")),
+            ("services", dict(sheet="Network referrals", header="bi", labels="mixed", dates="text")),
+            ("activities", dict(sheet="Trainings", header="en", labels="en", dates="mixed")),
+            ("targets", dict(sheet="Targets", header="en", dates="real"))]},
+    "SRP": {
+        "SRP_peer_educators.xlsx": [
+            ("network_members", dict(sheet="Peer educators", header="en_units", labels="en", dates="mixed")),
+            ("services", dict(sheet="Referrals by peers", header="en", labels="en", dates="text")),
+            ("activities", dict(sheet="Trainings", header="en", labels="en", dates="text"))]},
+    "CPN": {
+        "CPN_cbpn_and_justice_2023-2025.xlsx": [
+            ("network_members", dict(sheet="CBPN", header="bi", labels="km", dates="serial", bools="tick",
+                                     title="Community-Based Protection Network (CBPN) members")),
+            ("cases", dict(sheet="ករណី", header="bi", labels="mixed", dates="mixed", total="សរុប",
+                           title="CPN – ករណីផ្លូវច្បាប់ (justice cases)", note="Case codes only: no names.")),
+            ("services", dict(sheet="សេវា", header="km", labels="km", dates="text")),
+            ("activities", dict(sheet="Trainings", header="bi", labels="mixed", dates="text")),
+            ("targets", dict(sheet="គោលដៅ", header="km", dates="text"))]},
+}
+CASE_TYPES_SEEN = {"sex_trafficking": 5, "labour_trafficking": 3, "violence_against_women": 3,
+                   "child_sexual_exploitation": 1, "other": 0.5}
+CASE_REFERRERS = {"community_network": 4, "gatekeeper": 2, "police": 2, "hotline": 1, "self": 1, "other": 0.3}
+# Two thirds of survivors recruited by someone they knew (of the relations known).
+RELATIONS = {"relative": 4, "friend": 4, "partner": 2, "broker": 3, "employer": 1, "other": 0.5, "stranger": 7,
+             "unknown": 2}
 EXITS = {"alternative_employment": 5, "own_business": 2, "studying": 1, "not_working": 2}
 FURTHER = {("Sewing", "vocational"): 4, ("Beauty", "vocational"): 3, ("Cooking", "vocational"): 2,
            ("Computer", "vocational"): 1, ("Hotel apprenticeship", "apprenticeship"): 1,
@@ -143,6 +201,8 @@ RATE_TARGETS = {"graduation_rate": 80, "vocational_progression": 25, "job_exit_r
                 "referral_completion_rate": 85}
 # Bad rows, about 1% of each data sheet: (what is wrong, column). Each is an extra row.
 BAD = {"participants": [("missing", "participant_id"), ("date", "intake_date"), ("category", "work_setting")],
+       "network_members": [("category", "role"), ("date", "joined_date"), ("missing", "member_id")],
+       "cases": [("category", "case_type"), ("date", "reported_date"), ("missing", "case_id")],
        "enrollments": [("unregistered", "participant_id"), ("date", "start_date"), ("category", "status")],
        "followups": [("unregistered", "participant_id"), ("date", "followup_date"),
                      ("category", "employment_status")],
@@ -150,8 +210,9 @@ BAD = {"participants": [("missing", "participant_id"), ("date", "intake_date"), 
        "savings": [("negative", "deposit"), ("missing", "member_id"), ("date", "period")],
        "activities": [("date", "activity_date"), ("category", "activity_type")]}
 UNKNOWN = {"work_setting": "Garment factory", "status": "Suspended", "employment_status": "Moved away",
-           "service_type": "Transport", "activity_type": "Football match"}
-TOTALLED = ("reached", "deposit", "amount", "monthly_income")   # the column a Total row sums
+           "service_type": "Transport", "activity_type": "Football match", "role": "Volunteer",
+           "case_type": "Land dispute"}
+TOTALLED = ("reached", "deposit", "amount", "monthly_income", "survivors")   # the column a Total row sums
 IMPOSSIBLE_DATES = ("30/02/2024", "31/04/2025", "29/02/2023", "31/06/2024")
 TYPOS = {"graduated": "Graduted", "dropped_out": "Droped out", "counselling": "Counseling",
          "karaoke": "Karoke", "massage": "Masage", "completed": "Completd", "night_outreach": "Night outrech",
@@ -299,6 +360,77 @@ def _simulate(code: str, cfg: dict, rng: random.Random) -> dict[str, list[dict]]
     A.sort(key=lambda r: r["activity_date"])
     return dict(participants=P, enrollments=E, followups=F, savings=V, activities=A, services=S,
                 targets=_targets(rng, P, A, cfg))
+
+
+def _simulate_networks(code: str, cfg: dict, P: list[dict], rng: random.Random) -> dict[str, list[dict]]:
+    """Canonical rows of an organization's networks (members, their referrals, trainings,
+    targets) and cases, from its participants `P`."""
+    sites = list(ORGS[code]["sites"])
+    registered = [p for p in P if p["intake_date"] < END - timedelta(days=60)]
+    N, S, A, C = [], [], [], []
+    for name, active, roles, n_groups, sectors, trained_p, registered_p in cfg["networks"]:
+        short = "".join(w[0] for w in name.split() if w[0].isupper())
+        ids = iter(rng.sample(registered, round(active * registered_p)))
+        plain = active - sum(roles.values())
+        people = [role for role, n in roles.items() for _ in range(n)] + ["member"] * plain
+        leavers = ["member" if plain else people[0]] * max(2, active // 20)   # left before the end
+        for k, role in enumerate(people + leavers):
+            joined = START + timedelta(days=rng.randrange((END - START).days - 90))
+            member = next(ids, None) if role in ("member", "peer_educator", "group_leader") else None
+            group = k % n_groups if n_groups else None
+            if role == "group_leader":
+                group = k
+            N.append(dict(member_id=member["participant_id"] if member else f"{ORGS[code]['prefix']}-{short}{k:03d}",
+                          network=name, group_id=f"{short}-{group + 1:02d}" if group is not None else None,
+                          site=sites[group % len(sites)] if group is not None else (member or {}).get(
+                              "site", rng.choice(sites)),
+                          role=role, sector=_pick(rng, sectors) if sectors else None, joined_date=joined,
+                          left_date=joined + timedelta(days=rng.randint(30, (END - joined).days - 1))
+                          if k >= len(people) else None,
+                          trained=role in ("peer_educator", "group_leader") or rng.random() < trained_p))
+    total, health = cfg["referrals"]
+    for k in range(total):
+        p = rng.choice(registered)
+        d = p["intake_date"] + timedelta(days=rng.randint(0, 300))
+        t = "health" if k < health else _pick(rng, {"counselling": 4, "legal": 2, "shelter": 1, "job_placement": 1})
+        S.append(dict(participant_id=p["participant_id"], service_date=min(d, END), service_type=t,
+                      provider=rng.choice(PROVIDERS[t]).format(org=code),
+                      status=_pick(rng, {"completed": 80, "declined": 8, "pending": 12}),
+                      referred_by=_pick(rng, cfg["referrers"])))
+    for m in _months(START, END, 1):
+        for atype, per_month, audience, reached in cfg["trainings"]:
+            for _ in range(sum(rng.random() < per_month / 3 for _ in range(3))):
+                A.append(dict(activity_date=m.replace(day=rng.randint(1, 28)), site=rng.choice(sites),
+                              activity_type=atype, audience=audience, sessions=rng.randint(1, 3),
+                              reached=rng.randint(*reached), new_contacts=0))
+    for k in range(cfg["cases"]):
+        reported = START + timedelta(days=rng.randrange((END - START).days))
+        rescued = reported + timedelta(days=rng.randint(0, 20)) if rng.random() < .8 else None
+        charged = reported + timedelta(days=rng.randint(20, 200)) if rng.random() < .75 else None
+        verdict_date = charged + timedelta(days=rng.randint(90, 420)) if charged and rng.random() < .85 else None
+        verdict = _pick(rng, {"convicted": 16, "acquitted": 2, "dismissed": 1}) if verdict_date else \
+            ("pending" if charged and rng.random() < .5 else None)
+        survivors = rng.choice((1, 1, 1, 2, 2, 3, 4))
+        C.append(dict(case_id=f"{ORGS[code]['prefix']}-C{k + 1:04d}", site=rng.choice(sites),
+                      case_type=_pick(rng, CASE_TYPES_SEEN), reported_date=reported,
+                      referred_by=_pick(rng, CASE_REFERRERS), survivors=survivors if rng.random() > .05 else None,
+                      minors=rng.randint(0, survivors) if rng.random() < .3 else 0,
+                      recruiter_relation=_pick(rng, RELATIONS) if rng.random() > .1 else None,
+                      rescue_date=rescued if rescued and rescued <= END else None,
+                      charged_date=charged if charged and charged <= END else None,
+                      verdict_date=verdict_date if verdict_date and verdict_date <= END else None,
+                      verdict=verdict if not verdict_date or verdict_date <= END else "pending",
+                      perpetrators_convicted=rng.choice((1, 1, 2, 3)) if verdict == "convicted" else None))
+    C.sort(key=lambda r: r["reported_date"])
+    span = dict(period_start=date(2025, 1, 1), period_end=date(2025, 12, 31), program=None, site=None)
+    targets = [dict(span, indicator="network_members", target=sum(n[1] for n in cfg["networks"])),
+               dict(span, indicator="network_referrals", target=round(total / 2.5, -1))]
+    if cfg["cases"]:
+        targets += [dict(span, indicator="cases_reported", target=60), dict(span, indicator="charge_rate", target="60%"),
+                    dict(span, indicator="perpetrators_convicted", target=40),
+                    dict(span, indicator="days_to_verdict", target=365)]
+    return dict(network_members=N, services=S, activities=sorted(A, key=lambda r: r["activity_date"]), cases=C,
+                targets=targets)
 
 
 def _targets(rng, P, A, cfg) -> list[dict]:
@@ -506,11 +638,15 @@ def write_demo_workbooks(folder: Path, seed: int = 7, years_later: int = 0) -> l
     folder.mkdir(parents=True, exist_ok=True)
     rng, paths = random.Random(seed), []
     for code, cfg in ORGS.items():
-        data = {table: [{k: _later(v, years_later) for k, v in row.items()} for row in rows]
-                for table, rows in _simulate(code, cfg, rng).items()}
-        for file_name, sheets in FILES[code].items():
-            path = folder / file_name
-            names = [s.get("sheet", t) for t, s in sheets if t in TABLES]
-            _write_workbook(path, [_build_sheet(code, cfg, t, s, data, rng, names) for t, s in sheets])
-            paths.append(path)
+        simulated = _simulate(code, cfg, rng)
+        networks_rng = random.Random(f"{seed}/{code}/networks")   # the files above stay as they were
+        networks = _simulate_networks(code, NETWORKS[code], simulated["participants"], networks_rng)
+        for files, tables, file_rng in ((FILES, simulated, rng), (NETWORK_FILES, networks, networks_rng)):
+            data = {table: [{k: _later(v, years_later) for k, v in row.items()} for row in rows]
+                    for table, rows in tables.items()}
+            for file_name, sheets in files[code].items():
+                path = folder / file_name
+                names = [s.get("sheet", t) for t, s in sheets if t in TABLES]
+                _write_workbook(path, [_build_sheet(code, cfg, t, s, data, file_rng, names) for t, s in sheets])
+                paths.append(path)
     return paths

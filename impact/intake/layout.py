@@ -22,7 +22,7 @@ HEADER_SEARCH_ROWS = 30
 _PHONE = re.compile(r"(\+?855|0)\d{7,9}")
 _LATIN_NAME = re.compile(r"[A-Z][a-z]+( [A-Z][a-z]+){1,3}")
 _NOTE_START = re.compile(r"^(note|notes|source|\*|ចំណាំ|កំណត់សម្គាល់)", re.I)
-_ID_COLUMNS = ("participant_id", "member_id", "group_id")
+_ID_COLUMNS = ("participant_id", "member_id", "group_id", "case_id")
 # Cheap first test before the full comparison, since every data row is checked.
 _TOTAL_PREFIXES = tuple({label[:2] for label in aliases.total_labels()})
 

@@ -23,7 +23,7 @@ from impact import config
 
 from impact.intake import isolated
 from impact.intake.cleaning import as_text, clean_column, is_blank, object_array, parser_for
-from impact.contract.frames import PARTICIPANT_KEY, typed
+from impact.contract.frames import typed
 from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
@@ -227,10 +227,11 @@ def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
             c = by_name.get(name)
             issue(k, layout.headers[c] if c is not None else name, raw[c][k] if c is not None else "", problem)
     bad.update(k for k, _, _ in invalid)
-    if table.name == "participants" and "participant_id" in by_name:
-        for k, first in _duplicate_ids(frame, bad):
-            issue(k, layout.headers[by_name["participant_id"]], frame.at[k, "participant_id"],
-                  f"participant_id already registered in this sheet at row {excel_rows[first]}")
+    key = table.unique_id
+    if key in by_name:
+        for k, first in _duplicate_ids(frame, bad, key):
+            issue(k, layout.headers[by_name[key]], frame.at[k, key],
+                  f"{key} already registered in this sheet at row {excel_rows[first]}")
             bad.add(k)
 
     keep = np.ones(len(data), dtype=bool)
@@ -285,15 +286,16 @@ def _to_usd(amounts: np.ndarray, currencies: np.ndarray | None, header_currency:
     return number.where(~khr, number / config.khr_per_usd())
 
 
-def _duplicate_ids(frame: pd.DataFrame, bad: set[int]) -> list[tuple[int, int]]:
-    """(row, first row) for a participant registered twice in one sheet: the first counts."""
-    ok = frame[PARTICIPANT_KEY].drop(index=list(bad))
+def _duplicate_ids(frame: pd.DataFrame, bad: set[int], key: str) -> list[tuple[int, int]]:
+    """(row, first row) for an id (a participant, a case) registered twice in one sheet: the
+    first counts."""
+    ok = frame[["organization", key]].drop(index=list(bad))
     repeated = ok.duplicated()
     if not repeated.any():   # the usual sheet: no lookup of first rows to build
         return []
-    first = ok[~repeated].reset_index().set_index(PARTICIPANT_KEY)["index"]
+    first = ok[~repeated].reset_index().set_index(["organization", key])["index"]
     dupes = ok[repeated]
-    return [(k, int(first[(o, p)])) for k, o, p in zip(dupes.index, dupes["organization"], dupes["participant_id"])]
+    return [(k, int(first[(o, p)])) for k, o, p in zip(dupes.index, dupes["organization"], dupes[key])]
 
 
 def _check_references(result: LoadResult, known: set[tuple[str, str]]) -> None:

@@ -28,6 +28,10 @@ GENERAL = [   # (topic, English, Khmer)
      "ទឹកប្រាក់គិតជាដុល្លារ (USD) លើកលែងតែមានសញ្ញា ៛ ឬជួរឈររូបិយប័ណ្ណសរសេរថា KHR។"),
     ("Privacy", "Never write names, phone numbers or other personal details: use codes such as PW-0042.",
      "កុំសរសេរឈ្មោះ លេខទូរស័ព្ទ ឬព័ត៌មានផ្ទាល់ខ្លួនផ្សេងទៀត។ សូមប្រើលេខកូដ ដូចជា PW-0042។"),
+    ("Cases", "The cases sheet holds case codes, dates and counts only: never a survivor's or a suspect's name, "
+              "and no notes about what happened.",
+     "សន្លឹកករណីមានតែលេខកូដករណី កាលបរិច្ឆេទ និងចំនួនប៉ុណ្ណោះ៖ កុំសរសេរឈ្មោះជនរងគ្រោះ ឬជនសង្ស័យ "
+     "ហើយកុំសរសេរកំណត់សម្គាល់អំពីអ្វីដែលបានកើតឡើង។"),
     ("Headers", "Point at a header to read what it means, whether it is required and the allowed values; "
                 "use the drop-down lists.",
      "ដាក់កណ្តុរលើក្បាលជួរឈរ ដើម្បីមើលអត្ថន័យ ថាតើត្រូវបំពេញជាចាំបាច់ និងតម្លៃដែលអាចប្រើបាន។ សូមប្រើបញ្ជីជម្រើស។"),
@@ -40,6 +44,8 @@ KHMER_DESCRIPTIONS = {
     "activities": "មួយជួរសម្រាប់សកម្មភាពចុះមូលដ្ឋាន ឬផ្សព្វផ្សាយមួយ",
     "services": "មួយជួរសម្រាប់ការបញ្ជូន ឬជំនួយមួយដល់អ្នកចូលរួម",
     "targets": "គោលដៅដែលកម្មវិធីបានសន្យាជាមួយម្ចាស់ជំនួយ",
+    "network_members": "មួយជួរសម្រាប់សមាជិកម្នាក់នៃបណ្តាញសហគមន៍ បណ្តាញមិត្តអប់រំមិត្ត ឬបណ្តាញអ្នកពាក់ព័ន្ធ",
+    "cases": "មួយជួរសម្រាប់ករណីជួញដូរ ការកេងប្រវ័ញ្ច ឬអំពើហិង្សាមួយ ដែលកម្មវិធីគាំទ្រតាមប្រព័ន្ធយុត្តិធម៌",
 }
 KIND_NOTES = {DATE: "Date: dd/mm/yyyy", AMOUNT: "Amount: USD unless marked ៛ / KHR",
               INTEGER: "Whole number", NUMBER: "Number (a rate in percent, or a count)",

@@ -19,6 +19,7 @@ class Kind(StrEnum):
     COUNT = "count"     # a sum; no denominator
     RATE = "rate"       # numerator / denominator, with a Wilson interval
     AMOUNT = "amount"   # money per unit: numerator (USD) / denominator (a count of units)
+    MEDIAN = "median"   # the median of the numerator (days) over the units the denominator counts
 
 
 class Timing(StrEnum):
@@ -136,6 +137,53 @@ CATALOG: tuple[Metric, ...] = (
            "How many women were newly connected to the programs?", "តើស្ត្រីប៉ុន្មាននាក់ទើបតែភ្ជាប់ទំនាក់ទំនងជាមួយកម្មវិធី?",
            "Sum of new contacts over activities dated in the period (blank counts as 0).",
            Kind.COUNT, Timing.FLOW, "activities", "new_contacts"),
+    Metric("network_members", "Network members", "សមាជិកបណ្តាញ",
+           "How many people are active in the networks?", "តើមានមនុស្សប៉ុន្មាននាក់សកម្មក្នុងបណ្តាញ?",
+           "Members of community, peer-educator and gatekeeper networks who joined by the period's end "
+           "and had not left before it, each counted once per network (by role: members, group leaders, "
+           "peer educators, gatekeepers).",
+           Kind.COUNT, Timing.STOCK, "network_members", ROWS),
+    Metric("network_groups", "Network groups", "ក្រុមបណ្តាញ",
+           "How many network groups are active?", "តើមានក្រុមបណ្តាញប៉ុន្មានកំពុងសកម្ម?",
+           "Distinct network groups (organization, network, group) with at least one member active at the "
+           "period's end.",
+           Kind.COUNT, Timing.STOCK, "network_groups", ROWS, unit="groups"),
+    Metric("network_referrals", "Referrals by the networks", "ការបញ្ជូនដោយបណ្តាញ",
+           "How many women did the networks refer to services?", "តើបណ្តាញបានបញ្ជូនស្ត្រីប៉ុន្មាននាក់ទៅសេវា?",
+           "Services dated in the period that a community network, a peer educator or a gatekeeper referred "
+           "(referred_by).",
+           Kind.COUNT, Timing.FLOW, "services",
+           "referred_by in ['community_network', 'peer_educator', 'gatekeeper']", unit="referrals"),
+    Metric("cases_reported", "Cases reported", "ករណីដែលបានរាយការណ៍",
+           "How many cases were reported?", "តើមានករណីប៉ុន្មានត្រូវបានរាយការណ៍?",
+           "Cases of trafficking, exploitation or violence first reported to the program or the police in "
+           "the period.",
+           Kind.COUNT, Timing.FLOW, "cases_reported", ROWS, unit="cases"),
+    Metric("survivors_rescued", "Survivors rescued", "ជនរងគ្រោះដែលបានជួយសង្គ្រោះ",
+           "How many survivors were brought to safety?", "តើជនរងគ្រោះប៉ុន្មាននាក់ត្រូវបាននាំទៅកន្លែងសុវត្ថិភាព?",
+           "Survivors of the cases whose rescue is dated in the period (a case without a number counts one).",
+           Kind.COUNT, Timing.FLOW, "rescues", "survivors"),
+    Metric("charge_rate", "Cases charged", "ករណីដែលបានចោទប្រកាន់",
+           "How many reported cases led to a charge?", "តើករណីដែលបានរាយការណ៍ប៉ុន្មាន បាននាំទៅដល់ការចោទប្រកាន់?",
+           "Cases reported in the period in which a suspect was charged by the period's end, out of the "
+           "cases reported in the period.",
+           Kind.RATE, Timing.FLOW, "cases_reported", "charged", ROWS, unit="cases"),
+    Metric("perpetrators_convicted", "Perpetrators convicted", "ជនល្មើសដែលត្រូវផ្តន្ទាទោស",
+           "How many traffickers and abusers were convicted?", "តើជនជួញដូរ និងជនល្មើសប៉ុន្មាននាក់ត្រូវបានផ្តន្ទាទោស?",
+           "People convicted in the cases with a conviction dated in the period (a conviction that does not "
+           "say how many counts one).",
+           Kind.COUNT, Timing.FLOW, "verdicts", "convictions"),
+    Metric("known_recruiter_rate", "Recruited by someone known", "ត្រូវបានជ្រើសរើសដោយអ្នកស្គាល់គ្នា",
+           "How many survivors were recruited by someone they knew?",
+           "តើជនរងគ្រោះប៉ុន្មាននាក់ត្រូវបានជ្រើសរើសដោយអ្នកដែលពួកគេស្គាល់?",
+           "Cases reported in the period whose recruiter was a relative, friend, partner, employer, broker "
+           "or other known person, out of those whose recruiter's relation is known (stranger included).",
+           Kind.RATE, Timing.FLOW, "cases_reported", "recruiter_known", "relation_known", unit="cases"),
+    Metric("days_to_verdict", "Days from report to verdict", "ចំនួនថ្ងៃពីការរាយការណ៍ដល់សាលក្រម",
+           "How long does justice take?", "តើយុត្តិធម៌ត្រូវការពេលប៉ុន្មាន?",
+           "Median days from a case's report to its verdict (convicted, acquitted or dismissed), over the "
+           "verdicts dated in the period. The time-to-verdict curve also counts the cases still waiting.",
+           Kind.MEDIAN, Timing.FLOW, "verdicts", "days", ROWS, unit="days", higher_is_better=False),
 )
 
 METRICS: dict[str, Metric] = {m.key: m for m in CATALOG}

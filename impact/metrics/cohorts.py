@@ -11,15 +11,14 @@ at-risk women and known follow-ups, as the metric definitions do.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from impact.metrics.engine import Selection, bounds, filtered
 from impact.metrics.facts import in_period, participant_status
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS
+from impact.metrics.survival import kaplan_meier
 
 COHORT_KEYS = ("cohort_exit_share", "cohort_lost_to_followup", "cohort_not_yet_due")
 COHORT_BY = ("intake_quarter", "milestone")
@@ -86,26 +85,6 @@ def time_to_exit(prepared, selection: Selection = Selection(),
     exited = women["first_exit"].notna().to_numpy()
     until = women["first_exit"].where(exited, women["last_known"])
     days = np.clip((until - women["intake_date"]).dt.days.to_numpy(dtype=float), 0, None)
-    summary = {"n": len(days), "exits": int(exited.sum()), "censored": int((~exited).sum()),
-               "median_days": None, "median_ci_low": None, "median_ci_high": None}
-    columns = ["days", "share_still_in", "ci_low", "ci_high", "at_risk"]
-    if not len(days):
-        return pd.DataFrame(columns=columns, dtype=float), summary
-
-    sf = stats.ecdf(stats.CensoredData(uncensored=days[exited], right=days[~exited])).sf
-    with warnings.catch_warnings():   # undefined (NaN) where the curve is at 1 or 0: filled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ci = sf.confidence_interval(0.95, method="log-log")
-    times = np.r_[0.0, sf.quantiles] if sf.quantiles[0] > 0 else sf.quantiles
-    share = sf.evaluate(times)
-    low = np.where(np.isnan(ci.low.evaluate(times)), share, ci.low.evaluate(times))
-    high = np.where(np.isnan(ci.high.evaluate(times)), share, ci.high.evaluate(times))
-    curve = pd.DataFrame({"days": times.astype(np.int64), "share_still_in": share, "ci_low": low, "ci_high": high,
-                          "at_risk": len(days) - np.searchsorted(np.sort(days), times, side="left")})
-
-    def first_day(values: np.ndarray) -> int | None:
-        reached = np.flatnonzero(values <= 0.5 + 1e-12)
-        return int(times[reached[0]]) if len(reached) else None
-
-    summary.update(median_days=first_day(share), median_ci_low=first_day(low), median_ci_high=first_day(high))
-    return curve, summary
+    curve, summary = kaplan_meier(days, exited)
+    summary["exits"] = summary.pop("events")
+    return curve.rename(columns={"share": "share_still_in"}), summary

@@ -23,7 +23,8 @@ from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
 DIMENSIONS = PARTICIPANT_DIMENSIONS + ("course", "course_type", "group_type", "latest_status", "intake_quarter",
-                                       "milestone")
+                                       "milestone", "activity_type", "service_type", "referred_by", "network", "role",
+                                       "training", "case_type", "recruiter_relation")
 TIME_GRAINS = {"month": "MS", "quarter": "QS", "year": "YS"}
 METRIC_COLUMNS = ["metric", "kind", "numerator", "denominator", "value", "ci_low", "ci_high", "note"]
 RESULT_COLUMNS = METRIC_COLUMNS[:2] + ["period_start", "period_end"] + METRIC_COLUMNS[2:]
@@ -92,6 +93,13 @@ def dimension_values(prepared: Prepared, dimension: str) -> list[str]:
     return sorted({str(v) for frame in frames if dimension in frame.columns for v in frame[dimension].dropna().unique()})
 
 
+def filters_left_out(selection: Selection, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """The selection's filters that some of these metrics cannot take (a program filter on
+    network members: a network belongs to an organization and a site, not to a program)."""
+    dimensions = set.intersection(*(set(FACTS[metric(k).fact].dimensions) for k in keys))
+    return tuple(sorted(set(selection.filters) - dimensions))
+
+
 def latest_record(prepared: Prepared, fact: str | None = None, filters: dict[str, tuple[str, ...]] | None = None,
                   until: dt.date | None = None) -> pd.Timestamp | None:
     """The latest date of a fact's records (of any fact's, without one) within filters
@@ -152,8 +160,8 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
                 continue
             unfilterable = sorted(set(selection.filters) - set(fact.dimensions))
             if unfilterable:
-                parts.append(_rows(m, {}, period_start, period_end, np.array([np.nan]), np.array([np.nan]),
-                                   note=CANNOT_FILTER + ", ".join(unfilterable)))
+                parts.append(_rows(m, {d: np.array([None], dtype=object) for d in dims}, period_start, period_end,
+                                   np.array([np.nan]), np.array([np.nan]), note=CANNOT_FILTER + ", ".join(unfilterable)))
                 continue
             if m.fact not in facts:
                 facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
@@ -228,6 +236,8 @@ def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...
 def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
          period_start, period_end) -> dict[str, np.ndarray]:
     num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+    if m.kind == Kind.MEDIAN:
+        return _median(prepared, m, fact, dims, period_start, period_end, num, den)
     record_keys = fact["record_key"].to_numpy(dtype=np.int64)
     # A row contributes to a cell's numerator (denominator) when it counts there: not 0, not NaN.
     sums = {"numerator": num, "denominator": den,
@@ -250,6 +260,26 @@ def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
         return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high),
                      cell_keys=cell_keys)
     return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den), cell_keys=cell_keys)
+
+
+def _median(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str], period_start, period_end,
+            num: np.ndarray, den: np.ndarray) -> dict[str, np.ndarray]:
+    """A median metric's rows: the median of the numerator over the units the denominator
+    counts, per group, with that count as the denominator. A median is no sum: the numerator
+    column stays empty."""
+    table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims}, index=None if dims else range(len(fact)))
+    table["value"], table["denominator"] = num, den
+    table = table[den > 0]
+    if dims:
+        table = table.groupby(dims, observed=True, dropna=False, sort=True) \
+            .agg(value=("value", "median"), denominator=("denominator", "sum")).reset_index()
+        groups = {d: table[d].astype(object).to_numpy() for d in dims}
+        value, den = table["value"].to_numpy(dtype=float), table["denominator"].to_numpy(dtype=float)
+    else:
+        groups = {}
+        value = np.array([np.median(table["value"]) if len(table) else np.nan])
+        den = np.array([table["denominator"].sum()], dtype=float)
+    return _rows(m, groups, period_start, period_end, np.full(len(den), np.nan), den, value=value)
 
 
 def _rows(m: Metric, groups: dict[str, np.ndarray], period_start, period_end, num: np.ndarray, den: np.ndarray,

@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
+from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, TRAINING, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
+    CASE_TYPES,
     COURSE_TYPES,
     EMPLOYMENT_STATUSES,
     ENROLLMENT_STATUSES,
+    NETWORK_ROLES,
+    RECRUITER_RELATIONS,
+    REFERRED_BY,
     SERVICE_STATUSES,
     SERVICE_TYPES,
 )
@@ -36,7 +40,15 @@ KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
 MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
-ACTIVITY_DIMENSIONS = ("organization", "site")
+# (Their audience is free text: a staff breakdown, never a dimension a donor's table takes.)
+ACTIVITY_DIMENSIONS = ("organization", "site", "activity_type")
+# Network members and cases belong to their own organization and site too (a member need
+# not be a registered participant; a case is not one woman).
+NETWORK_DIMENSIONS = ("organization", "site", "network", "role")
+CASE_DIMENSIONS = ("organization", "site", "case_type", "referred_by")
+SERVICE_DIMENSIONS = PARTICIPANT_DIMENSIONS + ("service_type", "referred_by")
+# Verdicts that close a case; a pending one does not.
+FINAL_VERDICTS = ("convicted", "acquitted", "dismissed")
 
 
 def in_period(dates: pd.Series, start, end) -> np.ndarray:
@@ -214,6 +226,64 @@ def activities(p: Prepared, start, end) -> pd.DataFrame:
     return p.activities[in_period(p.activities["activity_date"], start, end)]
 
 
+def _with_keys(fact: str) -> list[str]:
+    """A fact's declared columns and the records' keys (for the cell-key noise of donors' cells)."""
+    return [*FACTS[fact].columns, "record_key"]
+
+
+def _active_members(p: Prepared, end) -> pd.DataFrame:
+    """Member rows active at `end`: joined by then and not left before it."""
+    n = p.network_members
+    return n[((n["joined_date"] <= end) & ~(n["left_date"] < end)).to_numpy()]
+
+
+def network_members(p: Prepared, start, end) -> pd.DataFrame:
+    """Members active at the period's end, once per (organization, network, member_id) however
+    many rows she has."""
+    members = _active_members(p, end).drop_duplicates(["organization", "network", "member_id"], keep="last")
+    return members[_with_keys("network_members")]
+
+
+def network_groups(p: Prepared, start, end) -> pd.DataFrame:
+    """Network groups (organization, network, group_id) with a member active at the period's
+    end, at the site of the first of them."""
+    members = _active_members(p, end)
+    members = members[members["group_id"].notna().to_numpy()]
+    return members.drop_duplicates(["organization", "network", "group_id"])[_with_keys("network_groups")]
+
+
+def cases_reported(p: Prepared, start, end) -> pd.DataFrame:
+    """Cases reported in the period, and how far each went by the period's end: survivors
+    rescued, a suspect charged, a verdict, a conviction; and whether the recruiter's relation
+    to the survivors is known, and known to them."""
+    c = p.cases[in_period(p.cases["reported_date"], start, end)]
+    by_end = {name: in_period(c[f"{name}_date"], None, end) for name in ("rescue", "charged", "verdict")}
+    final = by_end["verdict"] & c["verdict"].isin(FINAL_VERDICTS).to_numpy()
+    relation = c["recruiter_relation"].astype(object)
+    known = relation.isin([r for r in RECRUITER_RELATIONS if r != "unknown"]).to_numpy()
+    return c.assign(rescued=by_end["rescue"], charged=by_end["charged"], verdict_reached=final,
+                    convicted=final & (c["verdict"] == "convicted").to_numpy(),
+                    relation_known=known, recruiter_known=known & (relation != "stranger").to_numpy()
+                    )[_with_keys("cases_reported")]
+
+
+def rescues(p: Prepared, start, end) -> pd.DataFrame:
+    """Cases whose survivors were rescued in the period."""
+    return p.cases[in_period(p.cases["rescue_date"], start, end)][_with_keys("rescues")]
+
+
+def verdicts(p: Prepared, start, end) -> pd.DataFrame:
+    """Final verdicts (convicted, acquitted, dismissed) dated in the period, with the days from
+    report to verdict and the people convicted (at least one for a conviction that does not
+    say how many)."""
+    c = p.cases
+    c = c[in_period(c["verdict_date"], start, end) & c["verdict"].isin(FINAL_VERDICTS).to_numpy()]
+    convicted = (c["verdict"] == "convicted").to_numpy()
+    return c.assign(days=(c["verdict_date"] - c["reported_date"]).dt.days.astype(float),
+                    convictions=np.where(convicted, c["perpetrators_convicted"].fillna(1), 0.0)
+                    )[_with_keys("verdicts")]
+
+
 @dataclass(frozen=True)
 class Fact:
     """A fact as data: how to build it for a period, the dimensions it can be filtered and
@@ -248,9 +318,25 @@ FACTS: dict[str, Fact] = {
                               {"outcome": MILESTONE_OUTCOMES}),
     "savers": Fact(savers, PARTICIPANT_DIMENSIONS + ("group_type",), ("pidx", "organization", "net", "group_type"),
                    ("savings", "period")),
-    "services": Fact(services, PARTICIPANT_DIMENSIONS, ("pidx", "service_date", "service_type", "status", "amount"),
-                     ("services", "service_date"), {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES}),
+    "services": Fact(services, SERVICE_DIMENSIONS,
+                     ("pidx", "service_date", "service_type", "status", "amount", "referred_by"),
+                     ("services", "service_date"),
+                     {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES, "referred_by": REFERRED_BY}),
     "activities": Fact(activities, ACTIVITY_DIMENSIONS,
-                       ("organization", "site", "activity_type", "activity_date", "reached", "new_contacts"),
+                       ("organization", "site", "activity_type", "audience", "activity_date", "reached",
+                        "new_contacts"),
                        ("activities", "activity_date"), {"activity_type": ACTIVITY_TYPES}),
+    "network_members": Fact(network_members, NETWORK_DIMENSIONS + ("training",),
+                            ("organization", "site", "network", "role", "sector", "trained", "training", "pidx"),
+                            ("network_members", "joined_date"), {"role": NETWORK_ROLES, "training": TRAINING}),
+    "network_groups": Fact(network_groups, ("organization", "site", "network"),
+                           ("organization", "site", "network", "group_id"), ("network_members", "joined_date")),
+    "cases_reported": Fact(cases_reported, CASE_DIMENSIONS + ("recruiter_relation",),
+                           ("organization", "site", "case_type", "referred_by", "recruiter_relation", "rescued",
+                            "charged", "verdict_reached", "convicted", "relation_known", "recruiter_known"),
+                           ("cases", "reported_date"), {"case_type": CASE_TYPES, "referred_by": REFERRED_BY}),
+    "rescues": Fact(rescues, CASE_DIMENSIONS, ("organization", "site", "case_type", "survivors", "minors"),
+                    ("cases", "rescue_date"), {"case_type": CASE_TYPES}),
+    "verdicts": Fact(verdicts, CASE_DIMENSIONS, ("organization", "site", "case_type", "days", "convictions"),
+                     ("cases", "verdict_date"), {"case_type": CASE_TYPES}),
 }

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from impact.contract.frames import merge_participants
+from impact.contract.frames import merge_participants, typed
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
 
 NOT_RECORDED = "not recorded"
 AGE_BANDS = ("under 18", "18-24", "25-34", "35+")
+TRAINING = ("trained", "not_trained")
 # Attributes of a participant that filter and break down every participant-based metric.
 PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "age_band", "work_setting", "referral_source")
 
@@ -33,12 +34,15 @@ class Prepared:
                                  # organization is the ledger's own (members need not be registered)
     activities: pd.DataFrame
     targets: pd.DataFrame
+    network_members: pd.DataFrame   # pidx where the member is a registered participant, else -1
+    cases: pd.DataFrame             # counts with their defaults: survivors 1, minors and convictions 0
 
     @property
     def first_date(self) -> pd.Timestamp | None:
         """The earliest date in the data: where "all time" starts."""
         dates = [self.participants["intake_date"].min(), self.activities["activity_date"].min(),
-                 self.savings["period"].min(), self.services["service_date"].min()]
+                 self.savings["period"].min(), self.services["service_date"].min(),
+                 self.network_members["joined_date"].min(), self.cases["reported_date"].min()]
         dates = [d for d in dates if pd.notna(d)]
         return min(dates) if dates else None
 
@@ -110,7 +114,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     services = pd.DataFrame({
         "pidx": _pidx(s, index), "service_date": pd.to_datetime(s["service_date"]),
         "service_type": s["service_type"].astype("category"), "status": s["status"].astype("category"),
-        "amount": s["amount"].astype(float), "record_key": _keys(s),
+        "amount": s["amount"].astype(float), "referred_by": _category(s["referred_by"]), "record_key": _keys(s),
     })
 
     v = tables["savings"]
@@ -129,9 +133,39 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     a = tables["activities"]
     activities = pd.DataFrame({
         "organization": _category(a["organization"]), "site": _category(a["site"]),
-        "activity_type": a["activity_type"].astype("category"), "activity_date": pd.to_datetime(a["activity_date"]),
+        "activity_type": a["activity_type"].astype("category"), "audience": _category(a["audience"]),
+        "activity_date": pd.to_datetime(a["activity_date"]),
         "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
         "record_key": _keys(a),
     })
+    n = _table(tables, "network_members")
+    network_members = pd.DataFrame({
+        "organization": _category(n["organization"]), "member_id": n["member_id"].astype(object),
+        "pidx": _pidx(n, index, pid="member_id"), "network": _category(n["network"]),
+        "group_id": n["group_id"].astype(object), "site": _category(n["site"]), "role": _category(n["role"]),
+        "sector": _category(n["sector"]), "joined_date": pd.to_datetime(n["joined_date"]),
+        "left_date": pd.to_datetime(n["left_date"]),
+        "trained": n["trained"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
+        "record_key": _keys(n),
+    })
+    # The same as a dimension, so the trained share is a breakdown the engine (and disclosure) takes.
+    network_members["training"] = pd.Categorical(np.where(network_members["trained"], "trained", "not_trained"),
+                                                 categories=TRAINING)
+
+    c = _table(tables, "cases")
+    cases = pd.DataFrame({
+        "organization": _category(c["organization"]), "site": _category(c["site"]),
+        "case_type": _category(c["case_type"]), "referred_by": _category(c["referred_by"]),
+        "recruiter_relation": _category(c["recruiter_relation"]), "verdict": _category(c["verdict"]),
+        **{d: pd.to_datetime(c[d]) for d in ("reported_date", "rescue_date", "charged_date", "verdict_date")},
+        "survivors": c["survivors"].astype(float).fillna(1), "minors": c["minors"].astype(float).fillna(0),
+        "perpetrators_convicted": c["perpetrators_convicted"].astype(float), "record_key": _keys(c),
+    })
     return Prepared(participants, enrollments, followups, services, savings, activities,
-                    tables["targets"].reset_index(drop=True))
+                    tables["targets"].reset_index(drop=True), network_members, cases)
+
+
+def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """A clean table, empty with its columns when the tables given lack it (tables of an
+    earlier contract, a test's few tables)."""
+    return tables[name] if name in tables else typed(pd.DataFrame(), name)

@@ -52,7 +52,8 @@ def elapsed_share(start: pd.Series, end: pd.Series, today: pd.Timestamp) -> np.n
 def _labels(prepared) -> dict[str, dict[str, str]]:
     """Known program and site labels by their lower-cased, space-trimmed spelling, so a target
     written `phnom penh ` still finds Phnom Penh."""
-    sites = list(prepared.participants["site"].cat.categories) + list(prepared.activities["site"].cat.categories)
+    sites = [site for frame in (prepared.participants, prepared.activities, prepared.network_members, prepared.cases)
+             for site in frame["site"].cat.categories]
     return {"program": {str(v).strip().lower(): v for v in prepared.participants["program"].cat.categories},
             "site": {str(v).strip().lower(): v for v in sites}}
 
@@ -107,7 +108,7 @@ def target_progress(prepared, targets: pd.DataFrame | None = None, today: dt.dat
     out.loc[known & (out["period_start"] > today), "note"] = "period has not started"
 
     out["expected_share"] = elapsed_share(out["period_start"], out["period_end"], today)
-    accumulates = meta.map(lambda m: bool(m) and m.timing == Timing.FLOW and m.kind != Kind.RATE).to_numpy(dtype=bool)
+    accumulates = meta.map(lambda m: bool(m) and m.timing == Timing.FLOW and m.kind == Kind.COUNT).to_numpy(dtype=bool)
     out["expected"] = np.where(accumulates, out["target"] * out["expected_share"], out["target"])
     out["percent_achieved"] = ratio(out["actual"], out["target"])
     out["status"] = _status(out, meta, kind, today)

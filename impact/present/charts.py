@@ -345,24 +345,73 @@ def cohorts(cells: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
     return fig
 
 
-def survival(curve: pd.DataFrame, summary: dict, title: str, lang: str = "en") -> go.Figure:
-    """A Kaplan–Meier curve (`impact.metrics.cohorts.time_to_exit`): the share still in entertainment
-    work by days since intake, as steps with their 95% band, and the median marked."""
+def survival(curve: pd.DataFrame, summary: dict, title: str, lang: str = "en", share: str = "share_still_in",
+             at_risk: str = "still_followed", days_since: str = "days_since_intake") -> go.Figure:
+    """A Kaplan–Meier curve (`impact.metrics.cohorts.time_to_exit`: the share still in entertainment
+    work by days since intake; `impact.metrics.justice.time_to_verdict`: the share of cases still
+    waiting by days since the report, with `share`, `at_risk` and `days_since` naming the curve's
+    column and its words), as steps with their 95% band, and the median marked."""
+    curve = curve.rename(columns={share: "share_still_in"})
     fig = go.Figure()
     step = {"shape": "hv", "width": 0}
     fig.add_scatter(x=curve["days"], y=curve["ci_high"], line=step, hoverinfo="skip", showlegend=False)
     fig.add_scatter(x=curve["days"], y=curve["ci_low"], line=step, fill="tonexty", fillcolor="rgba(15, 110, 110, 0.18)",
                     hoverinfo="skip", showlegend=False)
     fig.add_scatter(x=curve["days"], y=curve["share_still_in"], line={"shape": "hv", "color": PALETTE[0]},
-                    name=text("share_still_in", lang), showlegend=False, hoverinfo="text",
-                    hovertext=[f"<b>{r.days:,.0f} {text('days', lang)}</b><br>{text('share_still_in', lang)}: "
+                    name=text(share, lang), showlegend=False, hoverinfo="text",
+                    hovertext=[f"<b>{r.days:,.0f} {text('days', lang)}</b><br>{text(share, lang)}: "
                                f"{formatting.percent(r.share_still_in)} "
                                f"(95% CI {formatting.interval(r.ci_low, r.ci_high)})<br>"
-                               f"{text('still_followed', lang)}: {r.at_risk:,.0f}" for r in curve.itertuples()])
+                               f"{text(at_risk, lang)}: {r.at_risk:,.0f}" for r in curve.itertuples()])
     fig.add_hline(y=0.5, line={"dash": "dot", "color": PALETTE[2], "width": 1})
     if summary.get("median_days") is not None:
         fig.add_vline(x=summary["median_days"], line={"dash": "dash", "color": PALETTE[1], "width": 1},
                       annotation_text=f"{text('median', lang)}: {summary['median_days']:,} {text('days', lang)}")
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text("share_still_in", lang))
-    fig.update_xaxes(title=text("days_since_intake", lang))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text(share, lang))
+    fig.update_xaxes(title=text(days_since, lang))
+    return _layout(fig, title)
+
+
+def _shown_count(row) -> float:
+    """The count a row of case pathway or life table stands for: a count's value, a rate's
+    numerator (NaN where withheld)."""
+    return row["value"] if row["kind"] == Kind.COUNT else row["numerator"]
+
+
+def case_pathway(steps: pd.DataFrame, title: str, lang: str = "en") -> go.Figure:
+    """The justice pathway (`impact.metrics.justice.case_pathway`, exact or protected) as a
+    funnel of cases: each step's count and its share of the cases reported; a withheld step
+    shows why instead of a number."""
+    counts = [_shown_count(r) for _, r in steps.iterrows()]
+    shown = []
+    for (_, r), n in zip(steps.iterrows(), counts):
+        if n != n:
+            shown.append(r.get("display") or text("no_data", lang))
+        else:
+            share = "" if r["kind"] == Kind.COUNT else f" ({formatting.percent(r['value'])} {text('of_reported', lang)})"
+            shown.append(formatting.count(n) + share)
+    labels = [formatting.category("step", step, lang) for step in steps["step"]]
+    fig = go.Figure(go.Funnel(y=labels, x=[0 if n != n else n for n in counts], text=shown, textinfo="text",
+                              hoverinfo="text", hovertext=[f"<b>{a}</b><br>{b}" for a, b in zip(labels, shown)],
+                              marker={"color": PALETTE[0]}))
+    return _layout(fig, title)
+
+
+def life_table(table: pd.DataFrame, waiting: list[float], title: str, lang: str = "en") -> go.Figure:
+    """A life table of time to verdict (`impact.metrics.justice.verdict_life_table`, as a donor
+    sees it): the share of cases still waiting after each interval, drawn from the protected
+    counts (`waiting`: `justice.waiting_after`), with the counts on hover; a withheld interval
+    ends the line."""
+    hover = []
+    for (_, r), share in zip(table.iterrows(), waiting):
+        counts = (f"{text('still_waiting', lang)}: {formatting.count(r['denominator'])}<br>"
+                  f"{formatting.category('step', 'verdict', lang)}: {formatting.count(r['numerator'])}")
+        hover.append(f"<b>{r['interval']} {text('days', lang)}</b><br>"
+                     + (f"{text('share_waiting', lang)}: {formatting.percent(share)}<br>{counts}" if share == share
+                        else r.get("display") or text("no_data", lang)))
+    fig = go.Figure(go.Scatter(x=table["interval"], y=waiting, mode="lines+markers", line={"shape": "hv",
+                                                                                          "color": PALETTE[0]},
+                               hovertext=hover, hoverinfo="text"))
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text("share_waiting", lang))
+    fig.update_xaxes(title=text("days_since_report", lang), type="category")
     return _layout(fig, title)
