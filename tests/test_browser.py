@@ -568,8 +568,8 @@ def _walk_segments(page, where: str) -> None:
 
 
 def _walk_bars(page, where: str) -> int:
-    """The first bar of every bar chart: a chart broken down by a filter dimension narrows the
-    view to it, any other ignores the click."""
+    """The first drawn bar of every bar chart: a chart broken down by a filter dimension narrows
+    the view to it, any other ignores the click."""
     clicked = 0
     charts = page.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]')
     for c in range(charts.count()):
@@ -577,7 +577,12 @@ def _walk_bars(page, where: str) -> int:
         bars = chart.locator(".barlayer .point path")
         if not bars.count():
             continue
-        bars.first.click(force=True)
+        # The first bar that has an area: a bar of 0 is a line no pointer can hit.
+        sizes = bars.evaluate_all("ps => ps.map(p => { const b = p.getBBox(); return b.width * b.height; })")
+        drawn = next((b for b, size in enumerate(sizes) if size > 1), None)
+        if drawn is None:
+            continue
+        bars.nth(drawn).click(force=True)
         rerun(page)
         healthy(page, f"{where}, bar of chart {c + 1}")
         clicked += 1
