@@ -617,9 +617,9 @@ def test_every_fact_has_the_columns_it_declares():
 
 
 def test_dimensions_are_the_spec_filters():
-    """Organization, program, site, age band, work setting, referral source, course, group type;
-    the period is the Selection's dates."""
-    assert set(DIMENSIONS) == {"organization", "program", "site", "age_band", "work_setting",
+    """Organization, program, site (and its province), age band, work setting, referral source,
+    course, group type; the period is the Selection's dates."""
+    assert set(DIMENSIONS) == {"organization", "program", "site", "province", "age_band", "work_setting",
                                "referral_source", "course", "course_type", "group_type"}
 
 

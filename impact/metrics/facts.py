@@ -26,7 +26,7 @@ from impact.contract.tables import (
 SUSTAINED_DAYS = 180
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
-ACTIVITY_DIMENSIONS = ("organization", "site")
+ACTIVITY_DIMENSIONS = ("organization", "site", "province")
 
 
 def in_period(dates: pd.Series, start, end) -> np.ndarray:
@@ -162,6 +162,7 @@ FACTS: dict[str, Fact] = {
     "services": Fact(services, PARTICIPANT_DIMENSIONS, ("pidx", "service_date", "service_type", "status", "amount"),
                      ("services", "service_date"), {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES}),
     "activities": Fact(activities, ACTIVITY_DIMENSIONS,
-                       ("organization", "site", "activity_type", "activity_date", "reached", "new_contacts"),
+                       ("organization", "site", "province", "activity_type", "activity_date", "reached",
+                        "new_contacts"),
                        ("activities", "activity_date"), {"activity_type": ACTIVITY_TYPES}),
 }

@@ -13,12 +13,15 @@ import numpy as np
 import pandas as pd
 
 from impact.contract.frames import merge_participants
+from impact.contract.provinces import place
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
 
 NOT_RECORDED = "not recorded"
+UNPLACED = "not placed"   # a site no province could be found for (the Data page lists them)
 AGE_BANDS = ("under 18", "18-24", "25-34", "35+")
 # Attributes of a participant that filter and break down every participant-based metric.
-PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "age_band", "work_setting", "referral_source")
+# A province is her site's (see `impact.contract.provinces`).
+PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "province", "age_band", "work_setting", "referral_source")
 
 
 @dataclass
@@ -51,6 +54,14 @@ def _category(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), NOT_RECORDED).astype("category")
 
 
+def province(sites: pd.Series) -> pd.Series:
+    """The province of each site, as a category: "not placed" where none can be found."""
+    sites = sites.astype("category")
+    named = [place(sites.cat.categories).get(s) or UNPLACED for s in sites.cat.categories]
+    codes = sites.cat.codes.to_numpy()
+    return pd.Series(np.array(named + [UNPLACED], dtype=object)[codes], index=sites.index).astype("category")
+
+
 def _pidx(frame: pd.DataFrame, index: pd.Series, org: str = "organization", pid: str = "participant_id") -> np.ndarray:
     """Position of each row's participant, -1 where she is not registered."""
     keys = pd.MultiIndex.from_arrays([frame[org].astype(object), frame[pid].astype(object)])
@@ -69,6 +80,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "participant_id": p["participant_id"].astype(object),
         "program": _category(p["program"]),
         "site": _category(p["site"]),
+        "province": province(p["site"]),
         "intake_date": pd.to_datetime(p["intake_date"]),
         "age_band": age_band(p["birth_year"], pd.to_datetime(p["intake_date"])),
         "work_setting": _category(p["work_setting"]),
@@ -116,7 +128,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
 
     a = tables["activities"]
     activities = pd.DataFrame({
-        "organization": _category(a["organization"]), "site": _category(a["site"]),
+        "organization": _category(a["organization"]), "site": _category(a["site"]), "province": province(a["site"]),
         "activity_type": a["activity_type"].astype("category"), "activity_date": pd.to_datetime(a["activity_date"]),
         "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
     })
