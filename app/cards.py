@@ -9,11 +9,13 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from impact.present import formatting
+from impact.present import charts, formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
 from impact.present.texts import text
 from impact.view import FILTER_PARAMS
+
+from app import session
 
 
 def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimension: str | None = None,
@@ -25,10 +27,40 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
                             selection_mode=("points",), config={"displaylogo": False})
     if dimension and event and event.selection and event.selection.points:
         set_filter(dimension, str(event.selection.points[0].get("x")))
+    definition_and_downloads(table, name, lang, definition or f"**{formatting.metric_label(key, lang)}**: "
+                                                              f"{METRICS[key].description}")
+
+
+def definition_and_downloads(table: pd.DataFrame, name: str, lang: str, definition: str) -> None:
+    """Under a chart: its definition a click away and its aggregated table downloadable."""
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
-            st.markdown(definition or f"**{formatting.metric_label(key, lang)}**: {METRICS[key].description}")
+            st.markdown(definition)
         download_buttons(table, name, lang)
+
+
+def province_map(table: pd.DataFrame, key: str, lang: str, also: tuple[str, ...] = ()) -> None:
+    """The map of Cambodia coloured by a metric broken down by province (`table`, exact or
+    protected), with its definition and downloads; a click on a province narrows the view to
+    its sites. The filter is set in the click's callback, which runs before the sidebar's
+    widgets exist (a widget's value cannot be changed once it is drawn)."""
+    title = by_title(formatting.metric_question(key, lang), "by_province", lang)
+    if not has_values(table, key) and not (table["suppressed"].any() if "suppressed" in table else False):
+        empty(title, lang)
+        return
+    name = f"{key}_by_province"
+    st.plotly_chart(charts.province_map(table, key, lang, title, also), key=f"map_{name}",
+                    on_select=partial(_filter_by_province, f"map_{name}"), selection_mode=("points",),
+                    config=charts.MAP_CONFIG)
+    definition_and_downloads(table, name, lang, definition(key, *also, lang=lang)
+                             + f"\n\n{text('map_attribution', lang)}")
+
+
+def _filter_by_province(chart: str) -> None:
+    points = st.session_state[chart].selection.points
+    province = points[0].get("customdata") if points else None
+    if province:
+        st.session_state["f_site"] = session.prepared().sites_in(province)
 
 
 def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimension: str | None = None) -> None:

@@ -50,6 +50,9 @@ if steps is not None and steps["count"].fillna(0).gt(0).any():
 elif steps is None:
     st.info(text("staff_only", lang))
 
+# Where the women registered come from, by province; a click narrows the view to its sites.
+cards.province_map(session.metrics(selection, by=("province",), keys=HEADLINE[:1]), HEADLINE[0], lang)
+
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,

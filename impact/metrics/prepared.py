@@ -43,6 +43,17 @@ class Prepared:
         dates = [d for d in dates if pd.notna(d)]
         return min(dates) if dates else None
 
+    def sites_in(self, province: str) -> list[str]:
+        """The registration sites placed in a province: what a click on it on the map filters by."""
+        return sorted(self.participants.loc[self.participants["province"] == province, "site"].unique().astype(str))
+
+    @property
+    def unplaced_sites(self) -> list[str]:
+        """Sites of participants or activities no province was found for: the maps leave them
+        out, and the Data page lists them."""
+        return sorted({str(site) for frame in (self.participants, self.activities)
+                       for site in frame.loc[frame["province"] == UNPLACED, "site"].unique()} - {NOT_RECORDED})
+
 
 def age_band(birth_year: pd.Series, intake_date: pd.Series) -> pd.Categorical:
     age = intake_date.dt.year - birth_year.astype("Float64")
