@@ -320,8 +320,14 @@ MAP_CONFIG = {"displaylogo": False, "scrollZoom": False,
 @lru_cache(maxsize=1)
 def _features() -> dict[str, dict]:
     """ISO code -> the province's outline alone (id and geometry, no names or aliases), from
-    the boundaries loaded once: what a figure carries of the map."""
-    return {f["properties"]["iso"]: {"type": "Feature", "id": f["properties"]["iso"], "geometry": f["geometry"]}
+    the boundaries loaded once: what a figure carries of the map. Rings are wound the other
+    way round: the file follows RFC 7946 (outer rings counter-clockwise), but plotly.js
+    (d3-geo, on the sphere) reads a counter-clockwise ring as the whole globe but the province."""
+    def rewound(geometry: dict) -> dict:
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        turned = [[ring[::-1] for ring in polygon] for polygon in polygons]
+        return {"type": geometry["type"], "coordinates": turned if geometry["type"] == "MultiPolygon" else turned[0]}
+    return {f["properties"]["iso"]: {"type": "Feature", "id": f["properties"]["iso"], "geometry": rewound(f["geometry"])}
             for f in boundaries()["features"]}
 
 
@@ -343,10 +349,10 @@ def province_map(table: pd.DataFrame, key: str, lang: str = "en", title: str | N
 
     def line(metric: str, row) -> str:
         if row is None:
-            return text("no_data", lang)
+            return text("status_no_data", lang)
         if bool(row.get("suppressed", False)):
             return str(row["display"])
-        return _hover(row, metric) if row["value"] == row["value"] else text("no_data", lang)
+        return _hover(row, metric) if row["value"] == row["value"] else text("status_no_data", lang)
 
     def tip(province) -> str:
         name = province.name_km if lang == "km" else province.name
