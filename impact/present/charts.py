@@ -331,8 +331,16 @@ def _features() -> dict[str, dict]:
             for f in boundaries()["features"]}
 
 
+class _Outlines(dict):
+    """A FeatureCollection of outlines that figures share rather than copy: plotly deep-copies
+    a trace's data on every update, which for 3,300 vertices took most of the map's time.
+    The outlines are never changed, so the copy can be the collection itself."""
+    def __deepcopy__(self, memo):
+        return self
+
+
 def _outlines(codes: list[str]) -> dict:
-    return {"type": "FeatureCollection", "features": [_features()[c] for c in codes]}
+    return _Outlines(type="FeatureCollection", features=[_features()[c] for c in codes])
 
 
 def province_map(table: pd.DataFrame, key: str, lang: str = "en", title: str | None = None,
