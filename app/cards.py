@@ -45,7 +45,8 @@ def province_map(table: pd.DataFrame, key: str, lang: str, also: tuple[str, ...]
     its sites. The filter is set in the click's callback, which runs before the sidebar's
     widgets exist (a widget's value cannot be changed once it is drawn)."""
     title = by_title(formatting.metric_question(key, lang), "by_province", lang)
-    if not has_values(table, key) and not (table["suppressed"].any() if "suppressed" in table else False):
+    withheld = "suppressed" in table and table["suppressed"].any()    # a donor's grey map still says why
+    if not has_values(table, key) and not withheld:
         empty(title, lang)
         return
     name = f"{key}_by_province"

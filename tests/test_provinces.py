@@ -244,7 +244,8 @@ def test_a_donor_overview_map_shows_protected_figures(map_store, monkeypatch):
 def test_the_data_page_lists_the_sites_it_could_not_place(demo_store, monkeypatch):
     monkeypatch.setenv("IMPACT_STORE", str(demo_store))
     store = open_store(demo_store)
-    rows = [PARTICIPANT_HEADER, participant("MAP-1", site="Kampong Trach"), participant("MAP-2", site="Siem Reap - Pouk")]
+    rows = [PARTICIPANT_HEADER, participant("MAP-1", site="Kampong Trach"),
+            participant("MAP-2", site="Siem Reap - Pouk")]
     pipeline.ingest_files(store, [("KWCD_map.xlsx", workbook(rows))])
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.switch_page("app/pages/data.py").run()

@@ -327,8 +327,8 @@ def _features() -> dict[str, dict]:
         polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
         turned = [[ring[::-1] for ring in polygon] for polygon in polygons]
         return {"type": geometry["type"], "coordinates": turned if geometry["type"] == "MultiPolygon" else turned[0]}
-    return {f["properties"]["iso"]: {"type": "Feature", "id": f["properties"]["iso"], "geometry": rewound(f["geometry"])}
-            for f in boundaries()["features"]}
+    return {f["properties"]["iso"]: {"type": "Feature", "id": f["properties"]["iso"],
+                                     "geometry": rewound(f["geometry"])} for f in boundaries()["features"]}
 
 
 class _Outlines(dict):
@@ -355,18 +355,19 @@ def province_map(table: pd.DataFrame, key: str, lang: str = "en", title: str | N
     rows = by_province.get(key, pd.DataFrame(columns=["value"]))
     kind = METRICS[key].kind
 
-    def line(metric: str, row) -> str:
-        if row is None:
-            return text("status_no_data", lang)
-        if bool(row.get("suppressed", False)):
+    def line(metric: str, province: str) -> str:
+        found = by_province.get(metric)
+        row = found.loc[province] if found is not None and province in found.index else None
+        if row is not None and bool(row.get("suppressed", False)):
             return str(row["display"])
-        return _hover(row, metric) if row["value"] == row["value"] else text("status_no_data", lang)
+        if row is None or row["value"] != row["value"]:
+            return text("status_no_data", lang)
+        return _hover(row, metric)
 
     def tip(province) -> str:
         name = province.name_km if lang == "km" else province.name
-        shown = [f"{metric_label(m, lang)}: {line(m, by_province[m].loc[province.name] if m in by_province and province.name in by_province[m].index else None)}"
-                 for m in (key, *also)]
-        return f"<b>{name}</b><br>" + "<br>".join(shown)
+        return f"<b>{name}</b><br>" + "<br>".join(f"{metric_label(m, lang)}: {line(m, province.name)}"
+                                                  for m in (key, *also))
 
     valued = [p for p in provinces() if p.name in rows.index and rows.at[p.name, "value"] == rows.at[p.name, "value"]]
     grey = [p for p in provinces() if p not in valued]
@@ -379,7 +380,8 @@ def province_map(table: pd.DataFrame, key: str, lang: str = "en", title: str | N
         fig.add_choropleth(geojson=_outlines(codes), locations=codes, z=z, colorscale=scale,
                            showscale=part is valued, zmin=0, zmax=max(z) if kind != Kind.RATE else 1,
                            marker={"line": {"color": "white", "width": 0.8}},
-                           customdata=[p.name for p in part] if part is valued else None, hovertext=[tip(p) for p in part], hoverinfo="text",
+                           customdata=[p.name for p in part] if part is valued else None,
+                           hovertext=[tip(p) for p in part], hoverinfo="text",
                            colorbar={"title": {"text": metric_label(key, lang), "side": "right"}, "thickness": 12,
                                      "tickformat": ".0%" if kind == Kind.RATE else ",.0f", "len": 0.8})
     fig.update_geos(visible=False, fitbounds="locations", projection_type="mercator", bgcolor="rgba(0,0,0,0)")
