@@ -31,10 +31,43 @@ def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimensi
     st.plotly_chart(fig, key=chart, on_select=partial(filter_by_click, chart, dimension) if filters else "ignore",
                     selection_mode=("points",), config={"displaylogo": False})
     withheld_note(table if key is None or "metric" not in table else table[table["metric"] == key], lang)
+    definition_and_downloads(table, name, lang, definition or f"**{formatting.metric_label(key, lang)}**: "
+                                                              f"{METRICS[key].description}")
+
+
+def definition_and_downloads(table: pd.DataFrame, name: str, lang: str, definition: str) -> None:
+    """Under a chart: its definition a click away and its aggregated table downloadable."""
     with st.container(horizontal=True):     # buttons as wide as their words, wrapping if need be
         with st.popover(text("definition", lang)):
-            st.markdown(definition or f"**{formatting.metric_label(key, lang)}**: {METRICS[key].description}")
+            st.markdown(definition)
         download_buttons(table, name, lang)
+
+
+def province_map(table: pd.DataFrame, key: str, lang: str, also: tuple[str, ...] = ()) -> None:
+    """The map of Cambodia coloured by a metric broken down by province (`table`, exact or
+    protected), with its definition and downloads; a click on a province narrows the view to
+    its sites. The filter is set in the click's callback, which runs before the sidebar's
+    widgets exist (a widget's value cannot be changed once it is drawn)."""
+    title = by_title(formatting.metric_question(key, lang), "by_province", lang)
+    withheld = "suppressed" in table and table["suppressed"].any()    # a donor's grey map still says why
+    if not has_values(table, key) and not withheld:
+        empty(title, lang)
+        return
+    name = f"{key}_by_province"
+    # A donor filters by one site or all: a province of several sites is no filter she can take.
+    clicks = partial(_filter_by_province, f"map_{name}") if session.exact_figures() else "ignore"
+    st.plotly_chart(charts.province_map(table, key, lang, title, also), key=f"map_{name}",
+                    on_select=clicks, selection_mode=("points",), config=charts.MAP_CONFIG)
+    withheld_note(table[table["metric"] == key], lang)
+    definition_and_downloads(table, name, lang, definition(key, *also, lang=lang)
+                             + f"\n\n{text('map_attribution', lang)}")
+
+
+def _filter_by_province(chart: str) -> None:
+    points = st.session_state[chart].selection.points
+    province = points[0].get("customdata") if points else None
+    if province:
+        st.session_state["f_site"] = session.prepared().sites_in(province)
 
 
 def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimension: str | None = None) -> None:

@@ -123,6 +123,7 @@ def warm_up() -> None:
     if start:
         exact_metrics(Selection(*previous_period(start, end), {}), (), HEADLINE)
     exact_metrics(selection, TREND_GRAINS[:1], TRENDS)
+    exact_metrics(selection, ("province",), HEADLINE[:1])      # the map
     computed(target_progress, today=day)
 
 

@@ -317,6 +317,55 @@ def test_khmer(server, page):
     screenshot(page, "overview_km")
 
 
+# --- the map of Cambodia --------------------------------------------------------------------
+
+def _province_point(page, iso: str) -> dict:
+    """A point of the window inside a province of the map, after scrolling it into view: the
+    point of a grid over its outline's box nearest the box's centre that lies inside the
+    outline (plotly's drag layer is on top, so the SVG geometry says, not elementFromPoint)."""
+    find = "iso => [...document.querySelectorAll('path.choroplethlocation')].find(p => p.__data__.loc === iso)"
+    page.evaluate(f"iso => ({find})(iso).scrollIntoView({{block: 'center'}})", iso)
+    page.wait_for_timeout(500)      # the scroll may be smooth
+    return page.evaluate(f"""iso => {{
+        const path = ({find})(iso);
+        const box = path.getBoundingClientRect(), toPath = path.getScreenCTM().inverse();
+        const inside = [];
+        for (let i = 1; i < 16; i++) for (let j = 1; j < 16; j++) {{
+            const x = box.left + box.width * i / 16, y = box.top + box.height * j / 16;
+            if (path.isPointInFill(new DOMPoint(x, y).matrixTransform(toPath)))
+                inside.push({{x, y, d: Math.hypot(i - 8, j - 8)}});
+        }}
+        return inside.sort((a, b) => a.d - b.d)[0] || null;
+    }}""", iso)
+
+
+def test_clicking_a_province_filters_the_page_to_its_sites_offline(server, page):
+    asked = []      # anything the page asks of another host: the map must work offline
+    page.route(re.compile(r"^(?!http://localhost[:/]).*"), lambda route: (asked.append(route.request.url),
+                                                                        route.abort()))
+    open_app(page, address(server["base"], "training"))
+    before = kpi(page, "Graduation rate").inner_text()
+    provinces = page.locator("path.choroplethlocation")
+    expect(provinces).to_have_count(25)
+    point = _province_point(page, "KH-17")          # Siem Reap: the demo's "Siem Reap - Pouk"
+    assert point, "Siem Reap is not on the map"
+    page.mouse.move(point["x"], point["y"])
+    expect(page.locator(".hoverlayer .hovertext").get_by_text("Siem Reap", exact=True)).to_be_visible()
+    page.mouse.click(point["x"], point["y"])
+    page.wait_for_url(re.compile(r"[?&]site=Siem"))
+    settle(page)
+    assert parse_qs(urlparse(page.url).query)["site"] == ["Siem Reap - Pouk"]
+    assert chosen(page, "Site") == ["Siem Reap - Pouk"]
+    expect(kpi(page, "Graduation rate")).not_to_have_text(before)
+    assert not page.locator('[data-testid="stException"]').count()
+    # Filtered: Siem Reap alone keeps its colour; the other provinces are grey.
+    colours = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('path.choroplethlocation')]
+        .map(p => [p.__data__.loc, getComputedStyle(p).fill]))""")
+    assert colours["KH-17"] != colours["KH-12"] == colours["KH-1"]
+    assert asked == []
+    screenshot(page, "training_siem_reap")
+
+
 # --- the Data page --------------------------------------------------------------------------
 
 def _workbook(path: Path) -> Path:
@@ -385,7 +434,7 @@ def test_downloads_hold_what_the_page_shows(server, page):
     open_app(page, server["base"])
     registered = number(kpi(page, "Women registered").inner_text())
     with page.expect_download() as info:
-        page.get_by_role("button", name="Download CSV").first.click()
+        page.locator(".st-key-csv_trend_participants_registered").get_by_role("button", name="Download CSV").click()
     assert info.value.suggested_filename == "trend_participants_registered.csv"
     raw = Path(info.value.path()).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")                   # a BOM, so Excel reads Khmer right

@@ -629,12 +629,12 @@ def test_every_fact_has_the_columns_it_declares():
 
 
 def test_dimensions_are_the_spec_filters():
-    """Organization, program, site, age band, work setting, referral source, course, group type;
-    the period is the Selection's dates. Beyond them, the views' own breakdowns: a woman's latest
-    known status (status mix), her intake quarter and the months after it (cohorts); for
-    activities, services, networks and cases also activity type, service type, referred by,
-    network, role, training, case type and recruiter relation."""
-    assert set(DIMENSIONS) == {"organization", "program", "site", "age_band", "work_setting",
+    """Organization, program, site (and its province), age band, work setting, referral source,
+    course, group type; the period is the Selection's dates. Beyond them, the views' own
+    breakdowns: a woman's latest known status (status mix), her intake quarter and the months
+    after it (cohorts); for activities, services, networks and cases also activity type,
+    service type, referred by, network, role, training, case type and recruiter relation."""
+    assert set(DIMENSIONS) == {"organization", "program", "site", "province", "age_band", "work_setting",
                                "referral_source", "course", "course_type", "group_type",
                                "latest_status", "intake_quarter", "milestone", "activity_type", "service_type",
                                "referred_by", "network", "role", "training", "case_type", "recruiter_relation"}

@@ -34,8 +34,8 @@ def open_page(page: str, lang: str = "en") -> AppTest:
 def click_first_bar(at: AppTest) -> str:
     """Click the first bar of the page's first chart that filters, as the browser reports a
     click (the chart's selection); the value clicked."""
-    chart = next(c for c in at.get("plotly_chart") if c.proto.selection_mode)
-    bars = next(trace for trace in json.loads(chart.proto.spec)["data"] if trace.get("type") == "bar")
+    chart, bars = next((c, trace) for c in at.get("plotly_chart") if c.proto.selection_mode
+                       for trace in json.loads(c.proto.spec)["data"] if trace.get("type") == "bar")
     value = str(bars["x"][0])
     selection = {"selection": {"points": [{"x": value, "point_index": 0, "curve_number": 0}],
                                "point_indices": [0], "box": [], "lasso": []}}

@@ -173,6 +173,14 @@ else:
     st.download_button(t("data_download_issues"), excel_bytes({"Issues": shown}), "issues.xlsx",
                        key="data_issues_xlsx", on_click="ignore")
 
+# Sites the maps cannot place ---------------------------------------------------------------
+unplaced = session.prepared().unplaced_sites
+if unplaced:
+    st.subheader(t("unplaced_sites"))
+    st.caption(t("unplaced_sites_help"))
+    st.dataframe(pd.DataFrame({"site": unplaced}), hide_index=True, key="data_unplaced",
+                 column_config={"site": t("site")})
+
 # One file: marked workbook, original, columns not stored ------------------------------------
 if len(uploads):
     st.subheader(t("data_one_file"))

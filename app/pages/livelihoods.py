@@ -24,6 +24,8 @@ for column, key in zip(st.columns(4), KEYS):
     cards.kpi(column, key, totals, lang)
 st.caption(text("exit_coverage_caption", lang))
 
+cards.province_map(session.metrics(selection, by=("province",), keys=PAIR), PAIR[0], lang, also=PAIR[1:])
+
 by_site = session.metrics(selection, by=("site",), keys=KEYS)
 title = cards.by_title(text("exit_coverage_title", lang), "by_site", lang)
 if cards.has_values(by_site, "followup_coverage"):

@@ -54,6 +54,9 @@ if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(Fal
 else:
     cards.empty(text("funnel_title", lang), lang, overview)
 
+# Where the women registered come from, by province; a click narrows the view to its sites.
+cards.province_map(session.metrics(selection, by=("province",), keys=HEADLINE[:1]), HEADLINE[0], lang)
+
 # A segmented control, as on the other pages: a keyed st.radio shows no option selected once
 # the language (its format_func) changes, though it keeps its value.
 grain = st.segmented_control(text("by_period", lang), TREND_GRAINS, default=TREND_GRAINS[0], required=True,

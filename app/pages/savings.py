@@ -24,6 +24,8 @@ totals = in_currency(session.metrics(selection, keys=KEYS), currency)
 for column, key in zip(st.columns(2), KEYS):
     cards.kpi(column, key, totals, lang, currency)
 
+cards.province_map(session.metrics(selection, by=("province",), keys=KEYS[:1]), KEYS[0], lang)
+
 by_type = in_currency(session.metrics(selection, by=("group_type",), keys=KEYS), currency)
 groups = session.staff(savings_by_group, selection, currency=currency, today=today)
 by_group = None if groups is None else group_metrics(groups)

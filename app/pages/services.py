@@ -25,6 +25,8 @@ cards.kpi(second, KEY, totals, lang)
 third.metric(text("funding_given", lang), cards.figure(money, lambda t: formatting.money(t["amount_total"].sum())),
              border=True, help=text("def_amounts", lang))
 
+cards.province_map(session.metrics(selection, by=("province",), keys=(KEY,)), KEY, lang)
+
 names = {} if types is None else formatting.categories("service_type", types["service_type"], lang)
 title = cards.by_title(text("referrals_title", lang), "by_service_type", lang)
 if cards.ready(types, title, lang):

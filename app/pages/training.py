@@ -26,6 +26,8 @@ cards.kpi(third, "vocational_progression", totals, lang)
 fourth.metric(text("scholarships", lang), cards.figure(grants, lambda t: f"{t['with_scholarship'].sum():,}"),
               border=True, help=text("def_scholarships", lang))
 
+cards.province_map(session.metrics(selection, by=("province",), keys=KEYS[:1]), KEYS[0], lang)
+
 CHARTS = (("graduation_rate", "course"), ("graduation_rate", "site"), ("vocational_progression", "site"))
 for i, (key, by) in enumerate(CHARTS):
     if i % 2 == 0:

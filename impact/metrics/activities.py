@@ -3,8 +3,8 @@ and how many new contacts they made, in total or by activity type, organization,
 period.
 
 Activities belong to their own organization and site and have no participant, so they take
-only those two filters (`impact.metrics.facts.ACTIVITY_DIMENSIONS`, as the engine's activity facts);
-with any other filter the summary is empty rather than every program's figure shown as one's.
+only those filters and the site's province (`impact.metrics.facts.ACTIVITY_DIMENSIONS`, as the
+engine's activity facts); with any other filter the summary is empty rather than every program's figure shown as one's.
 """
 from __future__ import annotations
 

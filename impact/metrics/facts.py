@@ -41,11 +41,11 @@ MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
 # (Their audience is free text: a staff breakdown, never a dimension a donor's table takes.)
-ACTIVITY_DIMENSIONS = ("organization", "site", "activity_type")
+ACTIVITY_DIMENSIONS = ("organization", "site", "province", "activity_type")
 # Network members and cases belong to their own organization and site too (a member need
 # not be a registered participant; a case is not one woman).
-NETWORK_DIMENSIONS = ("organization", "site", "network", "role")
-CASE_DIMENSIONS = ("organization", "site", "case_type", "referred_by")
+NETWORK_DIMENSIONS = ("organization", "site", "province", "network", "role")
+CASE_DIMENSIONS = ("organization", "site", "province", "case_type", "referred_by")
 SERVICE_DIMENSIONS = PARTICIPANT_DIMENSIONS + ("service_type", "referred_by")
 # Verdicts that close a case; a pending one does not.
 FINAL_VERDICTS = ("convicted", "acquitted", "dismissed")
@@ -323,7 +323,7 @@ FACTS: dict[str, Fact] = {
                      ("services", "service_date"),
                      {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES, "referred_by": REFERRED_BY}),
     "activities": Fact(activities, ACTIVITY_DIMENSIONS,
-                       ("organization", "site", "activity_type", "audience", "activity_date", "reached",
+                       ("organization", "site", "province", "activity_type", "audience", "activity_date", "reached",
                         "new_contacts"),
                        ("activities", "activity_date"), {"activity_type": ACTIVITY_TYPES}),
     "network_members": Fact(network_members, NETWORK_DIMENSIONS + ("training",),

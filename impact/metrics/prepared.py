@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 
 from impact.contract.frames import merge_participants, typed
+from impact.contract.provinces import place
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
 
 NOT_RECORDED = "not recorded"
+UNPLACED = "not placed"   # a site no province could be found for (the Data page lists them)
 AGE_BANDS = ("under 18", "18-24", "25-34", "35+")
 TRAINING = ("trained", "not_trained")
 # Attributes of a participant that filter and break down every participant-based metric.
-PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "age_band", "work_setting", "referral_source")
+# A province is her site's (see `impact.contract.provinces`).
+PARTICIPANT_DIMENSIONS = ("organization", "program", "site", "province", "age_band", "work_setting", "referral_source")
 
 
 @dataclass
@@ -46,6 +49,17 @@ class Prepared:
         dates = [d for d in dates if pd.notna(d)]
         return min(dates) if dates else None
 
+    def sites_in(self, province: str) -> list[str]:
+        """The registration sites placed in a province: what a click on it on the map filters by."""
+        return sorted(self.participants.loc[self.participants["province"] == province, "site"].unique().astype(str))
+
+    @property
+    def unplaced_sites(self) -> list[str]:
+        """Sites of participants, activities, network members or cases no province was found
+        for: the maps leave them out, and the Data page lists them."""
+        return sorted({str(site) for frame in (self.participants, self.activities, self.network_members, self.cases)
+                       for site in frame.loc[frame["province"] == UNPLACED, "site"].unique()} - {NOT_RECORDED})
+
 
 def age_band(birth_year: pd.Series, intake_date: pd.Series) -> pd.Categorical:
     age = intake_date.dt.year - birth_year.astype("Float64")
@@ -55,6 +69,14 @@ def age_band(birth_year: pd.Series, intake_date: pd.Series) -> pd.Categorical:
 
 def _category(values: pd.Series) -> pd.Series:
     return values.astype(object).where(values.notna(), NOT_RECORDED).astype("category")
+
+
+def province(sites: pd.Series) -> pd.Series:
+    """The province of each site, as a category: "not placed" where none can be found."""
+    sites = sites.astype("category")
+    named = [place(sites.cat.categories).get(s) or UNPLACED for s in sites.cat.categories]
+    codes = sites.cat.codes.to_numpy()
+    return pd.Series(np.array(named + [UNPLACED], dtype=object)[codes], index=sites.index).astype("category")
 
 
 def _pidx(frame: pd.DataFrame, index: pd.Series, org: str = "organization", pid: str = "participant_id") -> np.ndarray:
@@ -80,6 +102,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "participant_id": p["participant_id"].astype(object),
         "program": _category(p["program"]),
         "site": _category(p["site"]),
+        "province": province(p["site"]),
         "intake_date": pd.to_datetime(p["intake_date"]),
         "age_band": age_band(p["birth_year"], pd.to_datetime(p["intake_date"])),
         "work_setting": _category(p["work_setting"]),
@@ -132,7 +155,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
 
     a = tables["activities"]
     activities = pd.DataFrame({
-        "organization": _category(a["organization"]), "site": _category(a["site"]),
+        "organization": _category(a["organization"]), "site": _category(a["site"]), "province": province(a["site"]),
         "activity_type": a["activity_type"].astype("category"), "audience": _category(a["audience"]),
         "activity_date": pd.to_datetime(a["activity_date"]),
         "reached": a["reached"].astype(float).fillna(0), "new_contacts": a["new_contacts"].astype(float).fillna(0),
@@ -142,7 +165,8 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     network_members = pd.DataFrame({
         "organization": _category(n["organization"]), "member_id": n["member_id"].astype(object),
         "pidx": _pidx(n, index, pid="member_id"), "network": _category(n["network"]),
-        "group_id": n["group_id"].astype(object), "site": _category(n["site"]), "role": _category(n["role"]),
+        "group_id": n["group_id"].astype(object), "site": _category(n["site"]), "province": province(n["site"]),
+        "role": _category(n["role"]),
         "sector": _category(n["sector"]), "joined_date": pd.to_datetime(n["joined_date"]),
         "left_date": pd.to_datetime(n["left_date"]),
         "trained": n["trained"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
@@ -154,7 +178,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
 
     c = _table(tables, "cases")
     cases = pd.DataFrame({
-        "organization": _category(c["organization"]), "site": _category(c["site"]),
+        "organization": _category(c["organization"]), "site": _category(c["site"]), "province": province(c["site"]),
         "case_type": _category(c["case_type"]), "referred_by": _category(c["referred_by"]),
         "recruiter_relation": _category(c["recruiter_relation"]), "verdict": _category(c["verdict"]),
         **{d: pd.to_datetime(c[d]) for d in ("reported_date", "rescue_date", "charged_date", "verdict_date")},

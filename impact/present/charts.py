@@ -7,12 +7,16 @@ must not look like a 100% from 300.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import textwrap
+from functools import lru_cache
+from urllib.parse import quote
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from impact.present import formatting
+from impact.contract.provinces import ATTRIBUTION, boundaries, provinces
 from impact.metrics.catalog import METRICS, Kind
 from impact.metrics.engine import CANNOT_FILTER, NO_DATA, NOT_REPORTED
 from impact.metrics.funnel import REACH
@@ -415,3 +419,89 @@ def life_table(table: pd.DataFrame, waiting: list[float], title: str, lang: str 
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text("share_waiting", lang))
     fig.update_xaxes(title=text("days_since_report", lang), type="category")
     return _layout(fig, title)
+
+
+# --- the map of Cambodia's provinces ---
+
+NO_DATA_COLOUR = "#D9D9D9"
+MAP_SCALE = ((0.0, "#D8EEEA"), (1.0, PALETTE[0]))
+# plotly.js fetches a world topojson from its CDN for any geo subplot, even with the base map
+# off: an empty one, in the page itself, keeps the map offline (Plotly config `topojsonURL`;
+# plotly.js appends "/<name>.json", which lands after the `#`).
+MAP_CONFIG = {"displaylogo": False, "scrollZoom": False,
+              "topojsonURL": "data:application/json," + quote(json.dumps(
+                  {"type": "Topology", "objects": {}, "arcs": []}, separators=(",", ":"))) + "#"}
+
+
+@lru_cache(maxsize=1)
+def _features() -> dict[str, dict]:
+    """ISO code -> the province's outline alone (id and geometry, no names or aliases), from
+    the boundaries loaded once: what a figure carries of the map. Rings are wound the other
+    way round: the file follows RFC 7946 (outer rings counter-clockwise), but plotly.js
+    (d3-geo, on the sphere) reads a counter-clockwise ring as the whole globe but the province."""
+    def rewound(geometry: dict) -> dict:
+        polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+        turned = [[ring[::-1] for ring in polygon] for polygon in polygons]
+        return {"type": geometry["type"], "coordinates": turned if geometry["type"] == "MultiPolygon" else turned[0]}
+    return {f["properties"]["iso"]: {"type": "Feature", "id": f["properties"]["iso"],
+                                     "geometry": rewound(f["geometry"])} for f in boundaries()["features"]}
+
+
+class _Outlines(dict):
+    """A FeatureCollection of outlines that figures share rather than copy: plotly deep-copies
+    a trace's data on every update, which for 3,300 vertices took most of the map's time.
+    The outlines are never changed, so the copy can be the collection itself."""
+    def __deepcopy__(self, memo):
+        return self
+
+
+def _outlines(codes: list[str]) -> dict:
+    return _Outlines(type="FeatureCollection", features=[_features()[c] for c in codes])
+
+
+def province_map(table: pd.DataFrame, key: str, lang: str = "en", title: str | None = None,
+                 also: tuple[str, ...] = ()) -> go.Figure:
+    """Cambodia's provinces coloured by one metric of a table broken down by `province` (exact,
+    or protected for a donor), its n on hover with the province's name in `lang` and the
+    metrics of `also` (job exit is never shown without follow-up coverage); grey where there
+    is no data, or where a donor's figure is withheld (the hover says which). Each outline is
+    in the figure once: the coloured trace holds the provinces with a value, the grey one the
+    rest. A province's customdata is its English name, for a click to filter by."""
+    by_province = {k: t.set_index("province") for k, t in table[table["province"].notna()].groupby("metric")}
+    rows = by_province.get(key, pd.DataFrame(columns=["value"]))
+    kind = METRICS[key].kind
+
+    def line(metric: str, province: str) -> str:
+        found = by_province.get(metric)
+        row = found.loc[province] if found is not None and province in found.index else None
+        if row is not None and bool(row.get("suppressed", False)):
+            return str(row["display"])
+        if row is None or row["value"] != row["value"]:
+            return text("status_no_data", lang)
+        return _hover(row, metric)
+
+    def tip(province) -> str:
+        name = province.name_km if lang == "km" else province.name
+        return f"<b>{name}</b><br>" + "<br>".join(f"{metric_label(m, lang)}: {line(m, province.name)}"
+                                                  for m in (key, *also))
+
+    valued = [p for p in provinces() if p.name in rows.index and rows.at[p.name, "value"] == rows.at[p.name, "value"]]
+    grey = [p for p in provinces() if p not in valued]
+    fig = go.Figure()
+    for part, z, scale in ((grey, [0] * len(grey), ((0, NO_DATA_COLOUR), (1, NO_DATA_COLOUR))),
+                           (valued, [float(rows.at[p.name, "value"]) for p in valued], MAP_SCALE)):
+        if not part:
+            continue
+        codes = [p.iso for p in part]
+        fig.add_choropleth(geojson=_outlines(codes), locations=codes, z=z, colorscale=scale,
+                           showscale=part is valued, zmin=0, zmax=max(z) if kind != Kind.RATE else 1,
+                           marker={"line": {"color": "white", "width": 0.8}},
+                           customdata=[p.name for p in part] if part is valued else None,
+                           hovertext=[tip(p) for p in part], hoverinfo="text",
+                           colorbar={"title": {"text": metric_label(key, lang), "side": "right"}, "thickness": 12,
+                                     "tickformat": ".0%" if kind == Kind.RATE else ",.0f", "len": 0.8})
+    fig.update_geos(visible=False, fitbounds="locations", projection_type="mercator", bgcolor="rgba(0,0,0,0)")
+    fig.add_annotation(text=ATTRIBUTION, x=1, y=0, xref="paper", yref="paper", xanchor="right", yanchor="bottom",
+                       showarrow=False, font={"size": 10, "color": "#6b6b6b"})
+    fig.update_layout(showlegend=False, dragmode=False, height=460)
+    return _layout(fig, title or metric_question(key, lang))
