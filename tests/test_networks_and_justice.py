@@ -20,7 +20,8 @@ from impact.access import protection
 from impact.intake.parsing import load_files
 from impact.metrics.activities import activity_summary
 from impact.metrics.engine import Selection, compute
-from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table, waiting_after
+from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table
+from impact.metrics.survival import share_after
 from impact.metrics.prepared import prepare
 from impact.metrics.targets import target_progress
 from impact.contract.tables import TABLES
@@ -258,7 +259,7 @@ def test_case_pathway_and_time_to_verdict(prepared):
     assert (summary["n"], summary["verdicts"], summary["censored"], summary["median_days"]) == (110, 90, 20, 400)
     table = verdict_life_table(prepared, ijm, today=TO_DATE)
     assert table["numerator"].sum() == 90 and table["denominator"].iloc[0] == 110
-    assert waiting_after(table)[-1] == pytest.approx(curve["share_waiting"].iloc[-1], abs=0.1)
+    assert share_after(table)[-1] == pytest.approx(curve["share_waiting"].iloc[-1], abs=0.1)
     left_out = case_pathway(prepared, replace(ijm, filters={"program": ("Night Outreach",)}), today=TO_DATE)
     assert left_out["value"].isna().all() and left_out["note"].str.startswith("cannot be filtered").all()
 

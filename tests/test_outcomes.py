@@ -14,7 +14,10 @@ import pandas as pd
 import pytest
 
 from impact.present import charts
-from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, time_to_exit
+from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, exit_life_table, time_to_exit
+from impact.access import protection
+from impact.disclosure import KEY_MODULUS
+from impact.metrics.survival import share_after
 from impact.metrics.funnel import FUNNEL_KEYS, funnel_steps
 from impact.intake.parsing import load_files
 from impact.metrics.engine import Selection, compute
@@ -244,6 +247,27 @@ def test_time_to_exit_matches_a_kaplan_meier_worked_by_hand():
     assert (summary["median_ci_low"], summary["median_ci_high"]) == (10, None)
 
 
+def test_a_donor_sees_time_to_exit_as_a_life_table_of_protected_counts():
+    """Twelve women followed from intake: 4 leave in the first 90 days, 3 between day 91 and
+    181, the other 5 are still in work at day 200 (censored). The exact life table has those
+    counts (with the cell keys of its women); a donor's rounds them, withholds the small ones
+    and the share left after a withheld interval."""
+    start = dt.date(2024, 1, 1)
+    women = [woman(f"W{i}", str(start)) for i in range(12)]
+    ends = [30] * 4 + [120] * 3 + [200] * 5
+    statuses = ["alternative_employment"] * 7 + ["entertainment_work"] * 5
+    p = prepared(participants=women, followups=[check(f"W{i}", str(start + dt.timedelta(days=d)), status)
+                                                 for i, (d, status) in enumerate(zip(ends, statuses))])
+    table = exit_life_table(p, Selection(start, dt.date(2024, 12, 31)))
+    assert table["interval"].tolist()[:3] == ["0–90", "91–181", "182–364"]
+    assert table["numerator"].tolist()[:3] == [4, 3, 0] and table["denominator"].tolist()[:3] == [12, 8, 5]
+    assert share_after(table)[1] == pytest.approx(5 / 12)        # the Kaplan–Meier share after day 181
+    assert table["denominator_key"].iloc[0] == int(p.participants["record_key"].sum()) % KEY_MODULUS   # all 12
+    shown = protection.protected_rows(table, "interval")
+    assert shown["suppressed"].iloc[0] and "numerator_key" not in shown   # 4 of 12 (8 stay): small counts
+    assert np.isnan(share_after(shown)).all()
+
+
 def test_time_to_exit_with_nobody_followed_is_empty_not_an_error():
     curve, summary = time_to_exit(prepared(participants=[woman("A")]), YEAR_2024)
     assert curve.empty and summary["n"] == 0 and summary["median_days"] is None
@@ -327,6 +351,10 @@ def test_every_outcome_view_runs_on_the_demo_data_with_plausible_numbers(demo):
     assert summary["n"] == summary["exits"] + summary["censored"] > 100
     assert (np.diff(curve["share_still_in"]) <= 1e-12).all() and curve["share_still_in"].between(0, 1).all()
     assert summary["median_ci_low"] <= summary["median_days"] <= summary["median_ci_high"]
+    table = exit_life_table(demo, Selection(dt.date(2023, 1, 1), dt.date(2025, 9, 30)))
+    assert table["numerator"].sum() == summary["exits"] and table["denominator"].iloc[0] == summary["n"]
+    shown = protection.protected_rows(table, "interval")
+    assert not shown["suppressed"].iloc[0] and shown["denominator"].iloc[0] % 5 == 0
 
     groups = savings_by_group(demo, YEAR_2024)
     assert groups["savings_rate"].between(0, 1).all() and (groups["savers"] <= groups["members"]).all()

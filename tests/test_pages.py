@@ -11,6 +11,8 @@ widgets, so each test sets the period (and language) it means after switching.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -166,6 +168,12 @@ def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure
     if page == "livelihoods":   # the cohorts are rows of the metric table: shown, protected
         counts = at.dataframe[0].value[["participants", "out_of_entertainment", "lost_to_followup"]].stack().dropna()
         assert len(counts) and (counts % 5 == 0).all()
+        # Time to exit as a life table of protected counts (at risk and exits per interval).
+        (life,) = [f for f in map(json.loads, (c.proto.spec for c in at.get("plotly_chart")))
+                   if f["layout"]["title"]["text"].replace("<br>", " ") == text("time_to_exit_title")]
+        hovers = life["data"][0]["hovertext"]
+        shown = [int(n.replace(",", "")) for h in hovers for n in re.findall(r": ([\d,]+)(?:<br>|$)", h)]
+        assert shown and all(n % 5 == 0 for n in shown), hovers
     elif page == "targets":   # what was promised, never an actual measured against it
         assert not at.dataframe
         promised = at.table[0].value

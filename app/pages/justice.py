@@ -8,7 +8,8 @@ from dataclasses import replace
 import streamlit as st
 
 from impact.metrics.engine import filters_left_out
-from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table, waiting_after
+from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table
+from impact.metrics.survival import share_after
 from impact.present import charts, formatting
 from impact.present.texts import text
 from app import cards, session
@@ -62,8 +63,9 @@ if curve is not None and len(curve):
 elif curve is None:
     table = session.protected_rows(verdict_life_table, "interval", selection, today=today)
     if table["denominator"].notna().any():
-        cards.card(charts.life_table(table, waiting_after(table).tolist(), title, lang), table, "time_to_verdict",
-                   lang, text("def_time_to_verdict", lang))
+        fig = charts.life_table(table, share_after(table).tolist(), title, lang, share="share_waiting",
+                                at_risk="still_waiting", event="event_verdict", days_since="days_since_report")
+        cards.card(fig, table, "time_to_verdict", lang, text("def_time_to_verdict", lang))
     else:
         cards.empty(title, lang)
 else:

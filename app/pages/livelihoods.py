@@ -9,7 +9,8 @@ import streamlit as st
 from impact.present import charts
 
 from impact.present import formatting
-from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, time_to_exit
+from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, exit_life_table, time_to_exit
+from impact.metrics.survival import share_after
 from impact.metrics.statuses import STATUS_BY, STATUS_KEY, income_by_status, status_shares
 from impact.present.texts import text
 from app import cards, session
@@ -56,9 +57,17 @@ if cards.ready(cohorts, title, lang):
                                       "in_entertainment", "lost_to_followup", "not_yet_due", "interval")},
         "share_out": st.column_config.NumberColumn(text("share_out", lang), format="%.1f%%")})
 
+# Time to exit: the Kaplan-Meier curve for staff; a donor, the life table of protected counts.
 curve, summary = session.staff(time_to_exit, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)
-if cards.ready(curve, title, lang):
+if curve is None:
+    table = session.protected_rows(exit_life_table, "interval", selection, today=today)
+    if table["denominator"].notna().any():
+        cards.card(charts.life_table(table, share_after(table).tolist(), title, lang), table, "time_to_exit", lang,
+                   text("def_time_to_exit", lang))
+    else:
+        cards.empty(title, lang)
+elif cards.ready(curve, title, lang):
     cards.card(charts.survival(curve, summary, title, lang), curve, "time_to_exit", lang,
                text("def_time_to_exit", lang))
     median = text("median_summary", lang) if summary["median_days"] is not None else text("median_not_reached", lang)

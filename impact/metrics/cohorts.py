@@ -18,7 +18,7 @@ import pandas as pd
 from impact.metrics.engine import Selection, bounds, filtered
 from impact.metrics.facts import in_period, participant_status
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS
-from impact.metrics.survival import kaplan_meier
+from impact.metrics.survival import kaplan_meier, life_table
 
 COHORT_KEYS = ("cohort_exit_share", "cohort_lost_to_followup", "cohort_not_yet_due")
 COHORT_BY = ("intake_quarter", "milestone")
@@ -80,11 +80,26 @@ def time_to_exit(prepared, selection: Selection = Selection(),
     one half; None when never reached) and its 95% interval median_ci_low / median_ci_high
     (the days where the interval's lower / upper bound first reach one half).
     """
+    days, exited, _ = _intake_to_exit(prepared, selection, today)
+    curve, summary = kaplan_meier(days, exited)
+    summary["exits"] = summary.pop("events")
+    return curve.rename(columns={"share": "share_still_in"}), summary
+
+
+def _intake_to_exit(prepared, selection: Selection, today: dt.date | None):
+    """(days, exited, record keys) of the women `time_to_exit` follows: days from intake to her
+    first exit, or to her last known follow-up (censored)."""
     women = _at_risk_registered(prepared, selection, today)
     women = women[women["known"]]
     exited = women["first_exit"].notna().to_numpy()
     until = women["first_exit"].where(exited, women["last_known"])
     days = np.clip((until - women["intake_date"]).dt.days.to_numpy(dtype=float), 0, None)
-    curve, summary = kaplan_meier(days, exited)
-    summary["exits"] = summary.pop("events")
-    return curve.rename(columns={"share": "share_still_in"}), summary
+    return days, exited, women["record_key"].to_numpy(dtype=np.int64)
+
+
+def exit_life_table(prepared, selection: Selection = Selection(), today: dt.date | None = None) -> pd.DataFrame:
+    """The time to exit as a life table (`impact.metrics.survival.life_table`): per interval
+    since intake, the women still in entertainment work and followed at its start and the
+    exits within it, so a donor sees protected counts (or none) and the curve drawn from them."""
+    start, end = bounds(selection, today)
+    return life_table("exit_life_table", *_intake_to_exit(prepared, selection, today), start, end)

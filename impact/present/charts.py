@@ -401,23 +401,25 @@ def case_pathway(steps: pd.DataFrame, title: str, lang: str = "en") -> go.Figure
     return _layout(fig, title)
 
 
-def life_table(table: pd.DataFrame, waiting: list[float], title: str, lang: str = "en") -> go.Figure:
-    """A life table of time to verdict (`impact.metrics.justice.verdict_life_table`, as a donor
-    sees it): the share of cases still waiting after each interval, drawn from the protected
-    counts (`waiting`: `justice.waiting_after`), with the counts on hover; a withheld interval
-    ends the line."""
+def life_table(table: pd.DataFrame, remaining: list[float], title: str, lang: str = "en",
+               share: str = "share_still_in", at_risk: str = "still_followed", event: str = "funnel_exited_entertainment",
+               days_since: str = "days_since_intake") -> go.Figure:
+    """A life table (`impact.metrics.survival.life_table`, as a donor sees it): the share still
+    without the event after each interval, drawn from the protected counts (`remaining`:
+    `survival.share_after`), with the counts on hover; a withheld interval ends the line.
+    `share`, `at_risk`, `event` and `days_since` name its words, as for `survival`."""
     hover = []
-    for (_, r), share in zip(table.iterrows(), waiting):
-        counts = (f"{text('still_waiting', lang)}: {formatting.count(r['denominator'])}<br>"
-                  f"{formatting.category('step', 'verdict', lang)}: {formatting.count(r['numerator'])}")
+    for (_, r), left in zip(table.iterrows(), remaining):
+        counts = (f"{text(at_risk, lang)}: {formatting.count(r['denominator'])}<br>"
+                  f"{text(event, lang)}: {formatting.count(r['numerator'])}")
         hover.append(f"<b>{r['interval']} {text('days', lang)}</b><br>"
-                     + (f"{text('share_waiting', lang)}: {formatting.percent(share)}<br>{counts}" if share == share
+                     + (f"{text(share, lang)}: {formatting.percent(left)}<br>{counts}" if left == left
                         else r.get("display") or text("no_data", lang)))
-    fig = go.Figure(go.Scatter(x=table["interval"], y=waiting, mode="lines+markers", line={"shape": "hv",
-                                                                                          "color": PALETTE[0]},
+    fig = go.Figure(go.Scatter(x=table["interval"], y=remaining, mode="lines+markers", line={"shape": "hv",
+                                                                                            "color": PALETTE[0]},
                                hovertext=hover, hoverinfo="text"))
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text("share_waiting", lang))
-    fig.update_xaxes(title=text("days_since_report", lang), type="category")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title=text(share, lang))
+    fig.update_xaxes(title=text(days_since, lang), type="category")
     return _layout(fig, title)
 
 
