@@ -25,6 +25,7 @@ streamlit_pages = [st.Page(page.file, title=text(page.title, lang), icon=page.ic
 chosen = st.navigation(streamlit_pages, position="hidden")
 page = routes[chosen.url_path or page_registry.HOME]     # the home page's URL path is ""
 with errors.shown_plainly(lang, page.path):
+    session.pin_version()     # one read of the store's version a run; every cache is keyed on it
     visitor = gate.admit(session.store(), page, lang)
     st.session_state["frame"] = sidebar.draw(visitor, page)
     chosen.run()

@@ -2,7 +2,9 @@
 them, the visitor the router admitted, and the view and selection it drew in the sidebar.
 
 Caches are keyed on (store URL, `store.data_version()`): an upload, a re-read or a restore
-makes a new version, so every page sees it on its next run without clearing anything.
+makes a new version in the store's database, so every page of every server on that store sees
+it on its next run without clearing anything. The version is read once a run (`pin_version`,
+called by the router): one query, and one version for everything the run draws.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from impact import config
 from impact.disclosure import KEY_COLUMNS
@@ -32,6 +35,7 @@ HEADLINE = ("participants_registered", "graduation_rate", "job_exit_rate", "savi
 TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people_reached")
 OVERVIEW_KEYS = tuple(dict.fromkeys(HEADLINE + FUNNEL_KEYS))   # the tiles and the funnel: one table
 TREND_GRAINS = ("quarter", "month")     # the first is the default
+_PINNED = "data_version"                # session state: this run's (store URL, data version)
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,22 @@ def store():
     return store_for(config.store_url())
 
 
-def _version() -> tuple[str, str]:
-    """(store URL, data version): what every cache below is keyed on."""
+def _read_version() -> tuple[str, str]:
     url = config.store_url()
     return url, store_for(url).data_version()
+
+
+def pin_version() -> None:
+    """Read the store's data version for this run (the router, first thing in every run)."""
+    st.session_state[_PINNED] = _read_version()
+
+
+def _version() -> tuple[str, str]:
+    """(store URL, data version): what every cache below is keyed on; the run's pinned one in
+    a session, read from the store outside one (the start-up step)."""
+    if get_script_run_ctx(suppress_warning=True) is not None and _PINNED in st.session_state:
+        return st.session_state[_PINNED]
+    return _read_version()
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -7,7 +7,6 @@ hosted deployment points `DATABASE_URL` at PostgreSQL, so only portable SQLAlche
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -118,7 +117,17 @@ column_mappings_table = Table(
     Column("column", Text, nullable=False),
     Index("ux_column_mappings_source", "organization", "file_name", "table", "header", unique=True),
 )
+# The data version: one row that every change of the content (ingest, restore) bumps in its own
+# transaction, so each server reads one row per run to know whether its caches still hold
+# (migration 0005 makes it, with a random `store_id`).
+store_version_table = Table(
+    "store_version", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", Text, nullable=False),
+    Column("number", Integer, nullable=False),
+)
 _up = uploads_table.c
+_sv = store_version_table.c
 
 
 @dataclass(frozen=True)
@@ -389,6 +398,8 @@ class Store:
             outcomes.append(IngestOutcome(
                 file.file_name, file.organization, "new" if active is None else "replaced",
                 upload_id, None if active is None else active.id))
+        if any(o.status != "unchanged" for o in outcomes):
+            _bump_version(conn)
         return outcomes
 
     def restore(self, upload_id: int) -> None:
@@ -400,6 +411,7 @@ class Store:
                 raise KeyError(f"no upload {upload_id}")
             conn.execute(update(uploads_table).where(*_source_is(*row)).values(active=False))
             conn.execute(update(uploads_table).where(_up.id == upload_id).values(active=True))
+            _bump_version(conn)
 
     def uploads(self) -> pd.DataFrame:
         """Upload history, newest first, without the file bytes."""
@@ -473,15 +485,11 @@ class Store:
         return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
     def data_version(self) -> str:
-        """Changes whenever the content changes, so the dashboard can drop its caches. Version
-        rows never change except their active flag, so the content is a function of the newest
-        upload id and the set of active ids."""
+        """Changes whenever the content changes, so every server can drop its caches on its
+        next run: one primary-key read of the row each ingest and restore bumps."""
         with self.engine.connect() as conn:
-            newest = conn.execute(select(func.max(_up.id))).scalar() or 0
-            active = conn.execute(select(_up.id).where(_up.active)
-                                  .order_by(_up.id)).scalars().all()
-        digest = hashlib.sha256(",".join(map(str, active)).encode()).hexdigest()[:16]
-        return f"{newest}-{digest}"
+            row = conn.execute(select(_sv.store_id, _sv.number).where(_sv.id == 1)).one()
+        return f"{row.store_id}-{row.number}"
 
     @property
     def version(self) -> str:
@@ -540,6 +548,11 @@ class Store:
     def _frame(self, query) -> pd.DataFrame:
         with self.engine.connect() as conn:
             return _read(conn, query)
+
+
+def _bump_version(conn: Connection) -> None:
+    """A new data version, in the transaction that changes the content (under the write lock)."""
+    conn.execute(update(store_version_table).where(_sv.id == 1).values(number=_sv.number + 1))
 
 
 def _read(conn, query) -> pd.DataFrame:

@@ -87,13 +87,14 @@ def today(monkeypatch) -> dt.date:
     return TODAY
 
 
-def empty_postgres() -> str:
+def empty_postgres(name: str = "impact_test") -> str:
     """IMPACT_TEST_POSTGRES_URL with an empty schema of this test process's own (or the test
     skips): pytest-xdist's workers share the server, each in its schema (`search_path` in the
-    URL, so processes a test starts use it too)."""
+    URL, so processes a test starts use it too). Another `name` gives a schema that the
+    other tests of the process leave alone (servers a module keeps running)."""
     if not POSTGRES:
         pytest.skip("IMPACT_TEST_POSTGRES_URL not set (scripts/test.sh sets it)")
-    schema = f"impact_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    schema = f"{name}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
     engine = sqlalchemy.create_engine(POSTGRES)
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))

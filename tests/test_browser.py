@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -34,6 +35,7 @@ import pytest
 from impact.access import sharing
 from impact.store import open_store
 from impact.present.texts import text
+from tests.helpers import demo_file_count
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]   # one server, one worker
@@ -63,44 +65,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run serve.py` on an empty store of its own, which its start-up step seeds;
-    the same secret key file for it and for this process, so links made here open there."""
-    folder = tmp_path_factory.mktemp("browser")
-    db = folder / "store.db"
-    secret = folder / "secret.key"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv(sharing.SECRET_ENV, raising=False)
-        mp.setenv(sharing.SECRET_FILE_ENV, str(secret))
-        sharing.server_secret()                       # made once, here, read by both
-        port = _free_port()
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", sharing.SECRET_ENV)}
-        env.update(IMPACT_STORE=str(db), IMPACT_SECRET_FILE=str(secret), IMPACT_DEMO_DIR=str(folder / "demo"))
-        log = (folder / "server.log").open("wb")
+@contextmanager
+def streamlit_server(log_path: Path, **environment: str):
+    """`streamlit run serve.py` (scripts/run.sh's server) on a free port, with these settings
+    over this process's environment (none of its store or secret settings): its process and
+    address, as soon as it started; `wait_until_healthy` waits for it to answer."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "IMPACT_STORE", sharing.SECRET_ENV)}
+    env.update(environment)
+    port = _free_port()
+    with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "localhost",
              "--browser.gatherUsageStats", "false"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://localhost:{port}"
         try:
-            deadline = time.monotonic() + 180   # seeding the demo store first
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"streamlit exited ({process.returncode}): "
-                                       f"{(folder / 'server.log').read_text(errors='replace')[-2000:]}")
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("streamlit did not answer within 180 s")
-                time.sleep(0.2)
-            yield {"base": base, "db": db, "secret": secret, "folder": folder,
-                   "uploads_when_ready": len(open_store(db).uploads())}
+            yield process, f"http://localhost:{port}"
         finally:
             process.terminate()
             try:
@@ -108,7 +88,43 @@ def server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-            log.close()
+
+
+def wait_until_healthy(process: subprocess.Popen, base: str, log_path: Path, timeout: float = 180) -> None:
+    """Until the server answers its health check (after its start-up step seeded the store)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited ({process.returncode}): "
+                               f"{log_path.read_text(errors='replace')[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not answer within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run serve.py` on an empty store of its own, which its start-up step seeds;
+    the same secret key file for it and for this process, so links made here open there."""
+    folder = tmp_path_factory.mktemp("browser")
+    db = folder / "store.db"
+    secret = folder / "secret.key"
+    log = folder / "server.log"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(sharing.SECRET_ENV, raising=False)
+        mp.setenv(sharing.SECRET_FILE_ENV, str(secret))
+        sharing.server_secret()                       # made once, here, read by both
+        with streamlit_server(log, IMPACT_STORE=str(db), IMPACT_SECRET_FILE=str(secret),
+                              IMPACT_DEMO_DIR=str(folder / "demo")) as (process, base):
+            wait_until_healthy(process, base, log)    # seeding the demo store first
+            yield {"base": base, "db": db, "secret": secret, "folder": folder,
+                   "uploads_when_ready": len(open_store(db).uploads())}
 
 
 @pytest.fixture(scope="module")
@@ -226,9 +242,7 @@ def number(text: str) -> int:
 # --- the staff views ------------------------------------------------------------------------
 
 def test_the_server_seeds_its_store_before_it_lets_anyone_in(server):
-    from impact.demo.generate import FILES, NETWORK_FILES
-    demo_workbooks = sum(len(files) for table in (FILES, NETWORK_FILES) for files in table.values())
-    assert demo_workbooks == 9 and server["uploads_when_ready"] == demo_workbooks   # one upload each
+    assert demo_file_count() == 9 and server["uploads_when_ready"] == demo_file_count()   # one upload each
 
 
 def test_the_overview_opens_with_its_kpis(server, page):

@@ -7,7 +7,9 @@ import pytest
 import sqlalchemy
 
 from impact.demo.seed import seed_demo_store
+from impact.intake.parsing import load_files
 from impact.store import open_store
+from tests.conftest import empty_postgres
 from tests.helpers import at_once, demo_file_count
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
@@ -57,3 +59,30 @@ def test_two_servers_seeding_one_empty_store(url, tmp_path, demo_store):
     written = [sorted((tmp_path / folder).iterdir()) for folder in ("demo_a", "demo_b")]
     assert len(written[0]) == demo_file_count() and [p.read_bytes() for p in written[0]] == [p.read_bytes() for p in written[1]]
     assert not seed_demo_store(store, tmp_path / "demo_c")
+
+
+def test_a_change_through_one_server_is_a_new_version_on_the_other(url, tmp_path):
+    """Two servers' stores (two engines) on one database: what one ingests or restores
+    changes the version the other reads, at once; an unchanged file does not; a store made
+    again at the same address never repeats an earlier version (its caches would be stale)."""
+    a, b = open_store(url), open_store(url)
+    first = write_xlsx(tmp_path / "KWCD_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1")]})
+    seen = [b.data_version()]
+    [v1] = a.ingest(load_files([first]))
+    seen.append(b.data_version())
+    a.ingest(load_files([first]))
+    assert b.data_version() == seen[-1]                  # the same bytes again: no change
+    (tmp_path / "v2").mkdir()
+    second = write_xlsx(tmp_path / "v2" / "KWCD_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-2")]})
+    a.ingest(load_files([second]))
+    seen.append(b.data_version())
+    a.restore(v1.upload_id)
+    seen.append(b.data_version())
+    assert len(set(seen)) == 4 and len(b.tables()["participants"]) == 1
+    a.close(), b.close()
+    if url.startswith("sqlite"):
+        for path in tmp_path.glob("impact.db*"):
+            path.unlink()
+    else:
+        empty_postgres()
+    assert open_store(url).data_version() not in seen

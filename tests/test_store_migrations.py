@@ -37,10 +37,10 @@ def revision_of(url: str) -> str | None:
 
 def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.DataFrame]]:
     """A store as the code before migrations left it: the store's tables from its metadata
-    without the one-active index, without record keys (0003) and without what migration 0004
-    adds (network_members, cases, services.referred_by), the account tables (a director was
-    added; no share link yet, so no share-link tables), no revision; two sources, one with two
-    versions. Returns the store, the replaced version's id and its clean tables as read before
+    without the one-active index, without record keys (0003), without what migration 0004
+    adds (network_members, cases, services.referred_by) and without the data version row
+    (0005); the account tables (a director was added; no share link yet, so no share-link
+    tables), no revision; two sources, one with two versions. Returns the store, the replaced version's id and its clean tables as read before
     those parts were taken away (without keys)."""
     engine = sqlalchemy.create_engine(url)
     metadata.create_all(engine)
@@ -56,6 +56,7 @@ def store_made_before_migrations(url: str) -> tuple[Store, int, dict[str, pd.Dat
     with engine.begin() as conn:
         conn.execute(sqlalchemy.text("DROP TABLE network_members"))
         conn.execute(sqlalchemy.text("DROP TABLE cases"))
+        conn.execute(sqlalchemy.text("DROP TABLE store_version"))
         conn.execute(sqlalchemy.text("ALTER TABLE services DROP COLUMN referred_by"))
         for name in set(KEYED_TABLES) - {"network_members", "cases"}:
             conn.execute(sqlalchemy.text(f"ALTER TABLE {name} DROP COLUMN record_key"))
@@ -103,6 +104,9 @@ def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
     assert sharing.list_links(store) == []          # the share-link tables were added
     with pytest.raises(sqlalchemy.exc.IntegrityError), store.engine.begin() as conn:
         conn.execute(sqlalchemy.text(f"UPDATE uploads SET active = true WHERE id = {replaced}"))
+    version = store.data_version()                  # the version row was added (0005)
+    store.restore(replaced)
+    assert store.data_version() != version
 
 
 def test_command_line_upgrade(tmp_path):

@@ -9,7 +9,9 @@ runs as one local director (`local_director_mode`), with a visible banner.
 Failed sign-ins are kept per username (never an IP address): after `MAX_FAILURES` failures
 within `FAILURE_WINDOW`, every attempt for that username, even with the right password, is
 refused for `LOCKOUT` (`TooManyAttempts`). Refused attempts are not recorded, so a lock ends
-on time; a successful sign-in clears the count.
+on time; a successful sign-in clears the count. The attempts are rows of the store, and the
+attempts for one username are checked one at a time, so several servers on one store share
+the limit.
 
 The tables live in this module's own MetaData; the store's migrations create them.
 """
@@ -50,6 +52,9 @@ FAILURE_WINDOW = dt.timedelta(minutes=15)
 LOCKOUT = dt.timedelta(minutes=15)
 KEEP_ATTEMPTS = dt.timedelta(days=30)        # older attempts are deleted
 LOOPBACK_NAMES = ("localhost",)
+# First key of the per-username advisory lock of sign-ins on PostgreSQL (any int4, the same
+# in every process; the second key is the username's hash).
+_SIGN_IN_LOCK_KEY = 7_469_812
 
 metadata = MetaData()
 
@@ -255,17 +260,27 @@ def _locked_until(conn, name: str, now: dt.datetime) -> dt.datetime | None:
     return until if until is not None and until > now else None
 
 
+def _one_attempt_at_a_time(conn, name: str) -> None:
+    """Attempts for one username run one after the other, whichever server they reach, so
+    guesses sent at once are counted as if they came one by one: on SQLite the transaction
+    holds the store's write lock already (BEGIN IMMEDIATE); on PostgreSQL an advisory lock
+    per username, until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_SIGN_IN_LOCK_KEY, func.hashtext(name))))
+
+
 def authenticate(store, username: str, password: str, now: dt.datetime | None = None) -> Account | None:
     """The account if the password is right, else None; raises TooManyAttempts while the
     username is locked, whatever the password. Every checked attempt is recorded."""
     global _dummy_hash
-    now = utc(now)
     try:
         name = normalize_username(username)
     except ValueError:
         return None
     engine = ensure_tables(store)
     with engine.begin() as conn:
+        _one_attempt_at_a_time(conn, name)
+        now = utc(now)      # after the wait: the attempts before this one are all recorded
         until = _locked_until(conn, name, now)
         if until is not None:
             raise TooManyAttempts(name, until - now)
