@@ -115,6 +115,17 @@ def served(build):
     return gate.served(session.store(), session.visitor(), build)
 
 
+@st.fragment(run_every=1)
+def warming_notice(lang: str) -> None:
+    """While the server's start-up warm-up runs, what a visitor sees instead of a blank page:
+    how long the figures have been preparing, counted every second; the whole app runs again
+    once they are ready."""
+    seconds = session.warming_for()
+    if seconds is None:
+        st.rerun()
+    st.info(text("warming_up", lang).format(n=int(seconds)), icon="⏳")
+
+
 def no_data(lang: str) -> None:
     st.info(text("no_data", lang))
 
