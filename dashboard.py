@@ -15,10 +15,13 @@ import streamlit as st
 from impact.access import page_registry
 from impact.present.texts import text
 
-from app import errors, gate, session, sidebar
+from app import cards, errors, gate, session, sidebar
 
 st.set_page_config(page_title="Impact dashboard", page_icon="🌱", layout="wide")
 lang = sidebar.language()
+if session.warming_for() is not None:     # a big store's first start: say so, never a blank page
+    cards.warming_notice(lang)
+    st.stop()
 routes = {page.path: page for page in page_registry.PAGES}
 streamlit_pages = [st.Page(page.file, title=text(page.title, lang), icon=page.icon, url_path=page.path,
                            default=page.path == page_registry.HOME) for page in routes.values()]

@@ -21,6 +21,22 @@ from impact.view import FILTER_PARAMS
 from app import gate, session
 
 
+@st.cache_resource(show_spinner=False, max_entries=1024)
+def _built(name: str, _build, args: tuple, kwargs: dict):
+    return _build(*args, **kwargs)
+
+
+def chart(build, *args, **kwargs):
+    """`build(*args, **kwargs)`, a figure of `impact.present.charts`, built once per its
+    arguments: a new session, a page switch back or the twentieth donor of one link gets the
+    figure already built (Plotly's building and validating is most of a page's run). The key
+    is every argument, the table drawn (exact, or a donor's protected one) and the language
+    among them, so a figure is only ever served for the very table it was built from, and the
+    link was checked when that table was read. Shared, not copied: nobody changes a figure
+    once built."""
+    return _built(f"{build.__module__}.{build.__qualname__}", build, args, kwargs)
+
+
 def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimension: str | None = None,
                definition: str | None = None) -> None:
     """A chart with its definition a click away (the catalog's, or `definition` for a chart that
@@ -56,7 +72,7 @@ def province_map(table: pd.DataFrame, key: str, lang: str, also: tuple[str, ...]
     name = f"{key}_by_province"
     # A donor filters by one site or all: a province of several sites is no filter she can take.
     clicks = partial(_filter_by_province, f"map_{name}") if session.exact_figures() else "ignore"
-    st.plotly_chart(charts.province_map(table, key, lang, title, also), key=f"map_{name}",
+    st.plotly_chart(chart(charts.province_map, table, key, lang, title, also), key=f"map_{name}",
                     on_select=clicks, selection_mode=("points",), config=charts.MAP_CONFIG)
     withheld_note(table[table["metric"] == key], lang)
     definition_and_downloads(table, name, lang, definition(key, *also, lang=lang)
@@ -97,6 +113,17 @@ def served(build):
     """A download's file maker that serves nothing once this visitor's share link is revoked
     or expired (`gate.served`)."""
     return gate.served(session.store(), session.visitor(), build)
+
+
+@st.fragment(run_every=1)
+def warming_notice(lang: str) -> None:
+    """While the server's start-up warm-up runs, what a visitor sees instead of a blank page:
+    how long the figures have been preparing, counted every second; the whole app runs again
+    once they are ready."""
+    seconds = session.warming_for()
+    if seconds is None:
+        st.rerun()
+    st.info(text("warming_up", lang).format(n=int(seconds)), icon="⏳")
 
 
 def no_data(lang: str) -> None:

@@ -9,6 +9,9 @@ called by the router): one query, and one version for everything the run draws.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -141,6 +144,34 @@ def warm_up() -> None:
     exact_metrics(selection, TREND_GRAINS[:1], TRENDS)
     exact_metrics(selection, ("province",), HEADLINE[:1])      # the map
     computed(target_progress, today=day)
+
+
+_warming: dict = {}     # the start-up warm-up of this process: when it started, and its end
+
+
+def start_warm_up() -> None:
+    """`warm_up` in a thread of its own, started with the server (serve.py): the server answers
+    health checks and visitors at once, a visitor arriving meanwhile is told how long it has
+    been preparing (`warming_for`) instead of facing a blank page, and the caches it fills are
+    the ones the pages read (a page asking for one of them waits for it, not computing it twice)."""
+    done = threading.Event()
+    _warming.update(started=time.monotonic(), done=done)
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:   # a store busy, read-only or not reachable yet: the pages say why, as when cold
+            logging.getLogger("impact").exception("warm start failed; serving the dashboard cold")
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+
+def warming_for() -> float | None:
+    """Seconds the start-up warm-up has been running, or None once it is over (or never began)."""
+    done = _warming.get("done")
+    return None if done is None or done.is_set() else time.monotonic() - _warming["started"]
 
 
 def today() -> dt.date:

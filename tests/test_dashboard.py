@@ -80,3 +80,32 @@ def test_warm_up_computes_what_the_first_overview_would(app, monkeypatch):
     at = app.run()
     assert not at.exception
     assert calls == [] and len(at.metric) == 6
+
+
+def test_a_visitor_during_the_start_up_warm_up_is_told_it_is_preparing(app, monkeypatch):
+    """serve.py warms in a thread while the server answers: a visitor arriving meanwhile sees
+    how long the figures have been preparing (never a blank page), in her language, and the
+    dashboard once the warm-up is over."""
+    import threading
+
+    from app import session
+    release = threading.Event()
+    monkeypatch.setattr(session, "warm_up", release.wait)      # a big store's first start
+    session.start_warm_up()
+    at = app.run()
+    assert not at.exception and len(at.metric) == 0
+    assert [i.value for i in at.info] == ["Preparing the figures… 0 s"]
+    assert session.warming_for() is not None
+
+    khmer = AppTest.from_file(APP, default_timeout=120)
+    khmer.query_params["lang"] = "km"
+    assert "កំពុងរៀបចំតួលេខ" in khmer.run().info[0].value
+
+    release.set()
+    for _ in range(50):
+        if session.warming_for() is None:
+            break
+        threading.Event().wait(0.1)
+    assert session.warming_for() is None
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception and len(at.metric) == 6

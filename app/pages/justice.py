@@ -32,7 +32,7 @@ with left:   # every step a protected count for a donor
     steps = session.protected_rows(case_pathway, "step", selection, today=today)
     title = text("pathway_title", lang)
     if steps["value"].iloc[0] > 0:
-        cards.card(charts.case_pathway(steps, title, lang), steps, "case_pathway", lang, text("def_pathway", lang))
+        cards.card(cards.chart(charts.case_pathway, steps, title, lang), steps, "case_pathway", lang, text("def_pathway", lang))
     elif "suppressed" in steps and steps["suppressed"].any():   # for a donor, hidden is not "no data"
         st.subheader(title)
         st.info(text("withheld_small", lang))
@@ -43,7 +43,7 @@ with right:
                                  key="justice_grain", format_func=lambda g: text(g, lang))
     convictions = session.metrics(selection, by=(grain,), keys=("perpetrators_convicted",))
     if cards.has_values(convictions):
-        fig = charts.trend(convictions, "perpetrators_convicted", lang, grain=grain,
+        fig = cards.chart(charts.trend, convictions, "perpetrators_convicted", lang, grain=grain,
                            through=session.data_reaches(session.visitor(), selection, "verdicts"))
         cards.chart_card(fig, convictions, "perpetrators_convicted", lang, f"perpetrators_convicted_by_{grain}")
     else:
@@ -53,7 +53,7 @@ with right:
 title = text("time_to_verdict_title", lang)
 curve, summary = session.staff(time_to_verdict, selection, today=today) or (None, None)
 if curve is not None and len(curve):
-    cards.card(charts.survival(curve, summary, title, lang, share="share_waiting", at_risk="still_waiting",
+    cards.card(cards.chart(charts.survival, curve, summary, title, lang, share="share_waiting", at_risk="still_waiting",
                                days_since="days_since_report"), curve, "time_to_verdict", lang,
                text("def_time_to_verdict", lang))
     median = "verdict_median_summary" if summary["median_days"] is not None else "verdict_median_not_reached"
@@ -63,8 +63,8 @@ if curve is not None and len(curve):
 elif curve is None:
     table = session.protected_rows(verdict_life_table, "interval", selection, today=today)
     if table["denominator"].notna().any():
-        fig = charts.life_table(table, share_after(table).tolist(), title, lang, share="share_waiting",
-                                at_risk="still_waiting", event="event_verdict", days_since="days_since_report")
+        fig = cards.chart(charts.life_table, table, share_after(table).tolist(), title, lang, share="share_waiting",
+                          at_risk="still_waiting", event="event_verdict", days_since="days_since_report")
         cards.card(fig, table, "time_to_verdict", lang, text("def_time_to_verdict", lang))
     else:
         cards.empty(title, lang)
@@ -76,7 +76,7 @@ with left:
     recruiters = session.metrics(selection, by=("recruiter_relation",), keys=("cases_reported",))
     title = cards.by_title(text("recruiter_title", lang), "by_recruiter_relation", lang)
     if cards.has_values(recruiters):
-        fig = charts.bars(recruiters, "cases_reported", "recruiter_relation", lang, title=title,
+        fig = cards.chart(charts.bars, recruiters, "cases_reported", "recruiter_relation", lang, title=title,
                           labels=formatting.categories("recruiter_relation", recruiters["recruiter_relation"], lang))
         cards.chart_card(fig, recruiters, "cases_reported", lang, "cases_by_recruiter_relation")
     else:
@@ -85,7 +85,7 @@ with right:
     by_site = session.metrics(selection, by=("site", "case_type"), keys=("cases_reported",))
     title = cards.by_title(formatting.metric_question("cases_reported", lang), "by_site", lang)
     if cards.has_values(by_site):
-        fig = charts.bars(by_site.assign(case_type=by_site["case_type"].map(
+        fig = cards.chart(charts.bars, by_site.assign(case_type=by_site["case_type"].map(
             formatting.categories("case_type", by_site["case_type"], lang))), "cases_reported", "site", lang,
             color="case_type", title=title)
         cards.chart_card(fig, by_site, "cases_reported", lang, "cases_by_site_and_type", dimension="site")
@@ -99,7 +99,7 @@ with left:   # trainings of police and gatekeepers, from the activity log
     trained = session.metrics(trainings, by=("activity_type",), keys=("people_reached",))
     title = text("trained_officials_title", lang)
     if cards.has_values(trained):
-        fig = charts.bars(trained, "people_reached", "activity_type", lang, title=title,
+        fig = cards.chart(charts.bars, trained, "people_reached", "activity_type", lang, title=title,
                           labels=formatting.categories("activity_type", trained["activity_type"], lang))
         cards.card(fig, trained, "police_and_gatekeepers_trained", lang, text("def_trained_officials", lang))
     else:
@@ -109,7 +109,7 @@ with right:  # the networks' gatekeepers, trained or not
     trained = session.metrics(gatekeepers, by=("training",), keys=("network_members",))
     title = text("gatekeepers_trained_title", lang)
     if cards.has_values(trained):
-        fig = charts.bars(trained, "network_members", "training", lang, title=title,
+        fig = cards.chart(charts.bars, trained, "network_members", "training", lang, title=title,
                           labels=formatting.categories("training", trained["training"], lang))
         cards.card(fig, trained, "gatekeepers_trained", lang, text("def_trained_officials", lang))
     else:

@@ -30,7 +30,7 @@ cards.province_map(session.metrics(selection, by=("province",), keys=PAIR), PAIR
 by_site = session.metrics(selection, by=("site",), keys=KEYS)
 title = cards.by_title(text("exit_coverage_title", lang), "by_site", lang)
 if cards.has_values(by_site, "followup_coverage"):
-    cards.card(charts.paired_rates(by_site, PAIR, "site", title, lang), by_site[by_site["metric"].isin(PAIR)],
+    cards.card(cards.chart(charts.paired_rates, by_site, PAIR, "site", title, lang), by_site[by_site["metric"].isin(PAIR)],
                "exit_and_coverage_by_site", lang, cards.definition(*PAIR, lang=lang), dimension="site")
 else:
     cards.empty(title, lang, by_site[by_site["metric"].isin(PAIR)])
@@ -39,13 +39,13 @@ mix = status_shares(session.metrics(selection, by=("quarter", STATUS_BY), keys=(
                     session.metrics(selection, by=("quarter",), keys=(STATUS_KEY,)))
 title = text("status_mix_title", lang)
 if cards.ready(mix, title, lang):
-    fig = charts.status_mix(mix, title, lang, formatting.categories("employment_status", mix[STATUS_BY], lang))
+    fig = cards.chart(charts.status_mix, mix, title, lang, formatting.categories("employment_status", mix[STATUS_BY], lang))
     cards.card(fig, mix, "status_mix_by_quarter", lang, text("def_status_mix", lang))
 
 cohorts = cohort_cells(session.metrics(selection, by=COHORT_BY, keys=COHORT_KEYS))
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
-    cards.card(charts.cohorts(cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
+    cards.card(cards.chart(charts.cohorts, cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
     # The share out in percent with one decimal, the interval in one column, so the table fits
     # (the share lost and the women due are in the download).
     shown = cohorts.drop(columns=["ci_low", "ci_high", "suppressed", "due", "share_lost"]).assign(
@@ -63,12 +63,12 @@ title = text("time_to_exit_title", lang)
 if curve is None:
     table = session.protected_rows(exit_life_table, "interval", selection, today=today)
     if table["denominator"].notna().any():
-        cards.card(charts.life_table(table, share_after(table).tolist(), title, lang), table, "time_to_exit", lang,
-                   text("def_time_to_exit", lang))
+        cards.card(cards.chart(charts.life_table, table, share_after(table).tolist(), title, lang), table,
+                   "time_to_exit", lang, text("def_time_to_exit", lang))
     else:
         cards.empty(title, lang)
 elif cards.ready(curve, title, lang):
-    cards.card(charts.survival(curve, summary, title, lang), curve, "time_to_exit", lang,
+    cards.card(cards.chart(charts.survival, curve, summary, title, lang), curve, "time_to_exit", lang,
                text("def_time_to_exit", lang))
     median = text("median_summary", lang) if summary["median_days"] is not None else text("median_not_reached", lang)
     st.caption(median.format(days=summary["median_days"], low=summary["median_ci_low"] or "…",
@@ -80,7 +80,7 @@ for column, key in ((left, "sustained_exit_6m"), (right, "business_starts")):
     with column:
         title = cards.by_title(formatting.metric_question(key, lang), "by_site", lang)
         if cards.has_values(by_site, key):
-            cards.chart_card(charts.bars(by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
+            cards.chart_card(cards.chart(charts.bars, by_site, key, "site", lang, title=title), by_site[by_site["metric"] == key],
                              key, lang, f"{key}_by_site", dimension="site")
         else:
             cards.empty(title, lang, by_site[by_site["metric"] == key])
@@ -88,7 +88,7 @@ for column, key in ((left, "sustained_exit_6m"), (right, "business_starts")):
 income = session.staff(income_by_status, selection, today=today)
 title = text("income_title", lang)
 if cards.ready(income, title, lang):
-    fig = charts.counts(income, "employment_status", {"median_income": text("median_income", lang)}, title,
+    fig = cards.chart(charts.counts, income, "employment_status", {"median_income": text("median_income", lang)}, title,
                         labels=formatting.categories("employment_status", income["employment_status"], lang),
                         money_columns=("median_income", "low_quartile", "high_quartile"),
                         hover={c: text(c, lang) for c in ("participants", "low_quartile", "high_quartile")})

@@ -44,7 +44,7 @@ else:
         with places[key]:
             title = cards.by_title(QUESTIONS[key], f"by_{by}", lang)
             if cards.ready(table, title, lang):
-                fig = charts.counts(table, x, {key: label}, title, labels=names,
+                fig = cards.chart(charts.counts, table, x, {key: label}, title, labels=names,
                                     hover={k: v for k, v in COUNTS.items() if k != key})
                 cards.card(fig, table, f"{key}_by_{by}", lang, DEFINITIONS[key],
                            dimension="site" if by == "site" else None)
@@ -53,7 +53,7 @@ with places["referrals"]:   # registrations are women, not activities: every fil
     registrations = session.metrics(selection, by=("referral_source",), keys=("participants_registered",))
     title = text("referral_question", lang)
     if cards.has_values(registrations):
-        fig = charts.bars(registrations, "participants_registered", "referral_source", lang, title=title,
+        fig = cards.chart(charts.bars, registrations, "participants_registered", "referral_source", lang, title=title,
                           labels=formatting.categories("referral_source", registrations["referral_source"], lang))
         cards.chart_card(fig, registrations, "participants_registered", lang, "registrations_by_referral_source",
                          dimension="referral_source")

@@ -49,7 +49,7 @@ for column, key in zip(columns, HEADLINE) if targets is not None else ():
 
 steps = funnel_steps(overview)
 if steps["count"].fillna(0).gt(0).any() or steps.get("suppressed", pd.Series(False)).any():
-    st.plotly_chart(charts.funnel(steps, lang), key="funnel", config={"displaylogo": False})
+    st.plotly_chart(cards.chart(charts.funnel, steps, lang), key="funnel", config={"displaylogo": False})
     st.caption(text("funnel_caption", lang))
 else:
     cards.empty(text("funnel_title", lang), lang, overview)
@@ -67,7 +67,7 @@ figures = []     # drawn once: the cards show them, the donor-ready report embed
 for column, key in zip(st.columns(2) * 2, TRENDS):
     with column:
         if cards.has_values(trends, key):
-            figures.append(charts.trend(trends, key, lang, grain=grain, through=latest[key]))
+            figures.append(cards.chart(charts.trend, trends, key, lang, grain=grain, through=latest[key]))
             cards.chart_card(figures[-1], trends[trends["metric"] == key], key, lang, f"trend_{key}")
         else:
             cards.empty(formatting.metric_question(key, lang), lang, trends[trends["metric"] == key])

@@ -36,7 +36,7 @@ for key in KEYS:
             title = cards.by_title(formatting.metric_question(key, lang), f"by_{by}", lang)
             rows = None if table is None else table[(table["metric"] == key) & table["value"].notna()]
             if cards.ready(rows, title, lang):
-                fig = charts.bars(rows, key, by, lang, color=color, title=title, currency=currency)
+                fig = cards.chart(charts.bars, rows, key, by, lang, color=color, title=title, currency=currency)
                 cards.chart_card(fig, rows, key, lang, f"{key}_by_{by}")
 
 # Savings over time: the savings_per_member numerator (net savings) and denominator (members) by
@@ -49,7 +49,7 @@ if session.exact_figures():
     growth = growth[growth["numerator"].notna()].rename(columns={"numerator": "net_savings", "denominator": "members"})
 title = text("cumulative_title", lang)
 if cards.ready(growth, title, lang):
-    fig = charts.lines(growth, "period_end", "net_savings", title, color="group_type", is_money=True, grain="month",
+    fig = cards.chart(charts.lines, growth, "period_end", "net_savings", title, color="group_type", is_money=True, grain="month",
                        currency=currency, hover={"members": text("members", lang)}, y_title=text("net_savings", lang))
     definition = text("def_cumulative", lang).format(rate=f"{config.khr_per_usd():,.0f}")
     cards.card(fig, growth, "cumulative_savings", lang, definition)

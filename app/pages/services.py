@@ -31,7 +31,7 @@ names = {} if types is None else formatting.categories("service_type", types["se
 title = cards.by_title(text("referrals_title", lang), "by_service_type", lang)
 if cards.ready(types, title, lang):
     statuses = formatting.categories("service_status", ("completed", "pending", "declined"), lang)
-    fig = charts.counts(types, "service_type", statuses, title, labels=names, stacked=True,
+    fig = cards.chart(charts.counts, types, "service_type", statuses, title, labels=names, stacked=True,
                         hover={"referrals": text("referrals", lang)}, x_title=text("service_type", lang))
     cards.card(fig, types, "referrals_by_type_and_status", lang, text("def_referrals", lang))
 
@@ -41,20 +41,20 @@ with left:
                                                                   "denominator").dropna(subset=["value"])
     title = cards.by_title(formatting.metric_question(KEY, lang), "by_service_type", lang)
     if cards.ready(rates, title, lang):
-        cards.chart_card(charts.bars(rates, KEY, "service_type", lang, title=title, labels=names), rates, KEY, lang,
+        cards.chart_card(cards.chart(charts.bars, rates, KEY, "service_type", lang, title=title, labels=names), rates, KEY, lang,
                          f"{KEY}_by_service_type")
 with right:
     by_site = session.metrics(selection, by=("site",), keys=(KEY,))
     title = cards.by_title(formatting.metric_question(KEY, lang), "by_site", lang)
     if cards.has_values(by_site):
-        cards.chart_card(charts.bars(by_site, KEY, "site", lang, title=title), by_site, KEY, lang, f"{KEY}_by_site",
+        cards.chart_card(cards.chart(charts.bars, by_site, KEY, "site", lang, title=title), by_site, KEY, lang, f"{KEY}_by_site",
                          dimension="site")
     else:
         cards.empty(title, lang, by_site)
 
 title = text("amounts_title", lang)
 if cards.ready(money, title, lang):
-    fig = charts.counts(money, "service_type", {"amount_total": text("amount_total", lang)}, title, labels=names,
+    fig = cards.chart(charts.counts, money, "service_type", {"amount_total": text("amount_total", lang)}, title, labels=names,
                         hover={c: text(c, lang) for c in ("amount_count", "amount_median")},
                         money_columns=("amount_total", "amount_median"), x_title=text("service_type", lang))
     cards.card(fig, money[["service_type", "amount_count", "amount_total", "amount_median"]], "funding_by_type", lang,

@@ -36,7 +36,7 @@ for i, (key, by) in enumerate(CHARTS):
         table = session.metrics(selection, by=(by,), keys=(key,))
         title = cards.by_title(formatting.metric_question(key, lang), f"by_{by}", lang)
         if cards.has_values(table, key):
-            cards.chart_card(charts.bars(table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
+            cards.chart_card(cards.chart(charts.bars, table, key, by, lang, title=title), table, key, lang, f"{key}_by_{by}",
                              dimension=by if by == "site" else None)
         else:
             cards.empty(title, lang, table[table["metric"] == key])
@@ -44,6 +44,6 @@ for i, (key, by) in enumerate(CHARTS):
 with columns[1]:
     title = cards.by_title(text("scholarships_question", lang), "by_course", lang)
     if cards.ready(grants, title, lang):
-        fig = charts.counts(grants, "course", {"with_scholarship": text("with_scholarship", lang)}, title,
+        fig = cards.chart(charts.counts, grants, "course", {"with_scholarship": text("with_scholarship", lang)}, title,
                             hover={"enrollments": text("enrollments_started", lang)}, x_title=text("course", lang))
         cards.card(fig, grants, "scholarships_by_course", lang, text("def_scholarships", lang))
