@@ -90,13 +90,18 @@ def enrollment_starts(p: Prepared, start, end) -> pd.DataFrame:
 def life_skills_graduates(p: Prepared, start, end) -> pd.DataFrame:
     """Participants with a graduated life_skills enrollment ending in the period (her first
     such graduation), and whether a further course started after it, by the period's end."""
-    e = p.enrollments[p.enrollments["pidx"] >= 0]
-    grads = e[(e["course_type"] == "life_skills") & (e["status"] == "graduated") & in_period(e["end_date"], start, end)]
+    e = p.enrollments
+    pidx = e["pidx"].to_numpy()
+    registered = pidx >= 0
+    grads = e[registered & (e["course_type"] == "life_skills").to_numpy() & (e["status"] == "graduated").to_numpy()
+              & in_period(e["end_date"], start, end)]
     grads = grads.sort_values(["pidx", "end_date"], kind="stable").drop_duplicates("pidx")
-    further = e[e["course_type"].isin(FURTHER_COURSE_TYPES) & (e["start_date"] <= end)][["pidx", "start_date"]]
-    pairs = grads[["pidx", "end_date"]].merge(further, on="pidx")
-    progressed = pairs.loc[pairs["start_date"] > pairs["end_date"], "pidx"].unique()
-    return grads.assign(progressed=grads["pidx"].isin(progressed).to_numpy())
+    # She progressed when her latest further course by the period's end started after it.
+    further = registered & e["course_type"].isin(FURTHER_COURSE_TYPES).to_numpy() & (e["start_date"] <= end).to_numpy()
+    latest_start = np.full(len(p.participants), np.iinfo(np.int64).min)
+    np.maximum.at(latest_start, pidx[further], e["start_date"].to_numpy()[further].view(np.int64))
+    ended = grads["end_date"].to_numpy().astype(e["start_date"].dtype).view(np.int64)
+    return grads.assign(progressed=latest_start[grads["pidx"].to_numpy()] > ended)
 
 
 def participant_status(p: Prepared, start, end) -> pd.DataFrame:
