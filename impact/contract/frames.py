@@ -49,7 +49,7 @@ def typed(frame: pd.DataFrame, table: str) -> pd.DataFrame:
 def merge_participants(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per (organization, participant_id): a woman registered by several programs is
     one person. Earliest intake wins; other columns take the first known value in upload order."""
-    if frame.empty:
+    if frame.empty or not frame.duplicated(PARTICIPANT_KEY).any():
         return frame
     groups = frame.groupby(PARTICIPANT_KEY, sort=False, dropna=False)
     merged = groups.first()

@@ -50,6 +50,7 @@ def savings_by_group(prepared, selection: Selection = Selection(), currency: str
     out["net_savings"] *= currency_rate(currency, khr_per_usd)
     out["savings_per_member"] = out["net_savings"] / out["members"]
     out["organization"] = out["organization"].astype(object)
+    out["group_id"] = out["group_id"].astype(object)
     out["group_type"] = out["group_type"].astype(object)
     out["currency"] = currency
     return out[["organization", "group_id", "group_type", "members", "savers", "savings_rate", "ci_low",
