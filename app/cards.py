@@ -38,15 +38,19 @@ def chart(build, *args, **kwargs):
 
 
 def chart_card(fig, table: pd.DataFrame, key: str, lang: str, name: str, dimension: str | None = None,
-               definition: str | None = None) -> None:
+               definition: str | None = None, figures: pd.DataFrame | None = None) -> None:
     """A chart with its definition a click away (the catalog's, or `definition` for a chart that
     is not one metric), its aggregated table downloadable, and (for a breakdown by a filter
-    dimension) a click on a bar narrowing the whole view to it."""
+    dimension) a click on a bar narrowing the whole view to it. `figures`: the metric rows the
+    chart draws, when `table` lays several of them out in one row (a cohort's cell), so the
+    withheld note counts figures, not rows."""
     chart = f"chart_{name}"
     filters = dimension in FILTER_PARAMS.values()
     st.plotly_chart(fig, key=chart, on_select=partial(filter_by_click, chart, dimension) if filters else "ignore",
                     selection_mode=("points",), config={"displaylogo": False})
-    withheld_note(table if key is None or "metric" not in table else table[table["metric"] == key], lang)
+    if figures is None:
+        figures = table if key is None or "metric" not in table else table[table["metric"] == key]
+    withheld_note(figures, lang)
     definition_and_downloads(table, name, lang, definition or f"**{formatting.metric_label(key, lang)}**: "
                                                               f"{METRICS[key].description}")
 
@@ -86,9 +90,10 @@ def _filter_by_province(chart: str) -> None:
         st.session_state["f_site"] = session.prepared().sites_in(province)
 
 
-def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimension: str | None = None) -> None:
+def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimension: str | None = None,
+         figures: pd.DataFrame | None = None) -> None:
     """`chart_card` for a chart whose definition is not one catalog metric's."""
-    chart_card(fig, table, None, lang, name, dimension, definition=definition)
+    chart_card(fig, table, None, lang, name, dimension, definition=definition, figures=figures)
 
 
 def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:

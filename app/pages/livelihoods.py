@@ -42,10 +42,12 @@ if cards.ready(mix, title, lang):
     fig = cards.chart(charts.status_mix, mix, title, lang, formatting.categories("employment_status", mix[STATUS_BY], lang))
     cards.card(fig, mix, "status_mix_by_quarter", lang, text("def_status_mix", lang))
 
-cohorts = cohort_cells(session.metrics(selection, by=COHORT_BY, keys=COHORT_KEYS))
+cohort_rows = session.metrics(selection, by=COHORT_BY, keys=COHORT_KEYS)
+cohorts = cohort_cells(cohort_rows)
 title = text("cohorts_title", lang)
 if cards.ready(cohorts, title, lang):
-    cards.card(cards.chart(charts.cohorts, cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang))
+    cards.card(cards.chart(charts.cohorts, cohorts, title, lang), cohorts, "followup_cohorts", lang, text("def_cohorts", lang),
+               figures=cohort_rows)
     # The share out in percent with one decimal, the interval in one column, so the table fits
     # (the share lost and the women due are in the download).
     shown = cohorts.drop(columns=["ci_low", "ci_high", "suppressed", "due", "share_lost"]).assign(
