@@ -252,7 +252,8 @@ def test_the_overview_opens_with_its_kpis(server, page):
     assert number(kpi(page, "Women registered").inner_text()) > 0
     assert re.fullmatch(r"\d+\.\d%", kpi(page, "Graduation rate").inner_text())
     expect(page.locator("h1")).to_have_text("Overview")
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 3
+    # Tiles are drawn before charts: wait for the third chart, not just count what is there.
+    expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_attached(timeout=FIRST_PAINT)
     assert not page.locator('[data-testid="stException"]').count()
     screenshot(page, "overview_open")
 
