@@ -9,7 +9,7 @@ import streamlit as st
 from impact.present import charts
 
 from impact.present import formatting
-from impact.metrics.cohorts import COHORT_BY, COHORT_KEYS, cohort_cells, exit_life_table, time_to_exit
+from impact.metrics.cohorts import CELL_COUNTS, COHORT_BY, COHORT_KEYS, cohort_cells, exit_life_table, time_to_exit
 from impact.metrics.survival import share_after
 from impact.metrics.statuses import STATUS_BY, STATUS_KEY, income_by_status, status_shares
 from impact.present.texts import text
@@ -54,6 +54,9 @@ if cards.ready(cohorts, title, lang):
         intake_quarter=[formatting.quarter(pd.Period(q).start_time) for q in cohorts["intake_quarter"]],
         share_out=cohorts["share_out"] * 100,
         interval=[formatting.interval(low, high) for low, high in zip(cohorts["ci_low"], cohorts["ci_high"])])
+    if not session.exact_figures():    # a withheld count (or a sum of one) says so, not "None"
+        for column in ("participants", *CELL_COUNTS):
+            shown[column] = [formatting.count(v) if v == v else text("withheld_short", lang) for v in shown[column]]
     st.dataframe(shown, hide_index=True, column_config={
         **{c: text(c, lang) for c in ("intake_quarter", "milestone", "participants", "out_of_entertainment",
                                       "in_entertainment", "lost_to_followup", "not_yet_due", "interval")},
