@@ -12,6 +12,7 @@ import streamlit as st
 
 from impact import disclosure
 from impact.metrics.engine import NOT_REPORTED
+from impact.metrics.survival import share_after
 from impact.present import charts, formatting
 from impact.metrics.catalog import METRICS, Kind
 from impact.exports import csv_bytes, excel_bytes
@@ -94,6 +95,17 @@ def card(fig, table: pd.DataFrame, name: str, lang: str, definition: str, dimens
          figures: pd.DataFrame | None = None) -> None:
     """`chart_card` for a chart whose definition is not one catalog metric's."""
     chart_card(fig, table, None, lang, name, dimension, definition=definition, figures=figures)
+
+
+def life_table_card(table: pd.DataFrame, title: str, name: str, lang: str, definition: str, **words) -> None:
+    """A donor's time to an event (`impact.metrics.survival.life_table`, protected): the share
+    still without it drawn from the protected counts, or the empty state when every interval
+    is withheld or empty. `words` name the chart's words (`charts.life_table`)."""
+    if table["denominator"].notna().any():
+        card(chart(charts.life_table, table, share_after(table).tolist(), title, lang, **words), table, name, lang,
+             definition)
+    else:
+        empty(title, lang)
 
 
 def download_buttons(table: pd.DataFrame, name: str, lang: str) -> None:

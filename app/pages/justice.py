@@ -9,7 +9,6 @@ import streamlit as st
 
 from impact.metrics.engine import filters_left_out
 from impact.metrics.justice import case_pathway, time_to_verdict, verdict_life_table
-from impact.metrics.survival import share_after
 from impact.present import charts, formatting
 from impact.present.texts import text
 from app import cards, session
@@ -44,7 +43,7 @@ with right:
     convictions = session.metrics(selection, by=(grain,), keys=("perpetrators_convicted",))
     if cards.has_values(convictions):
         fig = cards.chart(charts.trend, convictions, "perpetrators_convicted", lang, grain=grain,
-                           through=session.data_reaches(session.visitor(), selection, "verdicts"))
+                          through=session.data_reaches(session.visitor(), selection, "verdicts"))
         cards.chart_card(fig, convictions, "perpetrators_convicted", lang, f"perpetrators_convicted_by_{grain}")
     else:
         cards.empty(formatting.metric_question("perpetrators_convicted", lang), lang)
@@ -54,20 +53,16 @@ title = text("time_to_verdict_title", lang)
 curve, summary = session.staff(time_to_verdict, selection, today=today) or (None, None)
 if curve is not None and len(curve):
     cards.card(cards.chart(charts.survival, curve, summary, title, lang, share="share_waiting", at_risk="still_waiting",
-                               days_since="days_since_report"), curve, "time_to_verdict", lang,
+                           days_since="days_since_report"), curve, "time_to_verdict", lang,
                text("def_time_to_verdict", lang))
     median = "verdict_median_summary" if summary["median_days"] is not None else "verdict_median_not_reached"
     st.caption(text(median, lang).format(days=summary["median_days"], low=summary["median_ci_low"] or "…",
                                          high=summary["median_ci_high"] or "…", n=summary["n"],
                                          verdicts=summary["verdicts"], censored=summary["censored"]))
 elif curve is None:
-    table = session.protected_rows(verdict_life_table, "interval", selection, today=today)
-    if table["denominator"].notna().any():
-        fig = cards.chart(charts.life_table, table, share_after(table).tolist(), title, lang, share="share_waiting",
+    cards.life_table_card(session.protected_rows(verdict_life_table, "interval", selection, today=today), title,
+                          "time_to_verdict", lang, text("def_time_to_verdict", lang), share="share_waiting",
                           at_risk="still_waiting", event="event_verdict", days_since="days_since_report")
-        cards.card(fig, table, "time_to_verdict", lang, text("def_time_to_verdict", lang))
-    else:
-        cards.empty(title, lang)
 else:
     cards.empty(title, lang)
 

@@ -10,7 +10,6 @@ from impact.present import charts
 
 from impact.present import formatting
 from impact.metrics.cohorts import CELL_COUNTS, COHORT_BY, COHORT_KEYS, cohort_cells, exit_life_table, time_to_exit
-from impact.metrics.survival import share_after
 from impact.metrics.statuses import STATUS_BY, STATUS_KEY, income_by_status, status_shares
 from impact.present.texts import text
 from app import cards, session
@@ -66,12 +65,8 @@ if cards.ready(cohorts, title, lang):
 curve, summary = session.staff(time_to_exit, selection, today=today) or (None, None)
 title = text("time_to_exit_title", lang)
 if curve is None:
-    table = session.protected_rows(exit_life_table, "interval", selection, today=today)
-    if table["denominator"].notna().any():
-        cards.card(cards.chart(charts.life_table, table, share_after(table).tolist(), title, lang), table,
-                   "time_to_exit", lang, text("def_time_to_exit", lang))
-    else:
-        cards.empty(title, lang)
+    cards.life_table_card(session.protected_rows(exit_life_table, "interval", selection, today=today), title,
+                          "time_to_exit", lang, text("def_time_to_exit", lang))
 elif cards.ready(curve, title, lang):
     cards.card(cards.chart(charts.survival, curve, summary, title, lang), curve, "time_to_exit", lang,
                text("def_time_to_exit", lang))

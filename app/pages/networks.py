@@ -37,7 +37,7 @@ with left:   # members over time, one line per role
     if cards.has_values(members):
         roles = formatting.categories("role", members["role"], lang)
         fig = cards.chart(charts.trend, members.assign(role=members["role"].map(roles)), "network_members", lang, color="role",
-                           grain=grain, through=session.data_reaches(session.visitor(), selection, "network_members"))
+                          grain=grain, through=session.data_reaches(session.visitor(), selection, "network_members"))
         cards.chart_card(fig, members, "network_members", lang, f"network_members_by_role_and_{grain}")
     else:
         cards.empty(cards.by_title(formatting.metric_question("network_members", lang), "by_role", lang), lang)
@@ -45,7 +45,7 @@ with right:
     groups = session.metrics(selection, by=(grain,), keys=("network_groups",))
     if cards.has_values(groups):
         fig = cards.chart(charts.trend, groups, "network_groups", lang, grain=grain,
-                           through=session.data_reaches(session.visitor(), selection, "network_groups"))
+                          through=session.data_reaches(session.visitor(), selection, "network_groups"))
         cards.chart_card(fig, groups, "network_groups", lang, f"network_groups_by_{grain}")
     else:
         cards.empty(formatting.metric_question("network_groups", lang), lang)
