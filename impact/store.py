@@ -464,6 +464,9 @@ class Store:
         stored = stored[~_in(stored, ["source_organization", "file"], list(replaced))]
         frame = pd.concat([typed(stored, "participants").assign(file=stored["file"]), incoming],
                           ignore_index=True)
+        # A conflict needs a woman in two rows, and most of a load is women new to the store:
+        # only the rows of a repeated key are compared (a third of a 100,000-row upload's time).
+        frame = frame[frame.duplicated(PARTICIPANT_KEY, keep=False)]
         frame = frame[_in(frame, PARTICIPANT_KEY,
                           pd.MultiIndex.from_frame(incoming[PARTICIPANT_KEY]))]
         values = (frame[PARTICIPANT_KEY + ["file"]]

@@ -61,3 +61,15 @@ def test_data_rows_found_a_column_at_a_time_are_the_ones_classify_row_keeps(head
     rows = [row[:width] for row in rows] + [list(header)]
     columns = [object_array([row[c] for row in rows]) for c in range(width)]
     assert data_rows(columns, header).tolist() == [i for i, row in enumerate(rows) if classify_row(row, header) is None]
+
+
+WHITESPACE_HEAVY = st.text(st.sampled_from(list("aZ09-_ \t\n\r\x0b\x0c\x1c\x1f\x85\xa0\u2003\u3000០៩ក")), max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(WHITESPACE_HEAVY, JUNK_TEXT), max_size=30, unique=True))
+def test_text_cells_cleaned_at_once_equal_cells_cleaned_one_by_one(values):
+    """The bulk text parser (plain ASCII cells found by Arrow) gives parse_text's answer for
+    every cell, whatever whitespace Python's str.split() knows and Arrow does not."""
+    from impact.intake.cleaning import parse_text, parse_texts
+    assert parse_texts(object_array(values)).tolist() == [parse_text(v) for v in values]

@@ -28,7 +28,7 @@ from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_c
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
 from impact.intake.validation import validation_problems
-from impact.intake.reading import SPREADSHEET_SUFFIXES, UnreadableFile, read_workbook
+from impact.intake.reading import SPREADSHEET_SUFFIXES, Sheet, UnreadableFile, read_workbook
 
 _TICKS = ("✓", "✔")
 
@@ -145,10 +145,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     mapping are unchanged."""
     sheets = read_workbook(content, file_name)
     layouts = [(s, find_layout(s.rows, s.name)) for s in sheets]
-    org_cells = Counter(cell for s, lay in layouts if lay
-                        for c, name in lay.columns.items() if name == "organization"
-                        for cell in s.columns[c][lay.header_row + 1:])
-    result = FileResult(file_name, "", content, organization or organization_of(file_name, None, org_cells))
+    result = FileResult(file_name, "", content, organization or organization_of(file_name, None, _organization_cells(layouts)))
     own = {table: m for table, m in (mappings or {}).get(result.organization, {}).items() if m}
     if own:   # only the header rows are looked at again, not the file
         layouts = [(s, find_layout(s.rows, s.name, own)) for s in sheets]
@@ -167,6 +164,17 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
         frames.setdefault(layout.table, []).append(frame)
     result.tables = {t: pd.concat(fs, ignore_index=True) for t, fs in frames.items()}
     return result
+
+
+def _organization_cells(layouts: list[tuple[Sheet, Layout | None]]) -> Counter:
+    """The cells of the sheets' organization columns, counted (by pandas' hashing: one
+    organization in 100,000 rows is one distinct value, not 100,000 Python steps)."""
+    cells = Counter()
+    for sheet, layout in layouts:
+        for c in [c for c, name in (layout.columns if layout else {}).items() if name == "organization"]:
+            counts = pd.Series(object_array(sheet.columns[c][layout.header_row + 1:])).value_counts(dropna=False)
+            cells.update(counts.to_dict())
+    return cells
 
 
 def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
@@ -301,6 +309,8 @@ def _duplicate_ids(frame: pd.DataFrame, bad: set[int], key: str) -> list[tuple[i
 def _check_references(result: LoadResult, known: set[tuple[str, str]]) -> None:
     """Enrollments, follow-ups and services must name a participant registered by the same
     organization, in this load or already in the store."""
+    if not any(TABLES[t].references_participants for f in result.files for t in f.tables):
+        return   # a participants register alone: nothing to check
     known |= {key for f in result.files if "participants" in f.tables
               for key in zip(f.tables["participants"]["organization"].tolist(),
                              f.tables["participants"]["participant_id"].tolist())}

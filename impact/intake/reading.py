@@ -42,6 +42,7 @@ _MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\s+ref="([A-Z]{1,3})(\d+)(?::([A-Z
 _FASTEXCEL_DATETIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 # ... and an infinite number cell (`inf`, `1e309`), which must be refused as one.
 _FASTEXCEL_TYPED = rf"{_FASTEXCEL_DATETIME}|^-?inf$"
+_FASTEXCEL_DATETIME_LENGTH = len("2024-03-15 00:00:00")
 _EXCEL_DAY_ZERO = "1899-12-31 "
 # An error cell (#N/A) is not text to fastexcel: it reports it aside, by calamine's name.
 _FASTEXCEL_ERROR = re.compile(r"Error\((\w+)\)")
@@ -190,7 +191,10 @@ def _cells(column: pa.Array) -> list:
     other numbers and booleans stay the text fastexcel wrote (12, 0.5, true), which every
     parser reads like the number or boolean. Converted once per distinct value."""
     column = column.fill_null("")
-    if not pc.any(pc.match_substring_regex(column, _FASTEXCEL_TYPED)).as_py():
+    # Only cells of a typed text's length can be one: the pattern runs on those alone.
+    length = pc.binary_length(column)
+    candidates = pc.filter(column, pc.or_(pc.equal(length, _FASTEXCEL_DATETIME_LENGTH), pc.less_equal(length, 4)))
+    if not pc.any(pc.match_substring_regex(candidates, _FASTEXCEL_TYPED)).as_py():
         return column.to_pylist()
     encoded = column.dictionary_encode()
     values = np.array([_as_value(text) for text in encoded.dictionary.to_pylist()] + [None], dtype=object)
