@@ -335,3 +335,17 @@ def test_xlsx_error_and_number_cells_in_the_issue_report(tmp_path):
     assert [(i.row, i.column, i.value) for i in result.issues] == [
         (2, "Intake Date", "#N/A"), (3, "Referral Source", "12"), (4, "Birth Year", "15/03/2024")]
     assert_accounted(result)
+
+
+def test_a_repeated_label_is_one_object_and_an_id_column_stays_whole(tmp_path):
+    """A column of few labels (a program) shares one Python object per label, so a big sheet
+    does not hold 100,000 copies of 'Night Outreach'; a column of distinct ids reads whole."""
+    rows = [["Participant ID", "Program", "Intake date"]] + [
+        [f"P-{i}", "Night Outreach" if i % 3 else "Empowerment Training", f"{i % 28 + 1:02d}/03/2024"]
+        for i in range(1500)]
+    path = write_xlsxwriter(tmp_path / "KWCD_big.xlsx", {"Participants": rows})
+    sheet, = read_workbook(path.read_bytes(), path.name)
+    ids, programs = sheet.columns[0], sheet.columns[1]
+    assert ids == [r[0] for r in rows]
+    assert programs == [r[1] for r in rows]
+    assert len({id(cell) for cell in programs[1:]}) == 2

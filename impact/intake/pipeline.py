@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from impact.intake.isolated import read_file   # a child process: a hostile file never takes the server down
+from impact.intake.isolated import read_file, release_free_memory   # a child process: a hostile file never takes the server down
 from impact.intake.marked_workbook import marked_workbook
 from impact.intake.parsing import finish_load
 from impact.intake.load_report import DroppedColumn, Issue, LoadResult, SheetReport
@@ -91,6 +91,7 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
             intake.outcomes = store.ingest_if_empty(result, uploader)
         elif not dry_run:
             intake.outcomes = store.ingest(result, uploader)
+    release_free_memory()
     return intake
 
 

@@ -135,13 +135,16 @@ def _read_xlsx(content: bytes) -> list[Sheet]:
     for index, name in enumerate(reader.sheet_names):
         sheet = reader.load_sheet(index, header_row=None, dtypes="string", skip_rows=0)
         cells, errors = sheet.to_arrow_with_errors()
+        hidden = sheet.visible != "visible"
+        first_column = sheet.available_columns()[0].absolute_index if cells.num_columns else 0
+        del sheet   # the reader's own copy of the cells, freed before the Python one is made
         columns = [_cells(column) for column in cells.columns]
-        first_column = sheet.available_columns()[0].absolute_index if columns else 0
+        del cells
         columns = [[""] * len(columns[0]) for _ in range(first_column)] + columns if columns else []
         for error in errors.errors if errors else ():
             row, column = error.position
             columns[first_column + column][row] = _error_text(error.detail)
-        sheets.append(Sheet(name, columns, hidden=sheet.visible != "visible"))
+        sheets.append(Sheet(name, columns, hidden=hidden))
     merges = merges.result()
     for sheet in sheets:
         _fill_merges(sheet.columns, merges.get(sheet.name, []))
@@ -189,16 +192,23 @@ def _cells(column: pa.Array) -> list:
     """One column's cells as python-calamine gives them: an empty cell is "", a date a
     `date` (a `datetime` with its time of day, a `time` alone), an infinite number a float;
     other numbers and booleans stay the text fastexcel wrote (12, 0.5, true), which every
-    parser reads like the number or boolean. Converted once per distinct value."""
+    parser reads like the number or boolean. Converted once per distinct value, and a
+    column of few distinct values (a program, a site) shares one Python object per value:
+    100,000 copies of 'Night Outreach' would be most of a big sheet's memory."""
     column = column.fill_null("")
     # Only cells of a typed text's length can be one: the pattern runs on those alone.
     length = pc.binary_length(column)
     candidates = pc.filter(column, pc.or_(pc.equal(length, _FASTEXCEL_DATETIME_LENGTH), pc.less_equal(length, 4)))
-    if not pc.any(pc.match_substring_regex(candidates, _FASTEXCEL_TYPED)).as_py():
-        return column.to_pylist()
+    typed = pc.any(pc.match_substring_regex(candidates, _FASTEXCEL_TYPED)).as_py()
+    sample = column.slice(0, _DISTINCT_SAMPLE)
+    if not typed and pc.count_distinct(sample).as_py() * 2 > len(sample):
+        return column.to_pylist()   # mostly distinct (ids, phone numbers): a dictionary would not pay
     encoded = column.dictionary_encode()
     values = np.array([_as_value(text) for text in encoded.dictionary.to_pylist()] + [None], dtype=object)
     return values[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
+
+
+_DISTINCT_SAMPLE = 1000
 
 
 def _error_text(detail: str) -> str:
