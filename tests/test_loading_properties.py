@@ -73,3 +73,14 @@ def test_text_cells_cleaned_at_once_equal_cells_cleaned_one_by_one(values):
     every cell, whatever whitespace Python's str.split() knows and Arrow does not."""
     from impact.intake.cleaning import parse_text, parse_texts
     assert parse_texts(object_array(values)).tolist() == [parse_text(v) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(cells=st.lists(st.one_of(WHITESPACE_HEAVY, JUNK_TEXT, st.sampled_from(
+    ["Total", " TOTAL:", "\x1ctotal", "Sub-total", "GRAND total", "សរុប", "\u2003Total", "tot", "T", ""])),
+    max_size=30))
+def test_total_rows_found_at_once_equal_rows_found_one_by_one(cells):
+    """The cheap first test for totals and blank rows gives Python's answer for every cell."""
+    from impact.intake.layout import _TOTAL_PREFIXES, blank_or_total_prefix
+    expected = [not c.strip() or c.lstrip().lower().startswith(_TOTAL_PREFIXES) for c in cells]
+    assert blank_or_total_prefix(object_array(cells)).tolist() == expected

@@ -239,9 +239,11 @@ def parser_for(table: str, column: str) -> Callable[[object], object]:
             AMOUNT: parse_amount, BOOLEAN: parse_boolean}[kind]
 
 
-def clean_column(values: Sequence, parse: Callable[[object], object]) -> tuple[np.ndarray, dict[int, str]]:
-    """Parse a column, once per distinct value. Returns the clean values (an object array) and
-    {index: problem}. Distinct values are found by pandas' hashing (C speed), not a Python loop."""
+def clean_column(values: Sequence, parse: Callable[[object], object], dtype: str | None = None
+                 ) -> tuple[np.ndarray | pd.api.extensions.ExtensionArray, dict[int, str]]:
+    """Parse a column, once per distinct value. Returns the clean values (an object array, or
+    an array of `dtype`, typed once per distinct value too) and {index: problem}. Distinct
+    values are found by pandas' hashing (C speed), not a Python loop."""
     cells = object_array(values)
     codes, uniques = pd.factorize(cells)   # None and NaN get code -1: parsed as blank, last
     if pd.api.types.infer_dtype(uniques, skipna=False) != "string" and any(
@@ -250,19 +252,21 @@ def clean_column(values: Sequence, parse: Callable[[object], object]) -> tuple[n
         if bool in types and types & {int, float}:   # True == 1.0 when hashed: keep them apart
             codes, uniques = _factorize_by_type(cells)
     clean = np.empty(len(uniques) + 1, dtype=object)
+    errors = {}
     if parse is parse_text:   # never a problem: all at once
         clean[:-1], clean[-1] = parse_texts(np.asarray(uniques, dtype=object)), parse(None)
-        return clean[codes], {}
-    problems = []
-    for i, value in enumerate([*uniques, None]):
-        try:
-            clean[i], problem = parse(value), None
-        except BadValue as exc:
-            clean[i], problem = None, str(exc)
-        problems.append(problem)
-    failing = np.array([problem is not None for problem in problems])[codes]   # -1: the blank's
-    errors = {i: problems[codes[i]] for i in np.flatnonzero(failing).tolist()}
-    return clean[codes], errors
+    else:
+        problems = []
+        for i, value in enumerate([*uniques, None]):
+            try:
+                clean[i], problem = parse(value), None
+            except BadValue as exc:
+                clean[i], problem = None, str(exc)
+            problems.append(problem)
+        failing = np.array([problem is not None for problem in problems])[codes]   # -1: the blank's
+        errors = {i: problems[codes[i]] for i in np.flatnonzero(failing).tolist()}
+    # code -1 (a blank) takes the last value, the blank's
+    return (clean[codes] if dtype is None else pd.array(clean, dtype=dtype).take(codes)), errors
 
 
 def object_array(values: Sequence) -> np.ndarray:

@@ -23,7 +23,7 @@ from impact import config
 
 from impact.intake import isolated
 from impact.intake.cleaning import as_text, clean_column, is_blank, object_array, parser_for
-from impact.contract.frames import typed
+from impact.contract.frames import DTYPES, typed
 from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
@@ -214,7 +214,10 @@ def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
 
     clean: dict[str, list] = {}
     for c, name in layout.columns.items():
-        values, errors = clean_column(raw[c], parser_for(table.name, name))
+        kind = table.column(name).kind
+        # Typed here, once per distinct value; amounts and ticks are finished below, as objects.
+        values, errors = clean_column(raw[c], parser_for(table.name, name),
+                                      None if kind in (AMOUNT, BOOLEAN) else DTYPES[kind])
         for k, problem in errors.items():
             issue(k, layout.headers[c], raw[c][k], f"expected {problem}")
         bad.update(errors)
@@ -242,6 +245,8 @@ def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
                   f"{key} already registered in this sheet at row {excel_rows[first]}")
             bad.add(k)
 
+    if not bad:
+        return report, frame
     keep = np.ones(len(data), dtype=bool)
     keep[list(bad)] = False
     return report, frame[keep].reset_index(drop=True)
