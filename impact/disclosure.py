@@ -220,9 +220,12 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
 
     # One cell per count: (row, field), with its primary-suppression reason.
     rows = {f: np.flatnonzero(np.isin(kind, [k for k, fs in COUNTS.items() if f in fs])) for f in raw}
-    cells = pd.concat([keys.iloc[r].assign(field=f, row=r) for f, r in rows.items()], ignore_index=True)
-    row, field = cells["row"].to_numpy(), cells["field"].to_numpy()
+    row = np.concatenate(list(rows.values()))
+    field = np.concatenate([np.full(len(r), f, dtype=object) for f, r in rows.items()])
     x = np.concatenate([raw[f][r] for f, r in rows.items()])
+    # Each key column's values as numbers (a missing value is a value too), for the cells' groups.
+    codes = {c: pd.factorize(keys[c], use_na_sentinel=False)[0][row] for c in KEY + dims}
+    codes["field"] = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows.values())])
     n, d = raw["numerator"], raw["denominator"]
     small_difference = (kind == Kind.RATE) & (n >= threshold) & (d >= threshold) & (
         (d - n < threshold) | (rounded(d) - rounded(n) < threshold))
@@ -231,9 +234,9 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
 
     # Sibling groups along each dimension (breakdown cells only), and the whole breakdown with
     # its total; -1 marks a cell outside the grouping.
-    groups = [np.where(is_total[row], -1, _group_ids(cells, KEY + ["field"] + [o for o in dims if o != dim]))
+    groups = [np.where(is_total[row], -1, _group_ids(codes, KEY + ["field"] + [o for o in dims if o != dim]))
               for dim in dims]
-    groups.append(_group_ids(cells, KEY + ["field"]))
+    groups.append(_group_ids(codes, KEY + ["field"]))
     hidden = _complete(groups, x, reason != "", is_total[row])
 
     # Back to rows: a row is suppressed when any of its counts is; primary reasons first.
@@ -274,9 +277,10 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
     return protected, protected_totals
 
 
-def _group_ids(cells: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Group number of each cell by `columns`, a missing dimension value being a value too."""
-    return cells.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+def _group_ids(codes: dict[str, np.ndarray], columns: list[str]) -> np.ndarray:
+    """Group number of each cell by `columns` (their value codes): the same numbers make the
+    same group; which number a group gets does not matter to `_complete`."""
+    return np.unique(np.column_stack([codes[c] for c in columns]), axis=0, return_inverse=True)[1].ravel()
 
 
 def _lonely(group: np.ndarray, hidden: np.ndarray) -> np.ndarray:
