@@ -269,8 +269,10 @@ def protect_with_totals(table: pd.DataFrame, totals: pd.DataFrame | None = None,
            "display": np.array(_display(kind, value, row_reason, threshold), dtype=object),
            "suppressed": row_hidden, "suppression": row_reason}
 
+    out["display"], out["suppression"] = pd.array(out["display"], dtype="str"), pd.array(row_reason, dtype="str")
+
     def part(frame, rows):
-        return frame.assign(**{c: v[rows] for c, v in out.items()}).astype({"display": "str", "suppression": "str"})
+        return frame.assign(**{c: v[rows] for c, v in out.items()})
 
     protected = part(table, slice(0, len(table)))
     protected_totals = None if totals is None else part(totals, slice(len(table), len(keys)))
