@@ -139,7 +139,8 @@ async def painted(browser, url: str) -> float:
 
 
 async def browsers_at_once(counts: list[int], trivial: str, donor: str) -> bool:
-    """For each N: N contexts open the trivial app at once, then N open the donor's link."""
+    """For each N: N contexts open the trivial app at once, then N the donor's link, then N the
+    trivial app again; the donor's p95 is compared with the mean of the trivial app's two."""
     ok = True
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -148,14 +149,15 @@ async def browsers_at_once(counts: list[int], trivial: str, donor: str) -> bool:
             await painted(browser, donor)
             for n in counts:
                 p95s = {}
-                for name, url in (("trivial app", trivial), ("donor Overview", donor)):
+                for name, url in (("trivial app", trivial), ("donor Overview", donor), ("trivial app again", trivial)):
                     times = await asyncio.gather(*(painted(browser, url) for _ in range(n)))
                     p95s[name] = p95(times)
                     print(f"{n} browser contexts at once, {name}: median {statistics.median(times):.2f} s, "
                           f"p95 {p95(times):.2f} s; load average {os.getloadavg()[0]:.2f}")
-                ratio = p95s["donor Overview"] / p95s["trivial app"]
+                # The trivial app before and after: the machine's load drifts (other jobs) within a run.
+                ratio = p95s["donor Overview"] / statistics.mean([p95s["trivial app"], p95s["trivial app again"]])
                 ok &= ratio <= BROWSER_RATIO
-                print(f"{n} browser contexts: donor p95 / trivial p95 = {ratio:.2f} (goal <= {BROWSER_RATIO})"
+                print(f"{n} browser contexts: donor p95 / trivial p95 (mean of two) = {ratio:.2f} (goal <= {BROWSER_RATIO})"
                       + ("" if ratio <= BROWSER_RATIO else "   MISSED"))
         finally:
             await browser.close()
