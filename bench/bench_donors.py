@@ -157,7 +157,8 @@ async def browsers_at_once(counts: list[int], trivial: str, donor: str) -> bool:
                 # The trivial app before and after: the machine's load drifts (other jobs) within a run.
                 ratio = p95s["donor Overview"] / statistics.mean([p95s["trivial app"], p95s["trivial app again"]])
                 ok &= ratio <= BROWSER_RATIO
-                print(f"{n} browser contexts: donor p95 / trivial p95 (mean of two) = {ratio:.2f} (goal <= {BROWSER_RATIO})"
+                print(f"{n} browser contexts: donor p95 / trivial p95 (mean of two) = {ratio:.2f} "
+                      f"(goal <= {BROWSER_RATIO})"
                       + ("" if ratio <= BROWSER_RATIO else "   MISSED"))
         finally:
             await browser.close()
