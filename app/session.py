@@ -18,10 +18,11 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from impact import config
+from impact import config, disclosure
 from impact.disclosure import KEY_COLUMNS
 
 from impact.access import protection, sharing
+from impact.access.sharing import Scope
 from impact.metrics.engine import Selection, latest_record, reported_metrics
 from impact.metrics.funnel import FUNNEL_KEYS
 from impact.metrics.prepared import prepare
@@ -97,8 +98,12 @@ def computed(compute_view, *args, **kwargs):
     """`compute_view(prepared, *args, **kwargs)`: any `impact/` computation over the prepared
     data (metrics, funnel, cohorts, targets, ...), cached per store version and arguments, so
     a filter change reruns in a blink."""
-    name = f"{compute_view.__module__}.{compute_view.__qualname__}"
-    return _computed(*_version(), name, compute_view, args, kwargs)
+    return _computed(*_version(), _name(compute_view), compute_view, args, kwargs)
+
+
+def _name(function) -> str:
+    """A function's name in a cache key (the function itself is not hashed)."""
+    return f"{function.__module__}.{function.__qualname__}"
 
 
 def exact_metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...] | None = None) -> pd.DataFrame:
@@ -110,17 +115,46 @@ def metrics(selection: Selection, by: tuple[str, ...] = (), keys: tuple[str, ...
     """The metric table of a selection: exact for staff; for a donor, after disclosure control."""
     if exact_figures():
         return exact_metrics(selection, by, keys)
-    return protection.protected(lambda grouping: computed(reported_metrics, selection, grouping, keys,
-                                                          today=today(), cell_keys=True), by)
+    return protected_metrics(visitor().link.scope, selection, by, keys)
+
+
+def protected_metrics(scope: Scope, selection: Selection, by: tuple[str, ...] = (),
+                      keys: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """A metric table as a donor of `scope` sees it (disclosure control applied), made once per
+    (store version, scope, selection, grouping, day, disclosure settings): the twentieth donor
+    of a link gets it from the cache. The scope is part of the key, so one scope's table never
+    reaches another's; the link itself is checked by the gate on every run before any page asks."""
+    return _protected_metrics(*_version(), scope, selection, by, keys, today(), _disclosure_settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _protected_metrics(url: str, version: str, scope: Scope, selection: Selection, by: tuple[str, ...],
+                       keys: tuple[str, ...] | None, day: dt.date, settings: tuple) -> pd.DataFrame:
+    return protection.protected(lambda grouping: _computed(url, version, _name(reported_metrics), reported_metrics,
+                                                           (selection, grouping, keys),
+                                                           {"today": day, "cell_keys": True}), by)
 
 
 def protected_rows(breakdown, dimension: str, *args, **kwargs) -> pd.DataFrame:
     """Rows in the engine's shape made beside it (`impact.metrics.justice`): exact for staff;
-    for a donor, after disclosure control along `dimension`."""
-    table = computed(breakdown, *args, **kwargs)
+    for a donor, after disclosure control along `dimension`, cached per scope as
+    `protected_metrics` is."""
     if exact_figures():
-        return table.drop(columns=list(KEY_COLUMNS))     # keys feed a donor's noise; nobody reads them
-    return protection.protected_rows(table, dimension)
+        return computed(breakdown, *args, **kwargs).drop(columns=list(KEY_COLUMNS))   # keys feed a donor's noise
+    return _protected_rows(*_version(), visitor().link.scope, _name(breakdown), breakdown, dimension, args, kwargs,
+                           _disclosure_settings())
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _protected_rows(url: str, version: str, scope: Scope, name: str, _breakdown, dimension: str, args: tuple,
+                    kwargs: dict, settings: tuple) -> pd.DataFrame:
+    return protection.protected_rows(_computed(url, version, name, _breakdown, args, kwargs), dimension)
+
+
+def _disclosure_settings() -> tuple:
+    """The disclosure settings, part of a protected table's cache key (a changed threshold or
+    rounding never serves tables made under the old one)."""
+    return tuple(sorted(disclosure.settings().items()))
 
 
 def staff(breakdown, *args, **kwargs):

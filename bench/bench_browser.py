@@ -37,18 +37,20 @@ GOALS = {"first tile": 2.0, "all overview charts": 3.0, "filter change to tiles"
 ORGANIZATION = "SRP"
 
 
-def serve(folder: Path, port: int) -> subprocess.Popen:
-    """The dashboard as scripts/run.sh starts it, on a store of its own; back once healthy."""
+def serve(folder: Path, port: int, script: str = "serve.py") -> subprocess.Popen:
+    """The dashboard (or another `script`) as scripts/run.sh starts it, on a store of its own;
+    back once healthy."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "IMPACT_SECRET")}
     env.update(IMPACT_STORE=str(folder / "store.db"), IMPACT_SECRET_FILE=str(folder / "secret.key"),
                IMPACT_DEMO_DIR=str(folder / "demo"))
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "serve.py", "--server.headless", "true",
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                                 "--server.port", str(port), "--server.address", "localhost"],
-                               cwd=ROOT, env=env, stdout=(folder / "server.log").open("wb"), stderr=subprocess.STDOUT)
+                               cwd=ROOT, env=env, stdout=(folder / f"server-{port}.log").open("wb"),
+                               stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"server exited: {(folder / 'server.log').read_text(errors='replace')[-2000:]}")
+            raise SystemExit(f"server exited: {(folder / f'server-{port}.log').read_text(errors='replace')[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2):
                 return process

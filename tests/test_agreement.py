@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
+from impact.access.sharing import Scope, ShareLink
 from impact.metrics.catalog import METRICS, Kind
 from impact.metrics.engine import NOT_REPORTED, Selection, latest_record
 from impact.metrics.funnel import FUNNEL_KEYS, STEPS, funnel_steps
@@ -132,12 +133,17 @@ PROPERTY = settings(max_examples=10, deadline=None, suppress_health_check=[Healt
 @pytest.fixture
 def session_on(store_path, monkeypatch):
     """app.session as a page calls it, on the demo store; `role(exact)` switches between staff
-    (exact figures) and a donor (figures after disclosure control)."""
+    (exact figures) and a donor of every organization (figures after disclosure control)."""
     from app import session
+    from app.gate import Visitor
     monkeypatch.setenv("IMPACT_STORE", str(store_path))
+    moment = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    scope = Scope(tuple(open_store(store_path).tables()["participants"]["organization"].unique()))
+    donor = Visitor(link=ShareLink(1, "every-organization", "test", moment, moment, scope))
 
     def role(exact: bool):
         monkeypatch.setattr(session, "exact_figures", lambda: exact)
+        monkeypatch.setattr(session, "visitor", lambda: donor)    # the key of a donor's cached tables
         return session
     return role
 
