@@ -152,7 +152,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     p = merge_participants(tables["participants"]).reset_index(drop=True)
     participants = _frame({
         "organization": _category(p["organization"]),
-        "participant_id": p["participant_id"].astype(object),
+        "participant_id": p["participant_id"].astype("str"),   # Arrow text: no Python string per row
         "program": _category(p["program"]),
         "site": _category(p["site"]),
         "province": province(p["site"]),
@@ -168,7 +168,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     e = tables["enrollments"]
     enrollments = _frame({
         "pidx": register.pidx(e), "course": _category(e["course"]), "course_type": _category(e["course_type"]),
-        "cohort": e["cohort"].astype(object), "start_date": pd.to_datetime(e["start_date"]),
+        "cohort": e["cohort"].astype("str"), "start_date": pd.to_datetime(e["start_date"]),
         "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
         "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
         "record_key": _keys(e),
@@ -221,9 +221,9 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     })
     n = _table(tables, "network_members")
     network_members = _frame({
-        "organization": _category(n["organization"]), "member_id": n["member_id"].astype(object),
+        "organization": _category(n["organization"]), "member_id": n["member_id"].astype("str"),
         "pidx": register.pidx(n, pid="member_id"), "network": _category(n["network"]),
-        "group_id": n["group_id"].astype(object), "site": _category(n["site"]), "province": province(n["site"]),
+        "group_id": n["group_id"].astype("str"), "site": _category(n["site"]), "province": province(n["site"]),
         "role": _category(n["role"]),
         "sector": _category(n["sector"]), "joined_date": pd.to_datetime(n["joined_date"]),
         "left_date": pd.to_datetime(n["left_date"]),
