@@ -82,11 +82,9 @@ def _version() -> tuple[str, str]:
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _prepared(url: str, version: str):
     """Prepared frames of one version of the store. What reading and preparing the tables
-    freed is handed back to the system (`impact.memory`): else the server holds it."""
-    tables = store_for(url).tables()
-    release_freed_memory()
-    prepared = prepare(tables)
-    del tables
+    freed is handed back to the system afterwards (`impact.memory`): else the server holds it.
+    (Not in between: `prepare` reuses those pages; handing them back first costs it 2.6 s at 1M.)"""
+    prepared = prepare(store_for(url).tables())
     release_freed_memory()
     return prepared
 

@@ -51,7 +51,6 @@ from impact.metrics.catalog import CATALOG, Kind
 from impact.contract.frames import typed
 from impact.metrics.engine import Selection, compute
 from impact.metrics.facts import FACTS
-from impact.memory import release_freed_memory
 from impact.metrics.prepared import prepare
 from impact.contract.tables import (
     ACTIVITY_TYPES,
@@ -839,7 +838,6 @@ def main(argv: list[str] | None = None) -> int:
     failures += [f"hand-worked tables: {p}" for p in hand_ours]
     start = time.perf_counter()
     tables = generate(args.scale, args.seed)
-    release_freed_memory()   # as the server does after reading the store's tables (app.session)
     rows = {k: len(v) for k, v in tables.items() if k != "targets"}
     total_rows = sum(rows.values())
     print(f"generated {', '.join(f'{v:,} {k}' for k, v in rows.items())} ({total_rows:,} rows) "
