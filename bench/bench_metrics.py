@@ -1,6 +1,7 @@
 """Metric benchmark: `prepare` + `compute` against the same definitions written as DuckDB SQL.
 
     .venv/bin/python bench/bench_metrics.py [--scale 0.1] [--repeat 3] [--seed N] [--profile]
+    .venv/bin/python bench/bench_metrics.py --dashboard [--port 8597]
 
 Generates synthetic clean tables in memory (numpy, seeded; same dtypes as
 `impact.contract.frames.typed`): at --scale 1, 1,000,000 participants, 2,000,000 enrollments,
@@ -19,6 +20,12 @@ its own tables (`CREATE TABLE ... AS`, not timed). Exits 1 when they differ, whe
 selection takes 0.3 s or more, when ours is slower than DuckDB (selection or breakdown), or at
 --scale 1 when `prepare` takes 8 s or more or the process peaks at 1.5 GiB or more during it;
 everything is printed first.
+
+--dashboard instead measures the served dashboard's memory: the tables generated at scale 0.1
+(one upload per organization) ingested into a SQLite store of its own, served as scripts/run.sh
+does (bench_browser.serve), its warm-up waited for and the Overview opened once in Debian's
+Chromium (every chart drawn); then the server process's resident size (VmRSS, /proc/PID/status).
+Exits 1 at 600 MiB or more.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ import re
 import resource
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -60,6 +68,7 @@ from impact.contract.tables import (
 MAX_SELECTION_S = 0.3
 MAX_PREPARE_S = 8.0
 MAX_PREPARE_PEAK_MIB = 1536
+MAX_DASHBOARD_RSS_MIB = 600   # the server after warm-up and one Overview, tables at scale 0.1
 # The metrics over the tables generated here (network members and cases are not: their
 # metrics have their own tests, and no SQL here).
 BENCH_KEYS = tuple(m.key for m in CATALOG if FACTS[m.fact].source[0] not in ("network_members", "cases"))
@@ -744,6 +753,64 @@ def _profile(name: str, run) -> None:
     print(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
+def _process_status_mib(pid: int, field: str) -> float:
+    match = re.search(rf"{field}:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+    return int(match.group(1)) / 1024
+
+
+def dashboard_memory(port: int, seed: int) -> int:
+    """The served dashboard's resident size over a 0.1-scale store (see the module's docstring)."""
+    from playwright.sync_api import sync_playwright
+    from bench_browser import CHROMIUM, CHROMIUM_ARGS, charts_drawn, serve, warmed
+    from impact.intake.load_report import FileResult, LoadResult
+    from impact.store import open_store
+
+    start = time.perf_counter()
+    tables = generate(0.1, seed)
+    files = [FileResult(file_name=f"bench {organization}.xlsx", sha256=f"bench-{seed}-{organization}", content=b"",
+                        organization=organization,
+                        tables={name: frame[frame["organization"] == organization].reset_index(drop=True)
+                                for name, frame in tables.items() if name != "targets"})
+             for organization in ORGANIZATIONS]
+    rows = sum(len(frame) for frame in tables.values())
+    del tables
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        folder = Path(tmp)
+        store = open_store(folder / "store.db")
+        store.ingest(LoadResult(files), uploader="bench")
+        store.close()
+        del files
+        print(f"0.1-scale store: {rows:,} rows in {time.perf_counter() - start:.1f} s; "
+              f"load average {_load()}", flush=True)
+        start = time.perf_counter()
+        server = serve(folder, port)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            base = f"http://localhost:{port}"
+            warmed(browser, base)
+            warm_s = time.perf_counter() - start
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            page = context.new_page()
+            page.goto(base + "/")
+            charts_drawn(page, timeout=300_000)
+            context.close()
+            time.sleep(1)
+            rss, peak = _process_status_mib(server.pid, "VmRSS"), _process_status_mib(server.pid, "VmHWM")
+            cpu = sum(int(x) for x in Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[11:13])
+        finally:
+            browser.close()
+            server.terminate()
+            server.wait(timeout=20)
+    print(f"dashboard at scale 0.1: server RSS {rss:.0f} MiB after warm-up and one Overview "
+          f"(peak {peak:.0f} MiB; server CPU {cpu / os.sysconf('SC_CLK_TCK'):.1f} s; healthy to warmed "
+          f"{warm_s:.1f} s); goal under {MAX_DASHBOARD_RSS_MIB} MiB; load average {_load()}")
+    if rss >= MAX_DASHBOARD_RSS_MIB:
+        print(f"FAIL: the dashboard holds {rss:.0f} MiB at scale 0.1, target under {MAX_DASHBOARD_RSS_MIB} MiB",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the full data size (default 1)")
@@ -751,7 +818,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20240601)
     parser.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
     parser.add_argument("--profile", action="store_true", help="also profile ours with pyinstrument")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="instead: the served dashboard's memory over a 0.1-scale store")
+    parser.add_argument("--port", type=int, default=8597, help="the --dashboard server's port")
     args = parser.parse_args(argv)
+    if args.dashboard:
+        return dashboard_memory(args.port, args.seed)
     import duckdb
 
     baseline = _peak_rss_mib()

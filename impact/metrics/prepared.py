@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from impact.contract.frames import merge_participants, typed
 from impact.contract.provinces import place
@@ -91,26 +93,31 @@ def province(sites: pd.Series) -> pd.Series:
     return pd.Series(np.array(named + [UNPLACED], dtype=object)[codes], index=sites.index).astype("category")
 
 
-def _codes(values: pd.Series, labels: pd.Index) -> np.ndarray:
-    """Each value's position in `labels`, -1 where it is blank or not there (hashes the
-    distinct values only)."""
-    codes, uniques = pd.factorize(values)
-    positions = np.append(labels.get_indexer(uniques.astype(object)), -1)
-    return positions[codes]
+def _text(values: pd.Series) -> pa.Array:
+    """Text values as one Arrow string array (arrow-backed `str` columns are taken as they are)."""
+    array = pa.array(values.astype("str"), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _codes(values: pd.Series, labels: pa.Array) -> np.ndarray:
+    """Each value's position in `labels`, -1 where it is blank or not there: Arrow hashes
+    `labels` once and looks every value up in Arrow's strings (no Python string per value)."""
+    positions = pc.index_in(_text(values), value_set=labels)
+    return pc.fill_null(positions, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 @dataclass(frozen=True)
 class _Register:
     """Participants' (organization, participant_id) as one integer each, to find a row's
     participant by integer hashing instead of a MultiIndex of Python strings."""
-    organizations: pd.Index
-    ids: pd.Index
+    organizations: pa.Array
+    ids: pa.Array
     keys: pd.Index      # position = pidx
 
     @classmethod
     def of(cls, participants: pd.DataFrame) -> "_Register":
-        organizations = pd.Index(pd.unique(participants["organization"].dropna()).astype(object))
-        ids = pd.Index(pd.unique(participants["participant_id"].dropna()).astype(object))
+        organizations = pc.unique(_text(participants["organization"]).drop_null())
+        ids = pc.unique(_text(participants["participant_id"]).drop_null())
         register = cls(organizations, ids, pd.Index([], dtype=np.int64))
         return cls(organizations, ids, pd.Index(register.key(participants)))
 
@@ -143,9 +150,9 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     programs' workbooks) is one woman, merged by the store's rule (earliest intake; other
     columns from her first registration), so she is counted once and her records find her."""
     p = merge_participants(tables["participants"]).reset_index(drop=True)
-    participants = pd.DataFrame({
+    participants = _frame({
         "organization": _category(p["organization"]),
-        "participant_id": p["participant_id"].astype(object),
+        "participant_id": p["participant_id"].astype("str"),   # Arrow text: no Python string per row
         "program": _category(p["program"]),
         "site": _category(p["site"]),
         "province": province(p["site"]),
@@ -159,9 +166,9 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     register = _Register.of(p)
 
     e = tables["enrollments"]
-    enrollments = pd.DataFrame({
+    enrollments = _frame({
         "pidx": register.pidx(e), "course": _category(e["course"]), "course_type": _category(e["course_type"]),
-        "cohort": e["cohort"].astype(object), "start_date": pd.to_datetime(e["start_date"]),
+        "cohort": e["cohort"].astype("str"), "start_date": pd.to_datetime(e["start_date"]),
         "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
         "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
         "record_key": _keys(e),
@@ -173,14 +180,14 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     dates = pd.to_datetime(f["followup_date"]).to_numpy()
     rows = np.flatnonzero((status != "unknown") & (pidx >= 0))
     rows = rows[np.lexsort((rows, dates[rows], pidx[rows]))]   # the spreadsheet row breaks ties
-    followups = pd.DataFrame({
+    followups = _frame({
         "pidx": pidx[rows], "followup_date": dates[rows],
         "employment_status": status.take(rows),
         "monthly_income": f["monthly_income"].to_numpy(dtype=float, na_value=np.nan)[rows],
     })
 
     s = tables["services"]
-    services = pd.DataFrame({
+    services = _frame({
         "pidx": register.pidx(s), "service_date": pd.to_datetime(s["service_date"]),
         "service_type": s["service_type"].astype("category"), "status": s["status"].astype("category"),
         "amount": s["amount"].astype(float), "referred_by": _category(s["referred_by"]), "record_key": _keys(s),
@@ -195,7 +202,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     first_key = np.zeros(midx.max() + 1 if len(midx) else 0, dtype=np.int64)
     first_key[midx[::-1]] = record_key[::-1]
     net = v["deposit"].to_numpy(dtype=float, na_value=0.0) - v["withdrawal"].to_numpy(dtype=float, na_value=0.0)
-    savings = pd.DataFrame({
+    savings = _frame({
         "midx": midx, "pidx": register.pidx(v, pid="member_id")[order],
         "organization": _category(v["organization"]).array.take(order),
         "group_id": pd.Categorical(v["group_id"]).take(order),   # 8,000 groups over 5M rows
@@ -205,7 +212,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     })
 
     a = tables["activities"]
-    activities = pd.DataFrame({
+    activities = _frame({
         "organization": _category(a["organization"]), "site": _category(a["site"]), "province": province(a["site"]),
         "activity_type": a["activity_type"].astype("category"), "audience": _category(a["audience"]),
         "activity_date": pd.to_datetime(a["activity_date"]),
@@ -213,10 +220,10 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "record_key": _keys(a),
     })
     n = _table(tables, "network_members")
-    network_members = pd.DataFrame({
-        "organization": _category(n["organization"]), "member_id": n["member_id"].astype(object),
+    network_members = _frame({
+        "organization": _category(n["organization"]), "member_id": n["member_id"].astype("str"),
         "pidx": register.pidx(n, pid="member_id"), "network": _category(n["network"]),
-        "group_id": n["group_id"].astype(object), "site": _category(n["site"]), "province": province(n["site"]),
+        "group_id": n["group_id"].astype("str"), "site": _category(n["site"]), "province": province(n["site"]),
         "role": _category(n["role"]),
         "sector": _category(n["sector"]), "joined_date": pd.to_datetime(n["joined_date"]),
         "left_date": pd.to_datetime(n["left_date"]),
@@ -228,7 +235,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
                                                  categories=TRAINING)
 
     c = _table(tables, "cases")
-    cases = pd.DataFrame({
+    cases = _frame({
         "organization": _category(c["organization"]), "site": _category(c["site"]), "province": province(c["site"]),
         "case_type": _category(c["case_type"]), "referred_by": _category(c["referred_by"]),
         "recruiter_relation": _category(c["recruiter_relation"]), "verdict": _category(c["verdict"]),
@@ -238,6 +245,12 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     })
     return Prepared(participants, enrollments, followups, services, savings, activities,
                     tables["targets"].reset_index(drop=True), network_members, cases)
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """A frame over the arrays as they are: not stacked into one 2-D block per dtype (a copy
+    of every column, seconds and a second copy of the data at 1M participants)."""
+    return pd.DataFrame(columns, copy=False)
 
 
 def _table(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
