@@ -1,20 +1,25 @@
-"""Memory freed by pandas and numpy handed back to the system.
+"""Memory freed by pandas, numpy and Arrow handed back to the system.
 
 glibc's malloc takes a large block from fresh mmap'ed pages and returns them when it is freed,
 but it raises that threshold (up to 32 MiB) each time such a block is freed, after which the big
 temporaries of reading and preparing a store come from its heap and stay held when freed: at
 1M participants, half a GiB held for nothing once the tables are built. `malloc_trim` returns
 the free heap pages; it is called where a burst of temporaries ends (fixing the threshold
-instead costs every later large array a fresh mmap: prepare's CPU time +15 %).
+instead costs every later large array a fresh mmap: prepare's CPU time +15 %). Arrow's own
+pool keeps freed blocks too (after a 100,000-row upload, ~30 MB more).
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 
+import pyarrow as pa
+
 
 def release_freed_memory() -> bool:
-    """Return free heap pages to the system; False where the C library is not glibc."""
+    """Return free heap pages (Arrow's and the C library's) to the system; False where the
+    C library is not glibc."""
+    pa.default_memory_pool().release_unused()
     try:
         return bool(ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0))
     except (OSError, AttributeError, TypeError):

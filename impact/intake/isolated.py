@@ -14,7 +14,6 @@ stuck on a lock another thread held.
 """
 from __future__ import annotations
 
-import ctypes
 import gc
 import io
 import multiprocessing
@@ -22,12 +21,11 @@ import os
 import resource
 import signal
 import traceback
-
-import pyarrow as pa
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.context import ForkServerProcess
 
 from impact import config
+from impact.memory import release_freed_memory
 
 from impact.intake import parsing
 from impact.intake.load_report import FileResult
@@ -106,17 +104,6 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     return value
 
 
-def release_free_memory() -> None:
-    """Give the memory a big read or ingest freed back to the system: Arrow's pool and glibc's
-    malloc keep freed blocks for reuse, so after one 100,000-row upload a process kept ~70 MB
-    it no longer used, and the next upload's peak stood on top of it."""
-    pa.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):   # not glibc: its malloc manages itself
-        pass
-
-
 def _too_big(file_name: str, how: str) -> str:
     return (f"{file_name}: the reader stopped ({how}) within the {config.read_memory_bytes() / 2**20:,.0f} MB "
             "a file may use; the file is far too big or has cells far from its data")
@@ -140,7 +127,7 @@ def _read_in_child(sender, environ: dict[str, str], file_name: str, content: byt
         gc.disable()
         result = parsing.read_file(file_name, content, organization, mappings)
         result.content = b""
-        release_free_memory()   # the sheet's cells are gone; its result is about to be pickled
+        release_freed_memory()   # the sheet's cells are gone; its result is about to be pickled
         sender.send(("read", result))
     except UnreadableFile as exc:
         sender.send(("raised", exc))

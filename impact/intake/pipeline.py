@@ -20,13 +20,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from impact.intake.isolated import read_file, release_free_memory   # a child process: a hostile file never takes the server down
+from impact.intake.isolated import read_file   # a child process: a hostile file never takes the server down
 from impact.intake.marked_workbook import marked_workbook
 from impact.intake.parsing import finish_load
 from impact.intake.load_report import DroppedColumn, Issue, LoadResult, SheetReport
 from impact.store import IngestOutcome, Store
 from impact.contract.tables import TABLES
 from impact.intake.reading import UnreadableFile
+from impact.memory import release_freed_memory
 
 _UNKNOWN = re.compile(r"^not a column of the (\w+) table")
 Progress = Callable[[int, int, str], None]     # (files done, files in all, file name)
@@ -91,7 +92,7 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
             intake.outcomes = store.ingest_if_empty(result, uploader)
         elif not dry_run:
             intake.outcomes = store.ingest(result, uploader)
-    release_free_memory()
+    release_freed_memory()   # a big upload's temporaries, handed back
     return intake
 
 
