@@ -25,7 +25,6 @@ from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.context import ForkServerProcess
 
 from impact import config
-from impact.memory import release_freed_memory
 
 from impact.intake import parsing
 from impact.intake.load_report import FileResult
@@ -127,7 +126,6 @@ def _read_in_child(sender, environ: dict[str, str], file_name: str, content: byt
         gc.disable()
         result = parsing.read_file(file_name, content, organization, mappings)
         result.content = b""
-        release_freed_memory()   # the sheet's cells are gone; its result is about to be pickled
         sender.send(("read", result))
     except UnreadableFile as exc:
         sender.send(("raised", exc))

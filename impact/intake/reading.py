@@ -43,6 +43,8 @@ _FASTEXCEL_DATETIME = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 # ... and an infinite number cell (`inf`, `1e309`), which must be refused as one.
 _FASTEXCEL_TYPED = rf"{_FASTEXCEL_DATETIME}|^-?inf$"
 _FASTEXCEL_DATETIME_LENGTH = len("2024-03-15 00:00:00")
+# Cells of a column looked at to tell ids (mostly distinct) from labels (repeated): `_cells`.
+_DISTINCT_SAMPLE = 1000
 _EXCEL_DAY_ZERO = "1899-12-31 "
 # An error cell (#N/A) is not text to fastexcel: it reports it aside, by calamine's name.
 _FASTEXCEL_ERROR = re.compile(r"Error\((\w+)\)")
@@ -206,9 +208,6 @@ def _cells(column: pa.Array) -> list:
     encoded = column.dictionary_encode()
     values = np.array([_as_value(text) for text in encoded.dictionary.to_pylist()] + [None], dtype=object)
     return values[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
-
-
-_DISTINCT_SAMPLE = 1000
 
 
 def _error_text(detail: str) -> str:
