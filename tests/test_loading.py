@@ -349,3 +349,19 @@ def test_a_repeated_label_is_one_object_and_an_id_column_stays_whole(tmp_path):
     assert ids == [r[0] for r in rows]
     assert programs == [r[1] for r in rows]
     assert len({id(cell) for cell in programs[1:]}) == 2
+
+
+def test_ids_with_odd_whitespace_and_totals_with_spaces_read_as_typed_one_by_one(tmp_path):
+    """The bulk paths of a big sheet (plain ASCII kept by Arrow, the totals pre-test) on a
+    workbook of the odd cells field teams type: a non-breaking space, padding, a control
+    character Python counts as whitespace, a padded "  TOTAL:" and a Khmer total."""
+    rows = [["Participant ID ¹", "Program†", "Site:", "Intake Date (1)"],
+            ["P\u00a01", "Night Outreach", "Poipet", "01/03/2024"], ["  P-2 ", "Night Outreach", "Poipet", "02/03/2024"],
+            ["P-3\x1f", "Night Outreach", "Poipet", "03/03/2024"], ["P  4", "Night Outreach", "Poipet", "04/03/2024"],
+            ["  TOTAL:", 4, "", ""], ["សរុប", 4, "", ""]]
+    path = write_xlsxwriter(tmp_path / "KWCD_odd.xlsx", {"Register": rows})
+    result = load_files([path])
+    assert_accounted(result)
+    f = only_file(result)
+    assert f.tables["participants"]["participant_id"].tolist() == ["P 1", "P-2", "P-3", "P 4"]
+    assert (f.rows_loaded, f.rows_rejected, f.rows_skipped) == (4, 0, 2)
