@@ -11,16 +11,25 @@ pool keeps freed blocks too (after a 100,000-row upload, ~30 MB more).
 from __future__ import annotations
 
 import ctypes
+import functools
 import ctypes.util
 
 import pyarrow as pa
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None. Looked up once: `find_library` reads the linker's cache,
+    15 ms, paid by every upload two to four times otherwise."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
 
 
 def release_freed_memory() -> bool:
     """Return free heap pages (Arrow's and the C library's) to the system; False where the
     C library is not glibc."""
     pa.default_memory_pool().release_unused()
-    try:
-        return bool(ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0))
-    except (OSError, AttributeError, TypeError):
-        return False
+    trim = _malloc_trim()
+    return trim is not None and bool(trim(0))

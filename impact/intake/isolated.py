@@ -25,6 +25,7 @@ from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.context import ForkServerProcess
 
 from impact import config
+from impact.memory import release_freed_memory
 
 from impact.intake import parsing
 from impact.intake.load_report import FileResult
@@ -126,7 +127,12 @@ def _read_in_child(sender, environ: dict[str, str], file_name: str, content: byt
         gc.disable()
         result = parsing.read_file(file_name, content, organization, mappings)
         result.content = b""
-        sender.send(("read", result))
+        message = reduction.ForkingPickler.dumps(("read", result))   # what `send` would write
+        del result
+        # The read's cells are freed: handed back before the parent takes the result, or the
+        # child's peak and the parent's unpickling add up.
+        release_freed_memory()
+        sender.send_bytes(message)
     except UnreadableFile as exc:
         sender.send(("raised", exc))
     except MemoryError:

@@ -71,6 +71,17 @@ class FileResult:
     sheets: list[SheetReport] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     dropped_columns: list[DroppedColumn] = field(default_factory=list)
+    stored_rows: dict[str, int] = field(default_factory=dict)   # table -> rows, once stored
+
+    def table_rows(self) -> dict[str, int]:
+        """Loaded rows per table, also once the tables are stored and let go."""
+        return {name: len(frame) for name, frame in self.tables.items()} or dict(self.stored_rows)
+
+    def let_go_of_tables(self) -> None:
+        """Once stored, the frames and the file's bytes are the store's: a page that keeps the
+        report does not keep a big upload's rows in the server as well."""
+        self.stored_rows = self.table_rows()
+        self.tables, self.content = {}, b""
 
     @property
     def rows_read(self) -> int:
@@ -113,8 +124,8 @@ class LoadResult:
         """The command line's stable JSON shape (see README, "Command line")."""
         counts = {name: 0 for name in TABLES}
         for f in self.files:
-            for name, frame in f.tables.items():
-                counts[name] += len(frame)
+            for name, rows in f.table_rows().items():
+                counts[name] += rows
         return {
             "tables": counts,
             "rows_loaded": sum(f.rows_loaded for f in self.files),

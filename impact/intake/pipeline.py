@@ -71,6 +71,7 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
     or with `dry_run`, nothing is stored; `only_if_empty` stores only into an empty store (the
     demo seeding of several servers starting at once)."""
     organization = (organization or "").strip() or None
+    release_freed_memory()   # what earlier work left free (a last upload), handed back before this one's peak
     read, unreadable, empty = [], {}, []
     for done, (name, content) in enumerate(files, 1):
         try:
@@ -92,7 +93,10 @@ def ingest_files(store: Store | None, files: list[tuple[str, bytes]], organizati
             intake.outcomes = store.ingest_if_empty(result, uploader)
         elif not dry_run:
             intake.outcomes = store.ingest(result, uploader)
-    release_freed_memory()   # a big upload's temporaries, handed back
+        if intake.outcomes:
+            for f in result.files:
+                f.let_go_of_tables()
+    release_freed_memory()   # a big upload's rows and temporaries, handed back
     return intake
 
 
