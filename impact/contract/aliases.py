@@ -44,14 +44,15 @@ def _is_key_char(category: str) -> bool:
     return category[0] in "LM" or category == "Nd"
 
 
-def header_keys(header: object) -> list[str]:
+@lru_cache(maxsize=4096)
+def header_keys(header: str) -> tuple[str, ...]:
     """Keys a header may match: the text without bracketed parts (units, formats), then
     each bracketed part, so `ថ្ងៃចុះឈ្មោះ (Intake Date)` matches on either language. A
-    bracketed number (`Program (1)`) is a footnote mark, not a key."""
-    text = str(header)
-    keys = [compact(_BRACKETS.sub(" ", text))]
-    keys += [compact(part) for part in _BRACKETS.findall(text)]
-    return [k for i, k in enumerate(keys) if k and not (i and k.isdigit())]
+    bracketed number (`Program (1)`) is a footnote mark, not a key. Cached: the header search
+    asks it of every cell of a sheet's first rows once per table."""
+    keys = [compact(_BRACKETS.sub(" ", header))]
+    keys += [compact(part) for part in _BRACKETS.findall(header)]
+    return tuple(k for i, k in enumerate(keys) if k and not (i and k.isdigit()))
 
 
 def header_words(header: object) -> tuple[str, ...]:
@@ -188,7 +189,7 @@ def near_headers(header: object, table: str) -> list[NearHeader]:
     """The columns of `table` a header that matched none nearly names, nearest first: within
     two edits (fewer for short headers), the same words in another order, or a header cut
     short (`Work sett.`). Only `close` ones may be read without asking."""
-    key, words = (header_keys(header) or [""])[0], header_words(header)
+    key, words = (header_keys(str(header)) or ("",))[0], header_words(header)
     if not key:
         return []
     best: dict[str, tuple[int, NearHeader]] = {}
