@@ -319,6 +319,21 @@ def test_reopened_store_keeps_everything(path):
         reopened.close()
 
 
+@pytest.mark.parametrize("n", [1, 49, 50, 51, 149])
+def test_every_row_and_value_goes_in_however_the_statements_split_the_rows(store, n):
+    """Rows go in 50 to an INSERT and the rest one at a time: each row once, its values in
+    their own columns, blanks kept."""
+    sheet = participants([f"P-{i:03d}" for i in range(n)], site=[f"site {i}" for i in range(n)],
+                         intake_date=[date(2020, 1, 1) + pd.Timedelta(days=i) for i in range(n)],
+                         birth_year=[None if i % 3 == 0 else 1970 + i for i in range(n)])
+    store.ingest(load(make_file("KWCD_rows.xlsx", {"participants": sheet})))
+    table = store.tables()["participants"].sort_values("participant_id")
+    assert table["participant_id"].tolist() == [f"P-{i:03d}" for i in range(n)]
+    assert table["site"].tolist() == [f"site {i}" for i in range(n)]
+    assert table["intake_date"].dt.date.tolist() == [date(2020, 1, 1) + pd.Timedelta(days=i) for i in range(n)]
+    assert table["birth_year"].tolist() == [pd.NA if i % 3 == 0 else 1970 + i for i in range(n)]
+
+
 def test_100k_participants_ingest_whole(store):
     """A large register goes in whole, its blanks kept. (How fast it goes is bench/bench_load.py's
     question: a time limit here would fail on a busy machine, not on slow code.)"""
