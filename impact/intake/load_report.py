@@ -62,7 +62,8 @@ class SheetReport:
 class FileResult:
     """Everything read from one file. `tables` hold only loaded rows, with the columns of
     `impact.contract.tables.stored_columns` (amounts in USD) plus `source_sheet` and `source_row`, typed
-    (`impact.contract.frames.typed`) and each row with its organization: the store takes them as they are."""
+    (`impact.contract.frames.typed`) and each row with its organization: the store takes them as they are
+    (and once stored, `ingest_files` lets go of them: `stored_rows` keeps their counts)."""
     file_name: str
     sha256: str
     content: bytes
