@@ -57,10 +57,13 @@ def demo_store(demo_template, tmp_path) -> Path:
     return Path(shutil.copy(demo_template, tmp_path / "demo.db"))
 
 
-@pytest.fixture(scope="module")
-def module_demo_store(demo_template, tmp_path_factory) -> Path:
-    """A copy of the demo store shared by the tests of one module, which only read it."""
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("module_demo") / "store.db"))
+@pytest.fixture(scope="session")
+def shared_demo_store(demo_template, tmp_path_factory) -> Path:
+    """A copy of the demo store shared by every test of the process that does not change its
+    data (a share link it makes changes no data version): the dashboard's caches are keyed on
+    the store's address and data version, so they stay warm from one test to the next instead
+    of each test reading and preparing its own copy again."""
+    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("shared_demo") / "store.db"))
 
 
 @pytest.fixture(autouse=True)
