@@ -15,6 +15,7 @@ day-free month windows) does recover exact hidden counts: the attack has teeth.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 
 import numpy as np
@@ -101,17 +102,18 @@ def donor_choices():
 
 def donor_views(prepared, keys: tuple[str, ...], wanted=lambda selection, by: True):
     """(selection, breakdown, protected table) of everything a donor can choose, as the pages
-    compute it (app/session.metrics: protection.protected over compute with cell keys); only
-    the choices `wanted` are computed."""
+    compute it (app/session.metrics: protection.protected over compute with cell keys, each
+    grouping's exact table computed once a selection, as the pages' cache keeps it); only the
+    choices `wanted` are computed."""
     for start, end in sharing.release_periods(SCOPE, TODAY):
         for asked in donor_choices():
             selection = protection.scoped_selection(SCOPE, start, end, asked, TODAY)
+            table_by = functools.cache(lambda grouping, selection=selection: compute(
+                prepared, selection, grouping, keys, today=TODAY, cell_keys=True))
             for by in BREAKDOWNS:
                 if set(by) & set(asked) or not wanted(selection, by):
                     continue
-                table = protection.protected(lambda grouping: compute(
-                    prepared, selection, grouping, keys, today=TODAY, cell_keys=True), by)
-                yield selection, by, table
+                yield selection, by, protection.protected(table_by, by)
 
 
 # --- the attacker ------------------------------------------------------------------------------
