@@ -129,21 +129,21 @@ def atoms_of(inside: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("true").reset_index()
 
 
-def cell_members(atoms: pd.DataFrame, selection: Selection, by: tuple[str, ...], row: pd.Series) -> np.ndarray:
-    """Which atoms a shown cell adds up."""
+def cell_members(atoms: dict[str, np.ndarray], selection: Selection, by: tuple[str, ...], row) -> np.ndarray:
+    """Which atoms (their columns as arrays) a shown cell (a row of its table) adds up."""
     months = atoms["month"]
     start, end = pd.Timestamp(row["period_start"]), pd.Timestamp(row["period_end"])
-    keep = ((months >= start.month) & (months <= end.month)).to_numpy(copy=True)
+    keep = (months >= start.month) & (months <= end.month)
     for dimension, values in selection.filters.items():
         if dimension in DIMENSIONS:
-            keep &= atoms[dimension].isin(values).to_numpy()
+            keep &= np.isin(atoms[dimension], list(values))
     for dimension in by:
         if dimension in DIMENSIONS:
-            keep &= (atoms[dimension] == row[dimension]).to_numpy()
+            keep &= atoms[dimension] == row[dimension]
     return keep
 
 
-def interval(row: pd.Series, slack: int, threshold: int = THRESHOLD) -> tuple[float, float]:
+def interval(row, slack: int, threshold: int = THRESHOLD) -> tuple[float, float]:
     """The true counts a shown cell allows, to an attacker who knows the method."""
     if row["suppression"] == disclosure.SMALL:
         return 0, threshold - 1 + slack - 2        # perturbed (or exact) under the threshold
@@ -176,12 +176,14 @@ def solve(atoms: pd.DataFrame, constraints: list[tuple[np.ndarray, float, float]
 
 
 def constraints_of(atoms, views, slack):
+    columns = {c: atoms[c].to_numpy() for c in ATOM_COLUMNS}
+    true = atoms["true"].to_numpy()
     out, truths = [], []
     for selection, by, table in views:
-        for _, row in table[table["metric"] == "participants_registered"].iterrows():
-            members = cell_members(atoms, selection, by, row)
+        for row in table[table["metric"] == "participants_registered"].to_dict("records"):
+            members = cell_members(columns, selection, by, row)
             out.append((members, *interval(row, slack)))
-            truths.append(atoms.loc[members, "true"].sum())
+            truths.append(true[members].sum())
     return out, np.array(truths)
 
 
