@@ -6,6 +6,7 @@ workbooks.py."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import io
 import logging
 import os
@@ -29,14 +30,23 @@ POSTGRES = os.environ.get("IMPACT_TEST_POSTGRES_URL")
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
-    """The demo store, seeded once for the session as of TODAY (seeding writes and ingests nine
-    workbooks: seconds). Tests never open it: they copy it (`demo_store`), which costs
-    milliseconds."""
-    folder = tmp_path_factory.mktemp("demo")
-    store = open_store(folder / "store.db")
-    seed_demo_store(store, folder / "workbooks", today=TODAY)
-    store.close()
-    return folder / "store.db"
+    """The demo store, seeded once for the whole run as of TODAY (seeding writes and ingests
+    the demo workbooks: seconds). Tests never open it to write: they copy it (`demo_store`),
+    which costs milliseconds. With pytest-xdist the workers share the run's temporary folder
+    (the parent of each worker's): the first to get the lock seeds, the others wait and use it."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent
+    seeded = run_folder / "demo_template.db"
+    with open(run_folder / "demo_template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not seeded.exists():
+            folder = tmp_path_factory.mktemp("demo")
+            store = open_store(folder / "store.db")
+            seed_demo_store(store, folder / "workbooks", today=TODAY)
+            store.close()
+            os.replace(folder / "store.db", seeded)     # whole or absent: a worker never sees half
+    return seeded
 
 
 @pytest.fixture(scope="session")
@@ -57,10 +67,13 @@ def demo_store(demo_template, tmp_path) -> Path:
     return Path(shutil.copy(demo_template, tmp_path / "demo.db"))
 
 
-@pytest.fixture(scope="module")
-def module_demo_store(demo_template, tmp_path_factory) -> Path:
-    """A copy of the demo store shared by the tests of one module, which only read it."""
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("module_demo") / "store.db"))
+@pytest.fixture(scope="session")
+def shared_demo_store(demo_template, tmp_path_factory) -> Path:
+    """A copy of the demo store shared by every test of the process that does not change its
+    data (a share link it makes changes no data version): the dashboard's caches are keyed on
+    the store's address and data version, so they stay warm from one test to the next instead
+    of each test reading and preparing its own copy again."""
+    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("shared_demo") / "store.db"))
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from streamlit.testing.v1 import AppTest
 
 from impact.contract.frames import typed
 from impact.intake.load_report import FileResult, Issue, LoadResult, SheetReport
@@ -24,6 +25,17 @@ APP = str(REPO / "dashboard.py")
 # "Today" for every test that depends on it (conftest's `today` and `demo_template`): a day
 # after the demo's last record, so "this year" holds demo data whatever the calendar says.
 TODAY = date(2025, 11, 14)
+
+
+def open_page(page: str = "overview", at: AppTest | None = None, **query: str) -> AppTest:
+    """A page of the dashboard in AppTest, opened at its own address with the view in the query
+    string (lang, period, ...), as a link to it opens it: one run, not a run of the Overview
+    and then of the page and then of each widget set (each a full run of the page)."""
+    at = at if at is not None else AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.switch_page(f"app/pages/{page}.py").run()
+    assert not at.exception, at.exception[0].message
+    return at
 
 
 # --- the loader's accounting -------------------------------------------------------------

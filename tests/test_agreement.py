@@ -28,7 +28,7 @@ from impact.metrics.prepared import prepare
 from impact.metrics.statuses import STATUS_BY, STATUS_KEY, status_shares
 from impact.present import charts
 from impact.store import open_store
-from tests.helpers import APP, TODAY
+from tests.helpers import TODAY, open_page
 
 REACH = dt.date(2025, 9, 30)          # the demo data's latest record
 THIS_YEAR = Selection(dt.date(2025, 1, 1), TODAY)
@@ -37,8 +37,8 @@ pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def store_path(module_demo_store) -> Path:
-    return module_demo_store
+def store_path(shared_demo_store) -> Path:
+    return shared_demo_store
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,7 @@ def demo(store_path):
 
 def overview(store_path, monkeypatch, preset: str) -> AppTest:
     monkeypatch.setenv("IMPACT_STORE", str(store_path))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="preset").set_value(preset).run()
-    assert not at.exception, at.exception[0].message
-    return at
+    return open_page("overview", period=preset)
 
 
 def figures(at: AppTest) -> list[dict]:

@@ -20,7 +20,7 @@ from impact.intake import pipeline
 from impact.intake.template import write_template
 from impact.present.texts import text
 from impact.store import open_store
-from tests.helpers import APP
+from tests.helpers import open_page
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -33,10 +33,7 @@ def store_path(demo_store, today, monkeypatch):
 
 
 def data_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("app/pages/data.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("data")
 
 
 def workbook(rows: list[list]) -> bytes:

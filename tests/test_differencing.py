@@ -15,6 +15,7 @@ day-free month windows) does recover exact hidden counts: the attack has teeth.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 
 import numpy as np
@@ -101,17 +102,18 @@ def donor_choices():
 
 def donor_views(prepared, keys: tuple[str, ...], wanted=lambda selection, by: True):
     """(selection, breakdown, protected table) of everything a donor can choose, as the pages
-    compute it (app/session.metrics: protection.protected over compute with cell keys); only
-    the choices `wanted` are computed."""
+    compute it (app/session.metrics: protection.protected over compute with cell keys, each
+    grouping's exact table computed once a selection, as the pages' cache keeps it); only the
+    choices `wanted` are computed."""
     for start, end in sharing.release_periods(SCOPE, TODAY):
         for asked in donor_choices():
             selection = protection.scoped_selection(SCOPE, start, end, asked, TODAY)
+            table_by = functools.cache(lambda grouping, selection=selection: compute(
+                prepared, selection, grouping, keys, today=TODAY, cell_keys=True))
             for by in BREAKDOWNS:
                 if set(by) & set(asked) or not wanted(selection, by):
                     continue
-                table = protection.protected(lambda grouping: compute(
-                    prepared, selection, grouping, keys, today=TODAY, cell_keys=True), by)
-                yield selection, by, table
+                yield selection, by, protection.protected(table_by, by)
 
 
 # --- the attacker ------------------------------------------------------------------------------
@@ -127,21 +129,21 @@ def atoms_of(inside: pd.DataFrame) -> pd.DataFrame:
     return counts.rename("true").reset_index()
 
 
-def cell_members(atoms: pd.DataFrame, selection: Selection, by: tuple[str, ...], row: pd.Series) -> np.ndarray:
-    """Which atoms a shown cell adds up."""
+def cell_members(atoms: dict[str, np.ndarray], selection: Selection, by: tuple[str, ...], row) -> np.ndarray:
+    """Which atoms (their columns as arrays) a shown cell (a row of its table) adds up."""
     months = atoms["month"]
     start, end = pd.Timestamp(row["period_start"]), pd.Timestamp(row["period_end"])
-    keep = ((months >= start.month) & (months <= end.month)).to_numpy(copy=True)
+    keep = (months >= start.month) & (months <= end.month)
     for dimension, values in selection.filters.items():
         if dimension in DIMENSIONS:
-            keep &= atoms[dimension].isin(values).to_numpy()
+            keep &= np.isin(atoms[dimension], list(values))
     for dimension in by:
         if dimension in DIMENSIONS:
-            keep &= (atoms[dimension] == row[dimension]).to_numpy()
+            keep &= atoms[dimension] == row[dimension]
     return keep
 
 
-def interval(row: pd.Series, slack: int, threshold: int = THRESHOLD) -> tuple[float, float]:
+def interval(row, slack: int, threshold: int = THRESHOLD) -> tuple[float, float]:
     """The true counts a shown cell allows, to an attacker who knows the method."""
     if row["suppression"] == disclosure.SMALL:
         return 0, threshold - 1 + slack - 2        # perturbed (or exact) under the threshold
@@ -174,12 +176,14 @@ def solve(atoms: pd.DataFrame, constraints: list[tuple[np.ndarray, float, float]
 
 
 def constraints_of(atoms, views, slack):
+    columns = {c: atoms[c].to_numpy() for c in ATOM_COLUMNS}
+    true = atoms["true"].to_numpy()
     out, truths = [], []
     for selection, by, table in views:
-        for _, row in table[table["metric"] == "participants_registered"].iterrows():
-            members = cell_members(atoms, selection, by, row)
+        for row in table[table["metric"] == "participants_registered"].to_dict("records"):
+            members = cell_members(columns, selection, by, row)
             out.append((members, *interval(row, slack)))
-            truths.append(atoms.loc[members, "true"].sum())
+            truths.append(true[members].sum())
     return out, np.array(truths)
 
 

@@ -31,8 +31,8 @@ def test_the_options_follow_the_other_filters(participants):
 
 
 @pytest.mark.usefixtures("today")
-def test_the_site_filter_lists_the_chosen_organizations_sites(demo_store, participants, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+def test_the_site_filter_lists_the_chosen_organizations_sites(shared_demo_store, participants, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.multiselect(key="f_organization").set_value(["SRP"]).run()
     assert at.multiselect(key="f_site").options == sites_of(participants, "SRP")

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -22,7 +20,7 @@ from impact.metrics.prepared import prepare
 from impact.present import formatting
 from impact.present.texts import text
 from impact.store import open_store
-from tests.helpers import APP, TODAY
+from tests.helpers import TODAY, open_page
 
 PAGES = ("networks", "justice")
 CHECKS = {"networks": ("network_members", "network_groups", "network_referrals", "referral_completion_rate"),
@@ -35,24 +33,8 @@ pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def pages_store(demo_template, tmp_path_factory) -> Path:
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("network_pages") / "store.db"))
-
-
-@pytest.fixture(scope="module")
-def prepared(pages_store):
-    return prepare(open_store(pages_store).tables())
-
-
-def open_page(page: str, at: AppTest | None = None, preset: str | None = ALL_TIME) -> AppTest:
-    """The page for the period `preset` (None: a donor's, who picks among her link's release periods)."""
-    at = at if at is not None else AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page(f"app/pages/{page}.py").run()
-    if preset is not None:
-        at.selectbox(key="preset").set_value(preset).run()
-    assert not at.exception, at.exception[0].message
-    return at
+def prepared(shared_demo_store):
+    return prepare(open_store(shared_demo_store).tables())
 
 
 def infos(at: AppTest) -> list[str]:
@@ -60,9 +42,9 @@ def infos(at: AppTest) -> list[str]:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_director_sees_what_impact_computes_and_it_reads_in_khmer(page, pages_store, prepared, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
-    at = open_page(page)
+def test_a_director_sees_what_impact_computes_and_it_reads_in_khmer(page, shared_demo_store, prepared, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
+    at = open_page(page, period=ALL_TIME)
     assert at.title[0].value == text(f"page_{page}")
     expected = compute(prepared, Selection(None, TODAY), keys=CHECKS[page], today=TODAY).set_index("metric")
     if page == "networks":   # the completion of the networks' own referrals
@@ -87,7 +69,7 @@ def test_a_director_sees_what_impact_computes_and_it_reads_in_khmer(page, pages_
 def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
     monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "empty.db"))
     monkeypatch.setattr("app.session.seed_demo_store", lambda store, folder: False)
-    at = open_page(page)
+    at = open_page(page, period=ALL_TIME)
     assert text("no_data") in infos(at)
     assert not {m.value for m in at.metric} & {"0.0%", "0.0"}   # a rate or median of nothing is no data
     at.radio(key="lang").set_value("km").run()
@@ -96,26 +78,24 @@ def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_program_filter_says_networks_and_cases_cannot_take_it(page, pages_store, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
-    at = open_page(page)
+def test_a_program_filter_says_networks_and_cases_cannot_take_it(page, shared_demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
+    at = open_page(page, period=ALL_TIME)
     at.multiselect(key="f_program").set_value(["Night Outreach"]).run()
     assert not at.exception, at.exception[0].message
     assert any(i.startswith("These figures cannot be filtered by Program") for i in infos(at))
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_donor_sees_protected_figures_only(page, pages_store, prepared, monkeypatch):
+def test_a_donor_sees_protected_figures_only(page, shared_demo_store, prepared, monkeypatch):
     """CPN runs the justice program: its donor sees the pathway's steps protected (rounded to 5,
     small ones withheld), the time to verdict as protected counts, no staff breakdown and no
     case or member id anywhere on the page."""
-    monkeypatch.setenv("IMPACT_STORE", str(pages_store))
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
-    token, _ = sharing.create_link(open_store(pages_store), "s" * 40, "director",
+    token, _ = sharing.create_link(open_store(shared_demo_store), "s" * 40, "director",
                                    sharing.Scope(organizations=("CPN",)), expires_at=dt.date.today() + dt.timedelta(days=30))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params[sharing.SHARE_PARAM] = token
-    at = open_page(page, at, preset=None)       # the link's whole period
+    at = open_page(page, **{sharing.SHARE_PARAM: token})       # the link's whole period
     counts = [m.value for m in at.metric if METRICS[LABELS[m.label]].kind == Kind.COUNT]
     assert counts and all(v.startswith("fewer than") or v == "Withheld" or float(v.replace(",", "")) % 5 == 0
                           for v in counts), counts
@@ -123,8 +103,8 @@ def test_a_donor_sees_protected_figures_only(page, pages_store, prepared, monkey
         assert text("staff_only") in infos(at)        # who attended: the field team's own words
     page_text = str(at) + "".join(chart.proto.spec for chart in at.get("plotly_chart"))
     assert at.get("plotly_chart")
-    cases = open_store(pages_store).tables()["cases"]["case_id"]
-    members = open_store(pages_store).tables()["network_members"]["member_id"]
+    cases = open_store(shared_demo_store).tables()["cases"]["case_id"]
+    members = open_store(shared_demo_store).tables()["network_members"]["member_id"]
     assert not any(i in page_text for i in set(cases) | set(members))
     if page == "justice":
         last_year = Selection(dt.date(TODAY.year - 1, 1, 1), dt.date(TODAY.year - 1, 12, 31),

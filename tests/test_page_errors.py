@@ -17,18 +17,9 @@ from impact.access import sharing
 from impact.present.texts import text
 from impact.store import open_store
 from impact.view import FILTER_PARAMS
-from tests.helpers import APP, REPO
+from tests.helpers import REPO, open_page
 
 pytestmark = pytest.mark.usefixtures("today")
-
-
-def open_page(page: str, lang: str = "en") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page(f"app/pages/{page}.py").run()
-    at.selectbox(key="preset").set_value("this_year")
-    at.radio(key="lang").set_value(lang).run()
-    assert not at.exception, at.exception[0].message
-    return at
 
 
 def click_first_bar(at: AppTest) -> str:
@@ -47,9 +38,9 @@ def click_first_bar(at: AppTest) -> str:
 
 @pytest.mark.parametrize("page", ("training", "services", "livelihoods", "outreach"))
 @pytest.mark.parametrize("lang", ("en", "km"))
-def test_a_click_on_a_bar_narrows_the_view(page, lang, demo_store, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
-    at = open_page(page, lang)
+def test_a_click_on_a_bar_narrows_the_view(page, lang, shared_demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
+    at = open_page(page, lang=lang)
     clicked = click_first_bar(at)
     assert not at.exception, at.exception[0].message
     assert not at.error, at.error[0].value
@@ -59,27 +50,24 @@ def test_a_click_on_a_bar_narrows_the_view(page, lang, demo_store, monkeypatch):
 
 
 @pytest.mark.parametrize("page", ("training", "services"))
-def test_a_donors_click_on_a_bar_narrows_her_view(page, demo_store, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+def test_a_donors_click_on_a_bar_narrows_her_view(page, shared_demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
-    token, _ = sharing.create_link(open_store(demo_store), "s" * 40, "director", sharing.Scope(("KWCD",)),
+    token, _ = sharing.create_link(open_store(shared_demo_store), "s" * 40, "director", sharing.Scope(("KWCD",)),
                                    expires_at=dt.date.today() + dt.timedelta(days=30))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params[sharing.SHARE_PARAM] = token
-    at.run()
-    at.switch_page(f"app/pages/{page}.py").run()
+    at = open_page(page, **{sharing.SHARE_PARAM: token})
     clicked = click_first_bar(at)
     assert not at.exception, at.exception[0].message
     assert at.session_state["f_site"] == [clicked] and at.query_params[sharing.SHARE_PARAM] == token
 
 
-def test_a_failing_page_shows_a_plain_message_with_an_error_id(demo_store, monkeypatch, page_failures):
+def test_a_failing_page_shows_a_plain_message_with_an_error_id(shared_demo_store, monkeypatch, page_failures):
     from app import session
 
     def broken(*args, **kwargs):
         raise RuntimeError("/srv/secret/path.py exploded")
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
-    at = open_page("training", "km")
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
+    at = open_page("training", lang="km")
     monkeypatch.setattr(session, "metrics", broken)
     at.run()
     assert not at.exception

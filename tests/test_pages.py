@@ -3,10 +3,10 @@ the demo data and shows what `impact/` computes for the same selection, it runs 
 empty selection or an empty store says "no data" instead of failing or showing 0, and a donor
 (share link) sees no breakdown that skipped disclosure control.
 
-One copy of the session's demo store serves the module's read-only tests (so the dashboard's
-caches stay warm across them); a test that writes gets its own copy. Today is frozen. AppTest
-reruns only the page script after `switch_page`, and a page switch resets the sidebar's
-widgets, so each test sets the period (and language) it means after switching.
+The tests that change no data share one copy of the demo store (so the dashboard's caches
+stay warm across them); a test that writes data or lists links gets its own copy. Today is frozen. Each
+test opens its page at its own address (`open_page`), in the default view (this year,
+English) unless the query string says otherwise.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from impact.store import open_store
 from impact.metrics.target_report import PROMISE_COLUMNS, target_report
 from impact.metrics.targets import target_progress, targets_in_view
 from impact.present.texts import text
-from tests.helpers import APP, TODAY
+from tests.helpers import TODAY, open_page
 
 PAGES = ("overview", "outreach", "training", "livelihoods", "savings", "services", "targets")
 NO_DATA = text("no_data")
@@ -41,24 +41,14 @@ pytestmark = pytest.mark.usefixtures("today")
 
 
 @pytest.fixture(scope="module")
-def expected(module_demo_store):
+def expected(shared_demo_store):
     """What impact/ computes for the pages' default view (this year, no filter)."""
     today = TODAY
-    tables = open_store(module_demo_store).tables()
+    tables = open_store(shared_demo_store).tables()
     prepared = prepare(tables)
     selection = Selection(dt.date(today.year, 1, 1), today)
     return dict(today=today, tables=tables, prepared=prepared, selection=selection,
                 metrics=compute(prepared, selection, today=today).set_index("metric"))
-
-
-def open_page(page: str, lang: str = "en") -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    if page != "overview":
-        at.switch_page(f"app/pages/{page}.py").run()
-    at.selectbox(key="preset").set_value("this_year")
-    at.radio(key="lang").set_value(lang).run()
-    assert not at.exception, at.exception[0].message
-    return at
 
 
 def shown(at: AppTest) -> dict[str, str]:
@@ -81,8 +71,8 @@ CHECKS = {
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, module_demo_store, expected, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(module_demo_store))
+def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, shared_demo_store, expected, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     at = open_page(page)
     assert at.title[0].value == text(f"page_{page}")
     figures = shown(at)
@@ -124,9 +114,9 @@ def test_a_page_shows_what_impact_computes_and_reads_in_khmer(page, module_demo_
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_a_selection_without_data_says_so(page, module_demo_store, monkeypatch):
+def test_a_selection_without_data_says_so(page, shared_demo_store, monkeypatch):
     """One site, a year before the demo data begins: no data, never 0% or $0."""
-    monkeypatch.setenv("IMPACT_STORE", str(module_demo_store))
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     at = open_page(page)
     at.multiselect(key="f_site").set_value(["Phnom Penh"])
     at.selectbox(key="preset").set_value("custom").run()
@@ -151,16 +141,13 @@ def test_a_page_on_an_empty_store_says_no_data(page, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("page", PAGES[1:])
 def test_a_donor_sees_protected_figures_and_no_breakdown_made_outside_disclosure_control(
-        page, demo_store, monkeypatch):
-    db = demo_store
+        page, shared_demo_store, monkeypatch):
+    db = shared_demo_store
     monkeypatch.setenv("IMPACT_STORE", str(db))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
     token, _ = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
                                    expires_at=dt.date.today() + dt.timedelta(days=30))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params[sharing.SHARE_PARAM] = token
-    at.run()
-    at.switch_page(f"app/pages/{page}.py").run()
+    at = open_page(page, **{sharing.SHARE_PARAM: token})
     period = at.selectbox(key="release")          # a donor chooses whole quarters and years only
     assert not any("/" in o for o in period.options[1:]) and "2025 Q3" in period.options
     period.select_index(period.options.index(str(TODAY.year))).run()
@@ -196,10 +183,7 @@ def test_the_share_page_lists_links_in_the_readers_language(demo_store, monkeypa
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
     _, link = sharing.create_link(open_store(db), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
                                   expires_at=dt.date.today() + dt.timedelta(days=30), note="Donor X")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("app/pages/share.py").run()
-    at.radio(key="lang").set_value("km").run()
-    assert not at.exception, at.exception[0].message
+    at = open_page("share", lang="km")
     table = at.dataframe[0].value
     assert list(table.columns) == [text(f"share_col_{c}", "km") for c in
                                    ("id", "note", "created_by", "created_at", "expires_at", "revoked_at", "status",

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,7 +24,7 @@ from impact.present import charts
 from impact.present.texts import text
 from impact.store import open_store
 from tests import frames
-from tests.helpers import APP, TODAY
+from tests.helpers import APP, TODAY, open_page
 from tests.test_data_page import workbook
 from tests.workbooks import PARTICIPANT_HEADER, participant
 
@@ -182,11 +180,6 @@ def test_a_donor_map_shows_protected_figures_and_greys_withheld_provinces():
 
 # --- the pages -------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def map_store(demo_template, tmp_path_factory) -> Path:
-    return Path(shutil.copy(demo_template, tmp_path_factory.mktemp("map") / "store.db"))
-
-
 def maps(at: AppTest) -> list[dict]:
     """The map figures a page drew."""
     specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
@@ -206,25 +199,21 @@ def this_year(**filters) -> Selection:
 @pytest.mark.parametrize("page, key", [("overview", "participants_registered"), ("training", "graduation_rate"),
                                        ("livelihoods", "job_exit_rate"), ("outreach", "people_reached"),
                                        ("savings", "savings_rate"), ("services", "referral_completion_rate")])
-def test_a_page_draws_the_map_of_its_main_metric(page, key, map_store, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(map_store))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    if page != "overview":
-        at.switch_page(f"app/pages/{page}.py").run()
-    at.selectbox(key="preset").set_value("this_year").run()
-    assert not at.exception, at.exception
+def test_a_page_draws_the_map_of_its_main_metric(page, key, shared_demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
+    at = open_page(page)      # this year: the default period
     (spec,) = maps(at)
-    exact = compute(prepare(open_store(map_store).tables()), this_year(), ("province",), (key,), today=TODAY)
+    exact = compute(prepare(open_store(shared_demo_store).tables()), this_year(), ("province",), (key,), today=TODAY)
     exact = exact[exact["value"].notna()]
     assert coloured(spec) == pytest.approx(dict(zip(exact["province"], exact["value"])))
     assert len(spec["data"][0]["locations"]) + len(coloured(spec)) == 25
 
 
 @pytest.mark.usefixtures("today")
-def test_a_donor_overview_map_shows_protected_figures(map_store, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(map_store))
+def test_a_donor_overview_map_shows_protected_figures(shared_demo_store, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     monkeypatch.setenv(sharing.SECRET_ENV, "s" * 40)
-    token, _ = sharing.create_link(open_store(map_store), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
+    token, _ = sharing.create_link(open_store(shared_demo_store), "s" * 40, "director", sharing.Scope(organizations=("KWCD",)),
                                    expires_at=dt.date.today() + dt.timedelta(days=30))
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params[sharing.SHARE_PARAM] = token
@@ -235,7 +224,7 @@ def test_a_donor_overview_map_shows_protected_figures(map_store, monkeypatch):
     assert not at.exception, at.exception
     (spec,) = maps(at)
     key = "participants_registered"
-    prepared = prepare(open_store(map_store).tables())
+    prepared = prepare(open_store(shared_demo_store).tables())
     selection = Selection(*year, {"organization": ("KWCD",)})
     shown = protection.protected(lambda by: compute(prepared, selection, by, (key,), today=TODAY, cell_keys=True),
                                  ("province",))
@@ -252,9 +241,7 @@ def test_the_data_page_lists_the_sites_it_could_not_place(demo_store, monkeypatc
     rows = [PARTICIPANT_HEADER, participant("MAP-1", site="Kampong Trach"),
             participant("MAP-2", site="Siem Reap - Pouk")]
     pipeline.ingest_files(store, [("KWCD_map.xlsx", workbook(rows))])
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("app/pages/data.py").run()
-    assert not at.exception, at.exception
+    at = open_page("data")
     assert text("unplaced_sites") in [s.value for s in at.subheader]
     listed = next(d.value for d in at.dataframe if list(d.value.columns) == ["site"])
     assert listed["site"].tolist() == ["Kampong Trach"]

@@ -20,7 +20,7 @@ from impact.metrics.prepared import prepare
 from impact.access.sharing import Scope
 from impact.store import open_store
 from impact.present.texts import text
-from tests.helpers import APP
+from tests.helpers import open_page
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
 
 SECRET = "s" * 40
@@ -61,10 +61,7 @@ def create(impact_cli, db: Path, *args: str) -> dict:
 
 
 def share_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("app/pages/share.py").run()
-    assert not at.exception, at.exception[0].message
-    return at
+    return open_page("share")
 
 
 def button(at: AppTest, key: str):
@@ -213,9 +210,6 @@ def test_a_donor_opens_a_link_without_a_start_at_its_first_record(db):
     assert new.scope.period_start == KWCD_PHNOM_PENH_FIRST
     assert sharing.get_link(store, old.public_id).scope.period_start is None
     for token, first in ((new_token, KWCD_PHNOM_PENH_FIRST), (old_token, KWCD_FIRST)):
-        at = AppTest.from_file(APP, default_timeout=120)
-        at.query_params[sharing.SHARE_PARAM] = token
-        at.run()
-        assert not at.exception, at.exception[0].message
+        at = open_page(**{sharing.SHARE_PARAM: token})
         assert at.caption[0].value.startswith(f"{text('showing')}: {first:%d/%m/%Y} – "), at.caption[0].value
     store.close()

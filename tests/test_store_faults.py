@@ -16,7 +16,7 @@ from sqlalchemy import event
 
 from impact.intake.parsing import load_files
 from impact.store import StoreBusy, StoreFull, StoreReadOnly, open_store
-from tests.helpers import REPO, load, make_file, participants, snapshot
+from tests.helpers import REPO, load, make_file, open_page, participants, snapshot
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_csv, write_xlsx
 
 BUSY = "another upload is being saved, try again"
@@ -147,14 +147,11 @@ def test_command_line_load_into_a_read_only_store(path, tmp_path, impact_cli):
 
 
 def test_data_page_says_the_store_is_busy(demo_store, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
-    from tests.test_data_page import APP, XLSX, workbook
+    from tests.test_data_page import XLSX, workbook
     path = demo_store
     monkeypatch.setenv("IMPACT_STORE", str(path))
     monkeypatch.setenv("IMPACT_STORE_BUSY_TIMEOUT", "0.3")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.switch_page("app/pages/data.py").run()
+    at = open_page("data")
     before = snapshot(path)
     at.file_uploader[0].set_value(("KWCD_new.xlsx", workbook([PARTICIPANT_HEADER, participant("N-1")]), XLSX))
     at.run()

@@ -109,12 +109,11 @@ def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
     assert store.data_version() != version
 
 
-def test_command_line_upgrade(tmp_path):
+def test_command_line_upgrade(tmp_path, impact_cli):
     path = tmp_path / "impact.db"
     old, _, _ = store_made_before_migrations(f"sqlite:///{path}")
     old.close()
-    out = subprocess.run([sys.executable, "-m", "impact", "upgrade", "--store", str(path)],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = impact_cli("upgrade", "--store", path)
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"the store's schema is at revision {migrations.HEAD}, the newest\n"
     assert revision_of(f"sqlite:///{path}") == migrations.HEAD

@@ -17,7 +17,7 @@ from impact.present import formatting
 from impact.present.texts import text
 from impact.store import open_store
 from app.session import HEADLINE
-from tests.helpers import APP, TODAY
+from tests.helpers import TODAY, open_page
 
 YEAR = dt.date(TODAY.year, 1, 1)
 
@@ -70,11 +70,10 @@ def progress_bars(at: AppTest) -> list[str]:
 
 
 @pytest.mark.usefixtures("today")
-def test_the_overview_puts_the_summed_target_of_its_period_under_the_tile(demo_store, demo, monkeypatch):
-    monkeypatch.setenv("IMPACT_STORE", str(demo_store))
+def test_the_overview_puts_the_summed_target_of_its_period_under_the_tile(shared_demo_store, demo, monkeypatch):
+    monkeypatch.setenv("IMPACT_STORE", str(shared_demo_store))
     _, progress, organizations = demo
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.selectbox(key="preset").set_value("this_year").run()
+    at = open_page("overview")        # this year: the default period
     target = tile_targets(progress, Selection(YEAR, TODAY), TODAY, organizations).set_index("indicator")
     row = target.loc["participants_registered"]
     expected = text("tile_target").format(percent=f"{row['percent_achieved']:.0%}", target=row["target_display"],

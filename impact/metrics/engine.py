@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from impact.disclosure import KEY_COLUMNS, KEY_MODULUS
-from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, metric
+from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, expression_columns, metric
 from impact.metrics.facts import FACTS
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
@@ -133,7 +133,10 @@ def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
         return np.full(len(fact), np.nan)
     if expression == ROWS:
         return np.ones(len(fact))
-    return np.asarray(fact.eval(expression), dtype=float)
+    # Evaluated over the columns it names only: DataFrame.eval first makes a Series of every
+    # column of the fact, most of the work on a small selection (a donor's, a filter's).
+    columns = {name: fact[name] for name in expression_columns(expression)}
+    return np.asarray(pd.eval(expression, resolvers=(columns,)), dtype=float)
 
 
 def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
