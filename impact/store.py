@@ -598,10 +598,8 @@ def _read_arrow(conn, query, dtypes: dict[str, str]) -> pd.DataFrame:
     for rows in result.partitions(_READ_CHUNK):
         for key, values in zip(keys, zip(*rows)):
             chunks[key].append(_arrow_chunk(values, dtypes[key]))
-    columns = {}
-    for key in keys:
-        array = pa.chunked_array(chunks.pop(key), type=_arrow_type(dtypes[key]))
-        columns[key] = pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
+    columns = {key: _pandas(pa.chunked_array(chunks.pop(key), type=_arrow_type(dtypes[key])), dtypes[key])
+               for key in keys}
     return pd.DataFrame(columns, copy=False)
 
 
@@ -611,6 +609,20 @@ def _arrow_type(dtype: str) -> pa.DataType:
     return {LABEL: pa.dictionary(pa.int32(), pa.string()), IDENTIFIER: pa.large_string(),
             DTYPES[DATE]: pa.timestamp("s"), DTYPES[BOOLEAN]: pa.bool_(),
             DTYPES[NUMBER]: pa.float64()}.get(dtype, pa.int64())
+
+
+def _pandas(array: pa.ChunkedArray, dtype: str) -> pd.Series:
+    """An Arrow column as pandas: numbers, dates and ticks in numpy (pandas converts Arrow
+    timestamps one value at a time), text left in Arrow for `typed`."""
+    if dtype in (LABEL, IDENTIFIER):
+        return pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
+    array = array.combine_chunks()
+    if dtype == DTYPES[DATE]:
+        return pd.Series(array.to_numpy(zero_copy_only=False), copy=False)
+    values = pc.fill_null(array, False if dtype == DTYPES[BOOLEAN] else 0).to_numpy(zero_copy_only=False)
+    masked = {DTYPES[BOOLEAN]: pd.arrays.BooleanArray, DTYPES[NUMBER]: pd.arrays.FloatingArray}.get(
+        dtype, pd.arrays.IntegerArray)
+    return pd.Series(masked(values, array.is_null().to_numpy(zero_copy_only=False)), copy=False)
 
 
 def _arrow_chunk(values: tuple, dtype: str) -> pa.Array:

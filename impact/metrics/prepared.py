@@ -70,9 +70,14 @@ def age_band(birth_year: pd.Series, intake_date: pd.Series) -> pd.Categorical:
 
 
 def _category(values: pd.Series) -> pd.Series:
-    """Values as a category, blanks as "not recorded"; categories sorted. Factorized as they
-    come (arrow-backed text): no Python string per row, so 1M rows take a fraction of a second."""
-    codes, uniques = pd.factorize(values)
+    """Values as a category, blanks as "not recorded"; categories sorted. A category's codes are
+    taken as they are (the store's tables); other text is factorized as it comes (arrow-backed
+    text): no Python string per row, so 1M rows take a fraction of a second."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.cat.remove_unused_categories()
+        codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
+    else:
+        codes, uniques = pd.factorize(values)
     labels = uniques.astype(object).tolist()
     if (codes < 0).any():
         labels.append(NOT_RECORDED)
@@ -101,9 +106,20 @@ def _text(values: pd.Series) -> pa.Array:
 
 def _codes(values: pd.Series, labels: pa.Array) -> np.ndarray:
     """Each value's position in `labels`, -1 where it is blank or not there: Arrow hashes
-    `labels` once and looks every value up in Arrow's strings (no Python string per value)."""
+    `labels` once and looks every value up in Arrow's strings (no Python string per value);
+    a category's values are its codes, looked up through its few categories."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        positions = np.append(_codes(values.cat.categories.to_series(), labels), -1)   # [-1]: a blank
+        return positions[values.cat.codes.to_numpy()]
     positions = pc.index_in(_text(values), value_set=labels)
     return pc.fill_null(positions, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _distinct(values: pd.Series) -> pa.Array:
+    """The distinct text values, blanks left out (a category's own categories)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return _text(values.cat.categories.to_series())
+    return pc.unique(_text(values).drop_null())
 
 
 @dataclass(frozen=True)
@@ -116,8 +132,7 @@ class _Register:
 
     @classmethod
     def of(cls, participants: pd.DataFrame) -> "_Register":
-        organizations = pc.unique(_text(participants["organization"]).drop_null())
-        ids = pc.unique(_text(participants["participant_id"]).drop_null())
+        organizations, ids = _distinct(participants["organization"]), _distinct(participants["participant_id"])
         register = cls(organizations, ids, pd.Index([], dtype=np.int64))
         return cls(organizations, ids, pd.Index(register.key(participants)))
 
