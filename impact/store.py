@@ -614,9 +614,11 @@ def _arrow_type(dtype: str) -> pa.DataType:
 def _pandas(array: pa.ChunkedArray, dtype: str) -> pd.Series:
     """An Arrow column as pandas: numbers, dates and ticks in numpy (pandas converts Arrow
     timestamps one value at a time), text left in Arrow for `typed`."""
-    if dtype in (LABEL, IDENTIFIER):
+    if dtype == LABEL:   # combined by `typed` once the chunks' dictionaries are one
         return pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
     array = array.combine_chunks()
+    if dtype == IDENTIFIER:
+        return pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
     if dtype == DTYPES[DATE]:
         return pd.Series(array.to_numpy(zero_copy_only=False), copy=False)
     values = pc.fill_null(array, False if dtype == DTYPES[BOOLEAN] else 0).to_numpy(zero_copy_only=False)
