@@ -21,6 +21,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     URL,
     Boolean,
@@ -43,14 +44,16 @@ from sqlalchemy import (
     make_url,
     select,
     text,
+    type_coerce,
     update,
 )
+from sqlalchemy.types import NullType
 
 from impact import config, disclosure
 
 from impact import migrations
 from impact.contract.aliases import compact
-from impact.contract.frames import PARTICIPANT_KEY, column_kinds, typed
+from impact.contract.frames import DTYPES, IDENTIFIER, LABEL, PARTICIPANT_KEY, column_dtypes, column_kinds, typed
 from impact.intake.load_report import Conflict, FileResult, Issue, LoadResult
 from impact.contract.tables import AMOUNT, BOOLEAN, CATEGORY, DATE, INTEGER, NUMBER, TABLES, TEXT
 
@@ -580,9 +583,12 @@ class Store:
 
     def _active_rows(self, name: str, conn) -> pd.DataFrame:
         table = data_tables[name]
-        query = _of_active(select(table), table).order_by(
+        # The driver's own values (no SQLAlchemy processing per cell: dates, ticks), turned
+        # into their dtypes a column at a time by `_arrow_chunk`.
+        query = _of_active(select(*(type_coerce(c, NullType()).label(c.name) for c in table.c)), table).order_by(
             table.c.upload_id, table.c.source_sheet, table.c.source_row)
-        frame = _read(conn, query)
+        dtypes = {**column_dtypes(name), "upload_id": "int64", "record_key": "int64"}
+        frame = _read_arrow(conn, query, dtypes)
         keys = {"record_key": frame["record_key"].astype("int64")} if name in KEYED_TABLES else {}
         return typed(frame, name).assign(upload_id=frame["upload_id"].astype("int64"), **keys)
 
@@ -602,6 +608,63 @@ def _read(conn, query) -> pd.DataFrame:
     keys = list(result.keys())
     columns = list(zip(*result.all())) or [()] * len(keys)
     return pd.DataFrame({key: list(values) for key, values in zip(keys, columns)})
+
+
+# Rows read into Arrow at a time: their Python values are all that exists of them at once.
+_READ_CHUNK = 50_000
+
+
+def _read_arrow(conn, query, dtypes: dict[str, str]) -> pd.DataFrame:
+    """The rows of a query as Arrow-backed columns, each in the Arrow type of its dtype in
+    `dtypes`, read `_READ_CHUNK` rows at a time: a Python object per cell of the whole table
+    (what `_read` makes) is most of a server's peak memory while it reads its store."""
+    result = conn.execution_options(stream_results=True).execute(query)
+    keys = list(result.keys())
+    chunks: dict[str, list[pa.Array]] = {key: [] for key in keys}
+    for rows in result.partitions(_READ_CHUNK):
+        for key, values in zip(keys, zip(*rows)):
+            chunks[key].append(_arrow_chunk(values, dtypes[key]))
+    columns = {key: _pandas(pa.chunked_array(chunks.pop(key), type=_arrow_type(dtypes[key])), dtypes[key])
+               for key in keys}
+    return pd.DataFrame(columns, copy=False)
+
+
+def _arrow_type(dtype: str) -> pa.DataType:
+    """The Arrow type a column of `dtype` is read into (labels dictionary-encoded: a few
+    distinct names over many rows)."""
+    return {LABEL: pa.dictionary(pa.int32(), pa.string()), IDENTIFIER: pa.large_string(),
+            DTYPES[DATE]: pa.timestamp("s"), DTYPES[BOOLEAN]: pa.bool_(),
+            DTYPES[NUMBER]: pa.float64()}.get(dtype, pa.int64())
+
+
+def _pandas(array: pa.ChunkedArray, dtype: str) -> pd.Series:
+    """An Arrow column as pandas: numbers, dates and ticks in numpy (pandas converts Arrow
+    timestamps one value at a time), text left in Arrow for `typed`."""
+    if dtype == LABEL:   # combined by `typed` once the chunks' dictionaries are one
+        return pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
+    array = array.combine_chunks()
+    if dtype == IDENTIFIER:
+        return pd.Series(pd.array(array, dtype=pd.ArrowDtype(array.type)), copy=False)
+    if dtype == DTYPES[DATE]:
+        return pd.Series(array.to_numpy(zero_copy_only=False), copy=False)
+    values = pc.fill_null(array, False if dtype == DTYPES[BOOLEAN] else 0).to_numpy(zero_copy_only=False)
+    masked = {DTYPES[BOOLEAN]: pd.arrays.BooleanArray, DTYPES[NUMBER]: pd.arrays.FloatingArray}.get(
+        dtype, pd.arrays.IntegerArray)
+    return pd.Series(masked(values, array.is_null().to_numpy(zero_copy_only=False)), copy=False)
+
+
+def _arrow_chunk(values: tuple, dtype: str) -> pa.Array:
+    """A column's driver values as Arrow: SQLite gives dates as ISO text and ticks as 0/1,
+    PostgreSQL dates and booleans."""
+    arrow_type = _arrow_type(dtype)
+    if dtype == LABEL:
+        return pa.array(values, type=pa.string()).dictionary_encode()
+    if dtype in (DTYPES[DATE], DTYPES[BOOLEAN]):
+        array = pa.array(values)
+        if pa.types.is_integer(array.type):
+            array = pc.not_equal(array, 0)
+        return array.cast(arrow_type)
+    return pa.array(values, type=arrow_type)
 
 
 def _in(frame: pd.DataFrame, columns: list[str], keys) -> np.ndarray:

@@ -21,6 +21,9 @@ class Column:
     description: str = ""
     # Checks beyond the type, by name: see impact.intake.validation.
     non_negative: bool = False
+    # Text naming one person or record (nearly one value per row): kept as text when typed,
+    # where other text (names of sites, programs, groups: few values over many rows) is a category.
+    identifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ INDICATORS = ("participants_registered", "graduation_rate", "vocational_progress
               "cases_reported", "survivors_rescued", "charge_rate", "perpetrators_convicted",
               "known_recruiter_rate", "days_to_verdict")
 
-_PID = Column("participant_id", TEXT, True, description="Pseudonymous participant code, e.g. PW-0042")
+_PID = Column("participant_id", TEXT, True, description="Pseudonymous participant code, e.g. PW-0042",
+              identifier=True)
 
 TABLES: dict[str, Table] = {t.name: t for t in (
     Table("participants", "One row per woman or girl registered by a program", (
@@ -112,7 +116,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     Table("savings", "One row per savings-group member per meeting or month", (
         Column("group_id", TEXT, True, description="Savings group code"),
         Column("group_type", TEXT, description="e.g. karaoke workers, community network"),
-        Column("member_id", TEXT, True, description="The member's participant_id where registered"),
+        Column("member_id", TEXT, True, description="The member's participant_id where registered",
+               identifier=True),
         Column("period", DATE, True, description="Meeting date or month"),
         Column("deposit", AMOUNT, True, non_negative=True, description="0 when nothing was saved"),
         Column("withdrawal", AMOUNT, non_negative=True, description="Amount taken out"),
@@ -148,7 +153,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     # A network member need not be a registered participant; where she is, member_id is her
     # participant_id and her member rows find her (as a savings member's do).
     Table("network_members", "One row per member of a community, peer-educator or gatekeeper network", (
-        Column("member_id", TEXT, True, description="Pseudonymous code; her participant_id where registered"),
+        Column("member_id", TEXT, True, description="Pseudonymous code; her participant_id where registered",
+               identifier=True),
         Column("network", TEXT, True, description="e.g. Community-Based Protection Network, Peer educators"),
         Column("group_id", TEXT, description="Her network group (CBPN group, self-help group)"),
         Column("site", TEXT, True, description="Province / district"),
@@ -160,7 +166,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
     ), date_order=(("joined_date", "left_date"),)),
     # The most sensitive table: no free text, no names, counts only (see Privacy in README).
     Table("cases", "One row per case of trafficking, exploitation or violence supported through the justice system", (
-        Column("case_id", TEXT, True, description="Pseudonymous case code, e.g. CASE-0042; never a name"),
+        Column("case_id", TEXT, True, description="Pseudonymous case code, e.g. CASE-0042; never a name",
+               identifier=True),
         Column("site", TEXT, True, description="Province / district"),
         Column("case_type", CATEGORY, True, CASE_TYPES, "Kind of case"),
         Column("reported_date", DATE, True, description="First report to the program or the police"),

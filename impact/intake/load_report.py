@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from impact.contract.frames import concat
 from impact.contract.tables import TABLES, stored_columns
 
 
@@ -111,7 +112,7 @@ class LoadResult:
         frames = [f.tables[name] for f in self.files if name in f.tables]
         if not frames:
             return pd.DataFrame(columns=stored_columns(name))
-        return pd.concat(frames, ignore_index=True)
+        return concat(frames)
 
     @property
     def issues(self) -> list[Issue]:

@@ -23,7 +23,7 @@ from impact import config
 
 from impact.intake import isolated
 from impact.intake.cleaning import as_text, clean_column, is_blank, object_array, parser_for
-from impact.contract.frames import DTYPES, typed
+from impact.contract.frames import DTYPES, concat, typed
 from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
@@ -162,7 +162,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
         report.hidden = sheet.hidden
         result.sheets.append(report)
         frames.setdefault(layout.table, []).append(frame)
-    result.tables = {t: pd.concat(fs, ignore_index=True) for t, fs in frames.items()}
+    result.tables = {t: concat(fs) for t, fs in frames.items()}
     return result
 
 
@@ -230,8 +230,9 @@ def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
             clean[name] = [False if v is None else v for v in clean[name]]   # in a ✓ column a blank is no
 
     clean["source_sheet"], clean["source_row"] = sheet, excel_rows
-    frame = typed(pd.DataFrame(clean, index=range(len(data))), table.name)
-    frame["organization"] = frame["organization"].fillna(result.organization)
+    frame = pd.DataFrame(clean, index=range(len(data)))
+    organization = frame["organization"] if "organization" in frame else pd.Series(None, index=frame.index, dtype="str")
+    frame = typed(frame.assign(organization=organization.fillna(result.organization)), table.name)
     invalid = validation_problems(table.name, frame)
     for k, name, problem in invalid:
         if k not in bad:   # a cell that could not be read is reported once, above
