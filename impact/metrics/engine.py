@@ -18,7 +18,7 @@ import pandas as pd
 
 from impact.disclosure import KEY_COLUMNS, KEY_MODULUS
 from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, metric
-from impact.metrics.facts import FACTS
+from impact.metrics.facts import FACTS, Fact
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
@@ -150,6 +150,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
     start, end = bounds(selection, today)
     metrics = [metric(k) for k in keys] if keys else list(CATALOG)
     parts: list[dict[str, np.ndarray]] = []
+    chosen: dict[tuple[str, ...], np.ndarray] = {}   # participants chosen, per set of participant filters
     for i, (period_start, period_end) in enumerate(grid(prepared, start, end, grain)):
         # "All time" flows count everything up to the end, even rows dated before the first intake.
         flow_start = period_start if start is not None or i > 0 else None
@@ -164,7 +165,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
                                    np.array([np.nan]), np.array([np.nan]), note=CANNOT_FILTER + ", ".join(unfilterable)))
                 continue
             if m.fact not in facts:
-                facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
+                facts[m.fact] = _built(prepared, fact, selection, flow_start, period_end, chosen)
             parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
     columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:] + (list(KEY_COLUMNS) if cell_keys else [])
     if not parts:
@@ -203,6 +204,22 @@ def reported_metrics(prepared: Prepared, selection: Selection = Selection(), by:
     marked "not reported yet" (`reported`): the table every view of the dashboard reads."""
     return reported(prepared, compute(prepared, selection, by, keys, today, cell_keys),
                     selection.filters.get("organization"))
+
+
+def _built(prepared: Prepared, fact: Fact, selection: Selection, start, end,
+           chosen: dict[tuple[str, ...], np.ndarray]) -> pd.DataFrame:
+    """A fact for a period, passing the selection's filters. A fact of participants' rows is
+    built over the participants the filters on their attributes choose (only their rows are
+    read, `Fact.of_participants`); the filters on its rows' own columns apply to what it gives."""
+    by_participant = {name: allowed for name, allowed in selection.filters.items()
+                      if fact.of_participants and name in PARTICIPANT_DIMENSIONS and name not in fact.columns}
+    if not by_participant:
+        return filtered(prepared, fact.build(prepared, start, end), selection)
+    names = tuple(sorted(by_participant))
+    if names not in chosen:
+        chosen[names] = participant_mask(prepared, np.arange(len(prepared.participants)), by_participant)
+    own = {name: allowed for name, allowed in selection.filters.items() if name not in by_participant}
+    return filtered(prepared, fact.build(prepared, start, end, among=chosen[names]), Selection(filters=own))
 
 
 def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,

@@ -10,6 +10,7 @@ participant, date and spreadsheet row: the explicit tie-breaker for two checks o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 from impact.contract.frames import merge_participants, typed
 from impact.contract.provinces import place
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
+from impact.metrics.followup_history import FollowupHistory
 
 NOT_RECORDED = "not recorded"
 UNPLACED = "not placed"   # a site no province could be found for (the Data page lists them)
@@ -41,6 +43,11 @@ class Prepared:
     targets: pd.DataFrame
     network_members: pd.DataFrame   # pidx where the member is a registered participant, else -1
     cases: pd.DataFrame             # counts with their defaults: survivors 1, minors and convictions 0
+
+    @cached_property
+    def followup_history(self) -> FollowupHistory:
+        """The follow-ups arranged for a status as at any day (built by `prepare`)."""
+        return FollowupHistory.of(self.followups, self.participants["organization"].array, len(self.participants))
 
     @property
     def first_date(self) -> pd.Timestamp | None:
@@ -243,8 +250,10 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "survivors": c["survivors"].astype(float).fillna(1), "minors": c["minors"].astype(float).fillna(0),
         "perpetrators_convicted": c["perpetrators_convicted"].astype(float), "record_key": _keys(c),
     })
-    return Prepared(participants, enrollments, followups, services, savings, activities,
-                    tables["targets"].reset_index(drop=True), network_members, cases)
+    prepared = Prepared(participants, enrollments, followups, services, savings, activities,
+                        tables["targets"].reset_index(drop=True), network_members, cases)
+    prepared.followup_history   # once per store version, not on a visitor's first selection
+    return prepared
 
 
 def _frame(columns: dict) -> pd.DataFrame:
