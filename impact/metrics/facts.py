@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from impact.metrics.followup_history import KNOWN_STATUSES, SUSTAINED_DAYS, day_number
+from impact.metrics.histories import KNOWN_STATUSES, SUSTAINED_DAYS, day_number, day_numbers
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, TRAINING, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
@@ -36,7 +36,6 @@ MILESTONE_WINDOW_DAYS = 45      # a follow-up within 45 days of a milestone tell
 # (her window closed before her organization's data reaches, with no follow-up in it), or not
 # yet due (the window is still open, or after the data's reach).
 MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
-FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
 # (Their audience is free text: a staff breakdown, never a dimension a donor's table takes.)
 ACTIVITY_DIMENSIONS = ("organization", "site", "province", "activity_type")
@@ -53,10 +52,25 @@ def in_period(dates, start, end) -> np.ndarray:
     """Whether each date is in [start, end] (no start: any date up to the end). A missing
     date is in no period. The one reading of "dated in the period" every view uses."""
     values = np.asarray(dates)
-    mask = values <= np.datetime64(pd.Timestamp(end))               # NaT compares False
-    if start is not None:
-        mask &= values >= np.datetime64(pd.Timestamp(start))
+    high, low = _instant(end, values.dtype), (None if start is None else _instant(start, values.dtype))
+    if high.dtype == values.dtype and low is not None and low.dtype == values.dtype:
+        # One pass on the integers: a date before the start (or NaT, the smallest) wraps past the end.
+        span = high.astype(np.int64) - low.astype(np.int64)
+        if span < 0:
+            return np.zeros(len(values), dtype=bool)
+        return (values.view(np.int64) - low.astype(np.int64)).view(np.uint64) <= np.uint64(span)
+    mask = values <= high                                           # NaT compares False
+    if low is not None:
+        mask &= values >= low
     return mask
+
+
+def _instant(moment, dtype: np.dtype) -> np.datetime64:
+    """A moment in the dates' own unit where it is exact there (no conversion of every date)."""
+    instant = np.datetime64(pd.Timestamp(moment))
+    if dtype.kind == "M" and instant.astype(dtype) == instant:
+        return instant.astype(dtype)
+    return instant
 
 
 def chosen(pidx: np.ndarray, among: np.ndarray | None) -> np.ndarray | bool:
@@ -102,22 +116,18 @@ def enrollment_starts(p: Prepared, start, end, among=None) -> pd.DataFrame:
 
 def life_skills_graduates(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Participants with a graduated life_skills enrollment ending in the period (her first
-    such graduation), and whether a further course started after it, by the period's end."""
-    e = p.enrollments
+    such graduation), and whether a further course started after it, by the period's end (both
+    looked up in the courses arranged once per store version, `Prepared.course_history`)."""
+    e, history = p.enrollments, p.course_history
     pidx = e["pidx"].to_numpy()
-    registered = (pidx >= 0) & chosen(pidx, among)
-    rows = np.flatnonzero(registered & _equals(e["course_type"], "life_skills") & _equals(e["status"], "graduated")
-                          & in_period(e["end_date"], start, end))
-    ended = e["end_date"].to_numpy()[rows]
-    rows = rows[np.lexsort((ended, pidx[rows]))]                      # stable: the earlier row first
-    rows = rows[np.r_[True, pidx[rows][1:] != pidx[rows][:-1]]] if len(rows) else rows
-    grads = e.take(rows)
+    rows = history.graduations
+    rows = rows[in_period(e["end_date"].to_numpy()[rows], start, end) & chosen(pidx[rows], among)]
+    rows = rows[np.r_[True, pidx[rows][1:] != pidx[rows][:-1]]] if len(rows) else rows   # her first
     # She progressed when her latest further course by the period's end started after it.
-    further = registered & e["course_type"].isin(FURTHER_COURSE_TYPES).to_numpy() & in_period(e["start_date"], None, end)
-    latest_start = np.full(len(p.participants), np.iinfo(np.int64).min)
-    np.maximum.at(latest_start, pidx[further], e["start_date"].to_numpy()[further].view(np.int64))
-    ended = grads["end_date"].to_numpy().astype(e["start_date"].dtype).view(np.int64)
-    return grads.assign(progressed=latest_start[pidx[rows]] > ended)
+    who = pidx[rows].astype(np.int64)
+    latest = history.further.latest(who, day_number(end))
+    progressed = (latest >= 0) & (history.further.day(latest) > day_numbers(e["end_date"].to_numpy()[rows]))
+    return e.take(rows).assign(progressed=progressed)
 
 
 def _days_as_dates(days: np.ndarray, present: np.ndarray) -> np.ndarray:
@@ -213,16 +223,16 @@ def savers(p: Prepared, start, end, among=None) -> pd.DataFrame:
     their net savings from the ledger's start and their group type as of their latest row. A
     member is the ledger's organization's even where she is not a registered participant."""
     s = p.savings
-    rows = np.arange(s["period"].searchsorted(end, side="right"))   # sorted by period
-    if among is not None:                       # a member's rows all carry her pidx
-        rows = rows[chosen(s["pidx"].to_numpy()[rows], among)]
-    midx = s["midx"].to_numpy()[rows]
+    upto = s["period"].searchsorted(end, side="right")             # sorted by period
+    # A member's rows all carry her pidx: chosen or not, she is wholly.
+    rows = np.arange(upto) if among is None else np.flatnonzero(chosen(s["pidx"].to_numpy()[:upto], among))
+    midx = s["midx"].to_numpy()[:upto] if among is None else s["midx"].to_numpy()[rows]
     # Each member's latest row (the last assignment wins), members in midx order.
     latest_row = np.full(midx.max() + 1 if len(rows) else 0, -1, dtype=np.int64)
     latest_row[midx] = rows
     latest = latest_row[latest_row >= 0]
     # Rounded: $0.10 + $0.20 - $0.30 is 5.55e-17 in floating point, and "above 0" must say no.
-    net = np.round(np.bincount(midx, weights=s["net"].to_numpy()[rows]), 6)
+    net = np.round(np.bincount(midx, weights=s["net"].to_numpy()[:upto] if among is None else s["net"].to_numpy()[rows]), 6)
     return pd.DataFrame({"pidx": s["pidx"].to_numpy()[latest], "organization": s["organization"].array.take(latest),
                          "net": net[s["midx"].to_numpy()[latest]], "group_type": s["group_type"].array.take(latest),
                          "record_key": s["member_key"].to_numpy()[latest]})

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from impact.contract.frames import merge_participants, typed
 from impact.contract.provinces import place
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
-from impact.metrics.followup_history import FollowupHistory
+from impact.metrics.histories import CourseHistory, FollowupHistory
 
 NOT_RECORDED = "not recorded"
 UNPLACED = "not placed"   # a site no province could be found for (the Data page lists them)
@@ -48,6 +48,11 @@ class Prepared:
     def followup_history(self) -> FollowupHistory:
         """The follow-ups arranged for a status as at any day (built by `prepare`)."""
         return FollowupHistory.of(self.followups, self.participants["organization"].array, len(self.participants))
+
+    @cached_property
+    def course_history(self) -> CourseHistory:
+        """The enrollments arranged for graduations and further courses as at any day (built by `prepare`)."""
+        return CourseHistory.of(self.enrollments, len(self.participants))
 
     @property
     def first_date(self) -> pd.Timestamp | None:
@@ -252,7 +257,7 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     })
     prepared = Prepared(participants, enrollments, followups, services, savings, activities,
                         tables["targets"].reset_index(drop=True), network_members, cases)
-    prepared.followup_history   # once per store version, not on a visitor's first selection
+    prepared.followup_history, prepared.course_history   # once per store version, not on a first selection
     return prepared
 
 

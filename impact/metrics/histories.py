@@ -1,0 +1,130 @@
+"""Participants' dated records arranged once per store version, so that a woman's status as at
+any day is a binary search, not a pass over every record.
+
+A selection asks for the participants' latest known status by its end, their first exit, the
+follow-up nearest each milestone, their first life-skills graduation in its period and their
+latest further course by its end (`impact.metrics.facts`). Sorted by participant and day (the
+spreadsheet row breaking ties), her records up to a day are a prefix of her run, so each
+question is one `searchsorted` per participant chosen. What does not depend on the selection's
+end is computed here once: her first exit and the first follow-up in entertainment work from
+180 days after it (a relapse, once it is dated by the end), and each organization's follow-up
+days (how far its data reaches by the end).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from impact.contract.tables import EMPLOYMENT_STATUSES
+
+KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
+SUSTAINED_DAYS = 180
+FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
+NEVER = np.iinfo(np.int64).max          # a day that never comes
+_BIAS = np.int64(1 << 31)                # days since 1970 made non-negative inside a key
+_SPAN = np.int64(1 << 32)
+
+
+def day_number(value) -> np.int64:
+    """A date or timestamp as days since 1970-01-01."""
+    return np.datetime64(pd.Timestamp(value), "D").astype(np.int64)
+
+
+def day_numbers(dates: np.ndarray) -> np.ndarray:
+    """Dates (datetime64, none missing) as days since 1970-01-01."""
+    return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
+
+
+@dataclass(frozen=True)
+class DatedRuns:
+    """Records as one ascending key, participant << 32 | day (+ a bias), closed by a sentinel
+    (a participant nobody is) so that every lookup lands on a record."""
+    key: np.ndarray
+
+    @classmethod
+    def of(cls, pidx: np.ndarray, day: np.ndarray, participants: int) -> "DatedRuns":
+        """From records already sorted by participant and day."""
+        return cls(np.append((pidx.astype(np.int64) << 32) | (day + _BIAS), np.int64(participants) << 32))
+
+    def at_or_before(self, pidx: np.ndarray, day) -> np.ndarray:
+        """The position of the last record up to (participant, day) in key order: hers dated
+        by then when she has one, else one of an earlier participant's, or -1."""
+        return np.searchsorted(self.key, (pidx << 32) | (day + _BIAS), side="right") - 1
+
+    def latest(self, pidx: np.ndarray, day) -> np.ndarray:
+        """Each participant's latest record dated by `day` (on one day, the later row): its
+        position, -1 where she has none."""
+        last = self.at_or_before(pidx, day)
+        return np.where((last >= 0) & (self.participant(last) == pidx), last, -1)
+
+    def day(self, rows: np.ndarray) -> np.ndarray:
+        return (self.key[rows] & (_SPAN - 1)) - _BIAS
+
+    def participant(self, rows: np.ndarray) -> np.ndarray:
+        return self.key[rows] >> 32
+
+
+@dataclass(frozen=True)
+class FollowupHistory(DatedRuns):
+    status: np.ndarray         # code in KNOWN_STATUSES of each follow-up (sentinel: -1)
+    first_exit: np.ndarray     # per participant: day of her first follow-up out of entertainment work, or NEVER
+    relapse: np.ndarray        # per participant: first day in entertainment work 180+ days after it, or NEVER
+    reach_days: tuple[np.ndarray, ...]   # per organization code: its follow-ups' distinct days, ascending
+
+    @classmethod
+    def of(cls, followups: pd.DataFrame, organization: pd.Categorical, participants: int) -> "FollowupHistory":
+        """From the prepared follow-ups (known ones, sorted by participant, date and row) and
+        the participants' organizations."""
+        dated = followups["followup_date"].notna().to_numpy()
+        pidx = followups["pidx"].to_numpy()[dated].astype(np.int64)
+        day = day_numbers(followups["followup_date"].to_numpy()[dated])
+        categories = followups["employment_status"].cat
+        to_known = pd.Index(KNOWN_STATUSES).get_indexer(categories.categories)
+        status = to_known[categories.codes.to_numpy()[dated]].astype(np.int8)
+        in_work = status == KNOWN_STATUSES.index("entertainment_work")
+
+        first_exit = np.full(participants, NEVER)
+        out = np.flatnonzero(~in_work)[::-1]          # reversed: the earliest row's assignment is the last
+        first_exit[pidx[out]] = day[out]
+        relapsing = in_work & (first_exit[pidx] != NEVER) & (day - SUSTAINED_DAYS >= first_exit[pidx])
+        relapse = np.full(participants, NEVER)
+        rows = np.flatnonzero(relapsing)[::-1]
+        relapse[pidx[rows]] = day[rows]
+
+        codes = np.asarray(organization.codes, dtype=np.int64)[pidx]
+        reach_days = tuple(np.unique(day[codes == code]) for code in range(len(organization.categories)))
+        return cls(DatedRuns.of(pidx, day, participants).key, np.append(status, np.int8(-1)), first_exit, relapse,
+                   reach_days)
+
+    def reach(self, organizations: int, end_day: np.int64) -> np.ndarray:
+        """Each organization's latest follow-up day by `end_day` (of any participant): how far
+        its data reaches then; the minimum int64 where it has none."""
+        out = np.full(organizations, np.iinfo(np.int64).min)
+        for code, days in enumerate(self.reach_days):
+            at = np.searchsorted(days, end_day, side="right")
+            if at:
+                out[code] = days[at - 1]
+        return out
+
+
+@dataclass(frozen=True)
+class CourseHistory:
+    graduations: np.ndarray    # enrollment rows of registered participants' graduated life-skills courses
+                               # with an end date, sorted by participant, end date and row
+    further: DatedRuns         # start days of registered participants' further courses (vocational,
+                               # apprenticeship, higher education), by participant
+
+    @classmethod
+    def of(cls, enrollments: pd.DataFrame, participants: int) -> "CourseHistory":
+        pidx = enrollments["pidx"].to_numpy().astype(np.int64)
+        course_type, status = enrollments["course_type"].astype(object), enrollments["status"].astype(object)
+        ended, started = enrollments["end_date"].to_numpy(), enrollments["start_date"].to_numpy()
+        rows = np.flatnonzero((pidx >= 0) & (course_type == "life_skills").to_numpy()
+                              & (status == "graduated").to_numpy() & ~np.isnat(ended))
+        rows = rows[np.lexsort((rows, ended[rows], pidx[rows]))]
+        further = np.flatnonzero((pidx >= 0) & course_type.isin(FURTHER_COURSE_TYPES).to_numpy() & ~np.isnat(started))
+        starts = day_numbers(started[further])
+        order = np.lexsort((starts, pidx[further]))
+        return cls(rows, DatedRuns.of(pidx[further][order], starts[order], participants))
