@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from impact.metrics.histories import KNOWN_STATUSES, SUSTAINED_DAYS, day_number, day_numbers
+from impact.metrics.histories import KNOWN_STATUSES, MILESTONE_MONTHS, SUSTAINED_DAYS, day_number, day_numbers
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, TRAINING, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
@@ -30,7 +30,6 @@ from impact.contract.tables import (
     SERVICE_TYPES,
 )
 
-MILESTONE_MONTHS = (3, 6, 12)   # follow-up cohorts: her status 3, 6 and 12 months after intake
 MILESTONE_WINDOW_DAYS = 45      # a follow-up within 45 days of a milestone tells her status at it
 # A woman's status at a milestone: found out of or in entertainment work, lost to follow-up
 # (her window closed before her organization's data reaches, with no follow-up in it), or not
@@ -85,17 +84,6 @@ def _equals(column: pd.Series, value: str) -> np.ndarray:
     return column.cat.codes.to_numpy() == (categories.get_loc(value) if value in categories else -2)
 
 
-def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Each date `months` calendar months later, on the same day or the month's last
-    (31 January + 1 month is 28 or 29 February), as `pd.DateOffset(months=...)` does."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    first = dates.astype("datetime64[M]")
-    target = first + np.asarray(months).astype("timedelta64[M]")
-    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    day = (dates - first.astype("datetime64[D]")).astype(np.int64)
-    return (target.astype("datetime64[D]") + np.minimum(day, length - 1)).astype("datetime64[ns]")
-
-
 def registrations(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
     pidx = np.flatnonzero(in_period(p.participants["intake_date"], start, end) & (True if among is None else among))
@@ -132,7 +120,7 @@ def life_skills_graduates(p: Prepared, start, end, among=None) -> pd.DataFrame:
 
 def _days_as_dates(days: np.ndarray, present: np.ndarray) -> np.ndarray:
     """Day numbers as datetime64[ns], NaT where not present."""
-    return np.where(present, days, np.iinfo(np.int64).min).astype("datetime64[D]").astype("datetime64[ns]")
+    return np.where(present, days * np.int64(86_400_000_000_000), np.iinfo(np.int64).min).view("datetime64[ns]")
 
 
 def participant_status(p: Prepared, start, end, among=None) -> pd.DataFrame:
@@ -168,11 +156,10 @@ def participant_status(p: Prepared, start, end, among=None) -> pd.DataFrame:
     }, copy=False)
 
 
-def _quarters(dates: np.ndarray) -> pd.Categorical:
-    """The calendar quarter of each date ("2024Q1"), categories in time order."""
-    quarter = np.asarray(dates).astype("datetime64[M]").astype(np.int64) // 3
-    codes, uniques = pd.factorize(quarter, sort=True)
-    return pd.Categorical.from_codes(codes, categories=[f"{1970 + q // 4}Q{q % 4 + 1}" for q in uniques])
+def _quarters(quarters: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Quarters (numbered from 1970's first) as codes of their labels ("2024Q1"), in time order."""
+    codes, uniques = pd.factorize(quarters, sort=True)
+    return codes, [f"{1970 + q // 4}Q{q % 4 + 1}" for q in uniques]
 
 
 def cohort_milestones(p: Prepared, start, end, among=None) -> pd.DataFrame:
@@ -190,10 +177,11 @@ def cohort_milestones(p: Prepared, start, end, among=None) -> pd.DataFrame:
     organization = p.participants["organization"].array
     reach = history.reach(len(organization.categories), end_day)      # each organization's latest follow-up
 
-    milestone = np.repeat(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
-    pidx = np.tile(women, len(MILESTONE_MONTHS))
-    intake = p.participants["intake_date"].to_numpy()[pidx]
-    due = add_months(intake, milestone).astype("datetime64[D]").astype(np.int64)
+    # Looked up woman by woman (ascending keys: numpy's binary search reuses its last bound),
+    # given milestone by milestone.
+    milestone = np.tile(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
+    pidx = np.repeat(women, len(MILESTONE_MONTHS))
+    due = history.milestone_due[women].ravel().astype(np.int64)
     # Her follow-ups are a sorted run of the history's key (participant, day, row): for each
     # milestone the last follow-up on or before it, and the last row of the first day after it
     # (dated by the end); the nearer of the two wins, on a tie the later. The key's sentinel
@@ -209,9 +197,11 @@ def cohort_milestones(p: Prepared, start, end, among=None) -> pd.DataFrame:
     in_work = history.status[nearest] == KNOWN_STATUSES.index("entertainment_work")
     closed = due + MILESTONE_WINDOW_DAYS <= reach[np.asarray(organization.codes, dtype=np.int64)[pidx]]
     outcome = np.select([found & ~in_work, found & in_work, closed], [0, 1, 2], 3)
+    pidx, milestone, outcome = (a.reshape(-1, len(MILESTONE_MONTHS)).T.ravel() for a in (pidx, milestone, outcome))
+    quarter = history.intake_quarter[pidx]
     return pd.DataFrame({
         "pidx": pidx,
-        "intake_quarter": _quarters(intake),
+        "intake_quarter": pd.Categorical.from_codes(*_quarters(quarter)),
         "milestone": milestone,
         "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
         "record_key": p.participants["record_key"].to_numpy()[pidx],

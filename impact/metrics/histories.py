@@ -8,7 +8,7 @@ spreadsheet row breaking ties), her records up to a day are a prefix of her run,
 question is one `searchsorted` per participant chosen. What does not depend on the selection's
 end is computed here once: her first exit and the first follow-up in entertainment work from
 180 days after it (a relapse, once it is dated by the end), and each organization's follow-up
-days (how far its data reaches by the end).
+days (how far its data reaches by the end), and each woman's milestone days and intake quarter.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from impact.contract.tables import EMPLOYMENT_STATUSES
 KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
 SUSTAINED_DAYS = 180
 FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
+MILESTONE_MONTHS = (3, 6, 12)   # follow-up cohorts: her status 3, 6 and 12 months after intake
 NEVER = np.iinfo(np.int64).max          # a day that never comes
 _BIAS = np.int64(1 << 31)                # days since 1970 made non-negative inside a key
 _SPAN = np.int64(1 << 32)
@@ -35,6 +36,17 @@ def day_number(value) -> np.int64:
 def day_numbers(dates: np.ndarray) -> np.ndarray:
     """Dates (datetime64, none missing) as days since 1970-01-01."""
     return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
+
+
+def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Each date `months` calendar months later, on the same day or the month's last
+    (31 January + 1 month is 28 or 29 February), as `pd.DateOffset(months=...)` does."""
+    dates = np.asarray(dates, dtype="datetime64[D]")
+    first = dates.astype("datetime64[M]")
+    target = first + np.asarray(months).astype("timedelta64[M]")
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    day = (dates - first.astype("datetime64[D]")).astype(np.int64)
+    return (target.astype("datetime64[D]") + np.minimum(day, length - 1)).astype("datetime64[ns]")
 
 
 @dataclass(frozen=True)
@@ -72,11 +84,18 @@ class FollowupHistory(DatedRuns):
     first_exit: np.ndarray     # per participant: day of her first follow-up out of entertainment work, or NEVER
     relapse: np.ndarray        # per participant: first day in entertainment work 180+ days after it, or NEVER
     reach_days: tuple[np.ndarray, ...]   # per organization code: its follow-ups' distinct days, ascending
+    milestone_due: np.ndarray  # per participant and milestone (MILESTONE_MONTHS): the day it falls due
+    intake_quarter: np.ndarray   # per participant: her intake's calendar quarter, numbered from 1970's first
 
     @classmethod
-    def of(cls, followups: pd.DataFrame, organization: pd.Categorical, participants: int) -> "FollowupHistory":
+    def of(cls, followups: pd.DataFrame, registered: pd.DataFrame) -> "FollowupHistory":
         """From the prepared follow-ups (known ones, sorted by participant, date and row) and
-        the participants' organizations."""
+        participants (their organization and intake date)."""
+        organization, participants = registered["organization"].array, len(registered)
+        intake = registered["intake_date"].to_numpy()
+        due = add_months(np.repeat(intake, len(MILESTONE_MONTHS)), np.tile(MILESTONE_MONTHS, participants))
+        milestone_due = day_numbers(due).reshape(participants, len(MILESTONE_MONTHS)).astype(np.int32)
+        intake_quarter = (intake.astype("datetime64[M]").astype(np.int64) // 3).astype(np.int32)
         dated = followups["followup_date"].notna().to_numpy()
         pidx = followups["pidx"].to_numpy()[dated].astype(np.int64)
         day = day_numbers(followups["followup_date"].to_numpy()[dated])
@@ -96,7 +115,7 @@ class FollowupHistory(DatedRuns):
         codes = np.asarray(organization.codes, dtype=np.int64)[pidx]
         reach_days = tuple(np.unique(day[codes == code]) for code in range(len(organization.categories)))
         return cls(DatedRuns.of(pidx, day, participants).key, np.append(status, np.int8(-1)), first_exit, relapse,
-                   reach_days)
+                   reach_days, milestone_due, intake_quarter)
 
     def reach(self, organizations: int, end_day: np.int64) -> np.ndarray:
         """Each organization's latest follow-up day by `end_day` (of any participant): how far

@@ -47,7 +47,7 @@ class Prepared:
     @cached_property
     def followup_history(self) -> FollowupHistory:
         """The follow-ups arranged for a status as at any day (built by `prepare`)."""
-        return FollowupHistory.of(self.followups, self.participants["organization"].array, len(self.participants))
+        return FollowupHistory.of(self.followups, self.participants)
 
     @cached_property
     def course_history(self) -> CourseHistory:
@@ -178,9 +178,10 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     register = _Register.of(p)
 
     e = tables["enrollments"]
+    # Cohorts as a category: few classes, and a selection's enrollment facts take codes, not text.
     enrollments = _frame({
         "pidx": register.pidx(e), "course": _category(e["course"]), "course_type": _category(e["course_type"]),
-        "cohort": e["cohort"].astype("str"), "start_date": pd.to_datetime(e["start_date"]),
+        "cohort": pd.Categorical(e["cohort"]), "start_date": pd.to_datetime(e["start_date"]),
         "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
         "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
         "record_key": _keys(e),
