@@ -154,8 +154,9 @@ def _evaluate(node: ast.expr, fact: pd.DataFrame):
     as `DataFrame.eval` reads it, without its parser and resolvers on every call (those were
     most of a selection's time spent on its numerators and denominators)."""
     match node:
-        case ast.Name(id=name):
-            return fact[name]
+        case ast.Name(id=name):                            # a category as a Series (its codes compare)
+            column = fact[name]
+            return column if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
         case ast.Constant(value=value):
             return value
         case ast.List(elts=items) | ast.Tuple(elts=items):
@@ -165,7 +166,7 @@ def _evaluate(node: ast.expr, fact: pd.DataFrame):
             for op, right in zip(ops, rights):
                 right = _evaluate(right, fact)
                 if isinstance(op, (ast.In, ast.NotIn)):
-                    part = left.isin(right)
+                    part = np.isin(left, right) if isinstance(left, np.ndarray) else left.isin(right)
                     part = ~part if isinstance(op, ast.NotIn) else part
                 else:
                     part = _COMPARISONS[type(op)](left, right)
