@@ -78,12 +78,6 @@ def chosen(pidx: np.ndarray, among: np.ndarray | None) -> np.ndarray | bool:
     return True if among is None else np.append(among, False)[pidx]
 
 
-def _equals(column: pd.Series, value: str) -> np.ndarray:
-    """A category column == value, on its codes."""
-    categories = column.cat.categories
-    return column.cat.codes.to_numpy() == (categories.get_loc(value) if value in categories else -2)
-
-
 def registrations(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
     pidx = np.flatnonzero(in_period(p.participants["intake_date"], start, end) & (True if among is None else among))
@@ -216,13 +210,14 @@ def savers(p: Prepared, start, end, among=None) -> pd.DataFrame:
     upto = s["period"].searchsorted(end, side="right")             # sorted by period
     # A member's rows all carry her pidx: chosen or not, she is wholly.
     rows = np.arange(upto) if among is None else np.flatnonzero(chosen(s["pidx"].to_numpy()[:upto], among))
-    midx = s["midx"].to_numpy()[:upto] if among is None else s["midx"].to_numpy()[rows]
+    pick = slice(None, upto) if among is None else rows             # a slice is a view: no copy of every row
+    midx = s["midx"].to_numpy()[pick]
     # Each member's latest row (the last assignment wins), members in midx order.
     latest_row = np.full(midx.max() + 1 if len(rows) else 0, -1, dtype=np.int64)
     latest_row[midx] = rows
     latest = latest_row[latest_row >= 0]
     # Rounded: $0.10 + $0.20 - $0.30 is 5.55e-17 in floating point, and "above 0" must say no.
-    net = np.round(np.bincount(midx, weights=s["net"].to_numpy()[:upto] if among is None else s["net"].to_numpy()[rows]), 6)
+    net = np.round(np.bincount(midx, weights=s["net"].to_numpy()[pick]), 6)
     return pd.DataFrame({"pidx": s["pidx"].to_numpy()[latest], "organization": s["organization"].array.take(latest),
                          "net": net[s["midx"].to_numpy()[latest]], "group_type": s["group_type"].array.take(latest),
                          "record_key": s["member_key"].to_numpy()[latest]})

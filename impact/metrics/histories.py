@@ -113,7 +113,10 @@ class FollowupHistory(DatedRuns):
         relapse[pidx[rows]] = day[rows]
 
         codes = np.asarray(organization.codes, dtype=np.int64)[pidx]
-        reach_days = tuple(np.unique(day[codes == code]) for code in range(len(organization.categories)))
+        first = day.min() if len(day) else 0
+        seen = np.zeros((len(organization.categories), day.max() - first + 1 if len(day) else 0), dtype=bool)
+        seen[codes, day - first] = True                              # no sort of every follow-up
+        reach_days = tuple(np.flatnonzero(row) + first for row in seen)
         return cls(DatedRuns.of(pidx, day, participants).key, np.append(status, np.int8(-1)), first_exit, relapse,
                    reach_days, milestone_due, intake_quarter)
 
@@ -138,12 +141,17 @@ class CourseHistory:
     @classmethod
     def of(cls, enrollments: pd.DataFrame, participants: int) -> "CourseHistory":
         pidx = enrollments["pidx"].to_numpy().astype(np.int64)
-        course_type, status = enrollments["course_type"].astype(object), enrollments["status"].astype(object)
+        course_type, status = enrollments["course_type"], enrollments["status"]
         ended, started = enrollments["end_date"].to_numpy(), enrollments["start_date"].to_numpy()
-        rows = np.flatnonzero((pidx >= 0) & (course_type == "life_skills").to_numpy()
-                              & (status == "graduated").to_numpy() & ~np.isnat(ended))
+        rows = np.flatnonzero((pidx >= 0) & _among(course_type, ("life_skills",)) & _among(status, ("graduated",))
+                              & ~np.isnat(ended))
         rows = rows[np.lexsort((rows, ended[rows], pidx[rows]))]
-        further = np.flatnonzero((pidx >= 0) & course_type.isin(FURTHER_COURSE_TYPES).to_numpy() & ~np.isnat(started))
+        further = np.flatnonzero((pidx >= 0) & _among(course_type, FURTHER_COURSE_TYPES) & ~np.isnat(started))
         starts = day_numbers(started[further])
         order = np.lexsort((starts, pidx[further]))
         return cls(rows, DatedRuns.of(pidx[further][order], starts[order], participants))
+
+
+def _among(column: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Whether each value of a category column is one of `values`, on its codes (blank: no)."""
+    return np.append(column.cat.categories.isin(values), False)[column.cat.codes.to_numpy()]
