@@ -35,7 +35,7 @@ def day_number(value) -> np.int64:
 
 def day_numbers(dates: np.ndarray) -> np.ndarray:
     """Dates (datetime64, none missing) as days since 1970-01-01."""
-    return np.asarray(dates).astype("datetime64[D]").astype(np.int64)
+    return np.asarray(dates).astype("datetime64[D]").view(np.int64)
 
 
 def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
@@ -58,7 +58,12 @@ class DatedRuns:
     @classmethod
     def of(cls, pidx: np.ndarray, day: np.ndarray, participants: int) -> "DatedRuns":
         """From records already sorted by participant and day."""
-        return cls(np.append((pidx.astype(np.int64) << 32) | (day + _BIAS), np.int64(participants) << 32))
+        key = np.empty(len(pidx) + 1, dtype=np.int64)
+        np.left_shift(pidx, 32, out=key[:-1], dtype=np.int64)
+        key[:-1] += day                                             # the low 32 bits are 0: day + bias fills them
+        key[:-1] += _BIAS
+        key[-1] = np.int64(participants) << 32
+        return cls(key)
 
     def at_or_before(self, pidx: np.ndarray, day) -> np.ndarray:
         """The position of the last record up to (participant, day) in key order: hers dated
@@ -93,26 +98,30 @@ class FollowupHistory(DatedRuns):
         participants (their organization and intake date)."""
         organization, participants = registered["organization"].array, len(registered)
         intake = registered["intake_date"].to_numpy()
-        due = add_months(np.repeat(intake, len(MILESTONE_MONTHS)), np.tile(MILESTONE_MONTHS, participants))
-        milestone_due = day_numbers(due).reshape(participants, len(MILESTONE_MONTHS)).astype(np.int32)
+        milestone_due = np.empty((participants, len(MILESTONE_MONTHS)), dtype=np.int32)
+        for i, months in enumerate(MILESTONE_MONTHS):                # one at a time: a third of the temporaries
+            milestone_due[:, i] = day_numbers(add_months(intake, np.full(participants, months)))
         intake_quarter = (intake.astype("datetime64[M]").astype(np.int64) // 3).astype(np.int32)
         dated = followups["followup_date"].notna().to_numpy()
-        pidx = followups["pidx"].to_numpy()[dated].astype(np.int64)
+        dated = slice(None) if dated.all() else dated               # the columns themselves: no copy
+        pidx = followups["pidx"].to_numpy()[dated]
         day = day_numbers(followups["followup_date"].to_numpy()[dated])
         categories = followups["employment_status"].cat
-        to_known = pd.Index(KNOWN_STATUSES).get_indexer(categories.categories)
-        status = to_known[categories.codes.to_numpy()[dated]].astype(np.int8)
+        to_known = pd.Index(KNOWN_STATUSES).get_indexer(categories.categories).astype(np.int8)
+        status = to_known[categories.codes.to_numpy()[dated]]
         in_work = status == KNOWN_STATUSES.index("entertainment_work")
 
         first_exit = np.full(participants, NEVER)
         out = np.flatnonzero(~in_work)[::-1]          # reversed: the earliest row's assignment is the last
         first_exit[pidx[out]] = day[out]
-        relapsing = in_work & (first_exit[pidx] != NEVER) & (day - SUSTAINED_DAYS >= first_exit[pidx])
+        exit_day = first_exit[pidx]
+        relapsing = in_work & (exit_day != NEVER) & (day - SUSTAINED_DAYS >= exit_day)
+        del exit_day
         relapse = np.full(participants, NEVER)
         rows = np.flatnonzero(relapsing)[::-1]
         relapse[pidx[rows]] = day[rows]
 
-        codes = np.asarray(organization.codes, dtype=np.int64)[pidx]
+        codes = organization.codes[pidx]
         first = day.min() if len(day) else 0
         seen = np.zeros((len(organization.categories), day.max() - first + 1 if len(day) else 0), dtype=bool)
         seen[codes, day - first] = True                              # no sort of every follow-up
