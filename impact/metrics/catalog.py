@@ -8,7 +8,6 @@ them for any selection and breakdown.
 from __future__ import annotations
 
 import ast
-import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -206,14 +205,6 @@ class Issue:
 _ALLOWED_NODES = (ast.Expression, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple, ast.Compare,
                   ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.BoolOp, ast.And,
                   ast.Or, ast.BinOp, ast.BitAnd, ast.BitOr, ast.UnaryOp, ast.Invert, ast.Not, ast.USub)
-
-
-@functools.cache
-def expression_columns(expression: str) -> tuple[str, ...]:
-    """The columns an expression reads: the names in it (the catalog's are checked to be
-    columns of their fact by `validate_catalog`)."""
-    return tuple(sorted({node.id for node in ast.walk(ast.parse(expression, mode="eval"))
-                         if isinstance(node, ast.Name)}))
 
 
 def expression_issues(expression: str, columns: tuple[str, ...],

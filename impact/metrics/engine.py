@@ -10,15 +10,18 @@ its denominator count, summed mod KEY_MODULUS), which donor views' disclosure st
 """
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from impact.disclosure import KEY_COLUMNS, KEY_MODULUS
-from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, expression_columns, metric
-from impact.metrics.facts import FACTS
+from impact.metrics.catalog import CATALOG, ROWS, Kind, Metric, metric
+from impact.metrics.facts import FACTS, Fact
 from impact.metrics.intervals import rate, ratio
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, Prepared
 
@@ -133,10 +136,55 @@ def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
         return np.full(len(fact), np.nan)
     if expression == ROWS:
         return np.ones(len(fact))
-    # Evaluated over the columns it names only: DataFrame.eval first makes a Series of every
-    # column of the fact, most of the work on a small selection (a donor's, a filter's).
-    columns = {name: fact[name] for name in expression_columns(expression)}
-    return np.asarray(pd.eval(expression, resolvers=(columns,)), dtype=float)
+    values = np.asarray(_evaluate(_parsed(expression), fact), dtype=float)
+    return values if values.shape == (len(fact),) else np.full(len(fact), values)
+
+
+_COMPARISONS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+                ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+@functools.cache
+def _parsed(expression: str) -> ast.expr:
+    return ast.parse(expression, mode="eval").body
+
+
+def _evaluate(node: ast.expr, fact: pd.DataFrame):
+    """A catalog expression (the syntax `impact.metrics.catalog` allows) over a fact's columns,
+    as `DataFrame.eval` reads it, without its parser and resolvers on every call (those were
+    most of a selection's time spent on its numerators and denominators)."""
+    match node:
+        case ast.Name(id=name):                            # a category as a Series (its codes compare)
+            column = fact[name]
+            return column if isinstance(column.dtype, pd.CategoricalDtype) else column.to_numpy()
+        case ast.Constant(value=value):
+            return value
+        case ast.List(elts=items) | ast.Tuple(elts=items):
+            return [_evaluate(item, fact) for item in items]
+        case ast.Compare(left=left, ops=ops, comparators=rights):
+            result, left = True, _evaluate(left, fact)
+            for op, right in zip(ops, rights):
+                right = _evaluate(right, fact)
+                if isinstance(op, (ast.In, ast.NotIn)):
+                    part = np.isin(left, right) if isinstance(left, np.ndarray) else left.isin(right)
+                    part = ~part if isinstance(op, ast.NotIn) else part
+                else:
+                    part = _COMPARISONS[type(op)](left, right)
+                result, left = result & part, right
+            return result
+        case ast.BoolOp(op=op, values=values):
+            return _combined(op, [_evaluate(v, fact) for v in values])
+        case ast.BinOp(left=left, op=op, right=right):
+            return _combined(op, [_evaluate(left, fact), _evaluate(right, fact)])
+        case ast.UnaryOp(op=ast.USub(), operand=operand):
+            return -_evaluate(operand, fact)
+        case ast.UnaryOp(operand=operand):                  # ~ and not
+            return ~_evaluate(operand, fact)
+    raise ValueError(f"a metric expression may not use {type(node).__name__}")
+
+
+def _combined(op: ast.operator | ast.boolop, parts: list):
+    return functools.reduce(operator.and_ if isinstance(op, (ast.And, ast.BitAnd)) else operator.or_, parts)
 
 
 def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[str, ...] = (),
@@ -153,6 +201,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
     start, end = bounds(selection, today)
     metrics = [metric(k) for k in keys] if keys else list(CATALOG)
     parts: list[dict[str, np.ndarray]] = []
+    chosen: dict[tuple[str, ...], np.ndarray] = {}   # participants chosen, per set of participant filters
     for i, (period_start, period_end) in enumerate(grid(prepared, start, end, grain)):
         # "All time" flows count everything up to the end, even rows dated before the first intake.
         flow_start = period_start if start is not None or i > 0 else None
@@ -167,7 +216,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
                                    np.array([np.nan]), np.array([np.nan]), note=CANNOT_FILTER + ", ".join(unfilterable)))
                 continue
             if m.fact not in facts:
-                facts[m.fact] = filtered(prepared, fact.build(prepared, flow_start, period_end), selection)
+                facts[m.fact] = _built(prepared, fact, selection, flow_start, period_end, chosen)
             parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
     columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:] + (list(KEY_COLUMNS) if cell_keys else [])
     if not parts:
@@ -208,6 +257,22 @@ def reported_metrics(prepared: Prepared, selection: Selection = Selection(), by:
                     selection.filters.get("organization"))
 
 
+def _built(prepared: Prepared, fact: Fact, selection: Selection, start, end,
+           chosen: dict[tuple[str, ...], np.ndarray]) -> pd.DataFrame:
+    """A fact for a period, passing the selection's filters. A fact of participants' rows is
+    built over the participants the filters on their attributes choose (only their rows are
+    read, `Fact.of_participants`); the filters on its rows' own columns apply to what it gives."""
+    by_participant = {name: allowed for name, allowed in selection.filters.items()
+                      if fact.of_participants and name in PARTICIPANT_DIMENSIONS and name not in fact.columns}
+    if not by_participant:
+        return filtered(prepared, fact.build(prepared, start, end), selection)
+    names = tuple(sorted(by_participant))
+    if names not in chosen:
+        chosen[names] = participant_mask(prepared, np.arange(len(prepared.participants)), by_participant)
+    own = {name: allowed for name, allowed in selection.filters.items() if name not in by_participant}
+    return filtered(prepared, fact.build(prepared, start, end, among=chosen[names]), Selection(filters=own))
+
+
 def filtered(prepared: Prepared, fact: pd.DataFrame, selection: Selection,
              dimensions: tuple[str, ...] = DIMENSIONS) -> pd.DataFrame:
     """The rows of a fact (or of any table with a pidx) that pass the selection's filters on
@@ -244,14 +309,10 @@ def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
     record_keys = fact["record_key"].to_numpy(dtype=np.int64)
     # A row contributes to a cell's numerator (denominator) when it counts there: not 0, not NaN.
     sums = {"numerator": num, "denominator": den,
-            "numerator_key": np.where(np.nan_to_num(num) != 0, record_keys, 0),
-            "denominator_key": np.where(np.nan_to_num(den) != 0, record_keys, 0)}
+            "numerator_key": np.where((num != 0) & ~np.isnan(num), record_keys, 0),
+            "denominator_key": np.where((den != 0) & ~np.isnan(den), record_keys, 0)}
     if dims:
-        table = pd.DataFrame({d: _dimension(prepared, fact, d) for d in dims})
-        table = table.assign(**sums).groupby(dims, observed=True, dropna=False, sort=True)[list(sums)] \
-            .sum(min_count=0).reset_index()
-        groups = {d: table[d].astype(object).to_numpy() for d in dims}
-        sums = {c: table[c].to_numpy() for c in sums}
+        groups, sums = _grouped_sums(prepared, fact, dims, sums)
     else:
         groups, sums = {}, {c: np.array([np.nansum(v)]) for c, v in sums.items()}
     num, den = sums["numerator"].astype(float), sums["denominator"].astype(float)
@@ -263,6 +324,46 @@ def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
         return _rows(m, groups, period_start, period_end, num, den, value=value, interval=(low, high),
                      cell_keys=cell_keys)
     return _rows(m, groups, period_start, period_end, num, den, value=ratio(num, den), cell_keys=cell_keys)
+
+
+def _grouped_sums(prepared: Prepared, fact: pd.DataFrame, dims: list[str],
+                  sums: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each column summed per group of the dimensions' values (NaN counts 0): the groups that
+    have rows, in the order of their values (a category's order; a missing value last), as
+    pandas' `groupby(observed=True, dropna=False, sort=True)` gives them, with one
+    `np.bincount` per column instead. Integer columns (key sums) are summed exactly."""
+    group = np.zeros(len(fact), dtype=np.int64)
+    labels = []
+    for d in dims:
+        values = _dimension(prepared, fact, d)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes, uniques = np.asarray(pd.Categorical(values).codes, dtype=np.int64), values.dtype.categories
+        else:
+            codes, uniques = pd.factorize(values, sort=True)
+        codes = np.where(codes < 0, len(uniques), codes)            # a missing value after every other
+        group = group * (len(uniques) + 1) + codes
+        labels.append(np.append(np.asarray(uniques, dtype=object), np.nan))
+    size = int(np.prod([len(values) for values in labels]))
+    if size <= max(4 * len(group), 1 << 16):                        # few enough groups: no sort
+        present = np.flatnonzero(np.bincount(group, minlength=size))
+        slot = np.zeros(size, dtype=np.int64)
+        slot[present] = np.arange(len(present))
+        group = slot[group]
+    else:
+        present, group = np.unique(group, return_inverse=True)
+    out = {}
+    for column, values in sums.items():
+        if values.dtype.kind == "i":                                # exact: two halves of 31-bit keys
+            high = np.bincount(group, weights=values >> 16, minlength=len(present)).astype(np.int64)
+            low = np.bincount(group, weights=values & 0xFFFF, minlength=len(present)).astype(np.int64)
+            out[column] = (high << 16) + low
+        else:
+            out[column] = np.bincount(group, weights=np.where(np.isnan(values), 0.0, values), minlength=len(present))
+    groups = {}
+    for d, values in zip(reversed(dims), reversed(labels)):
+        groups[d] = values[present % len(values)]
+        present = present // len(values)
+    return {d: groups[d] for d in dims}, out
 
 
 def _median(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str], period_start, period_end,

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from impact.metrics.histories import KNOWN_STATUSES, MILESTONE_MONTHS, SUSTAINED_DAYS, day_number, day_numbers
 from impact.metrics.prepared import PARTICIPANT_DIMENSIONS, TRAINING, Prepared
 from impact.contract.tables import (
     ACTIVITY_TYPES,
     CASE_TYPES,
     COURSE_TYPES,
-    EMPLOYMENT_STATUSES,
     ENROLLMENT_STATUSES,
     NETWORK_ROLES,
     RECRUITER_RELATIONS,
@@ -30,15 +30,11 @@ from impact.contract.tables import (
     SERVICE_TYPES,
 )
 
-SUSTAINED_DAYS = 180
-MILESTONE_MONTHS = (3, 6, 12)   # follow-up cohorts: her status 3, 6 and 12 months after intake
 MILESTONE_WINDOW_DAYS = 45      # a follow-up within 45 days of a milestone tells her status at it
-KNOWN_STATUSES = tuple(s for s in EMPLOYMENT_STATUSES if s != "unknown")
 # A woman's status at a milestone: found out of or in entertainment work, lost to follow-up
 # (her window closed before her organization's data reaches, with no follow-up in it), or not
 # yet due (the window is still open, or after the data's reach).
 MILESTONE_OUTCOMES = ("out", "in", "lost", "not_due")
-FURTHER_COURSE_TYPES = ("vocational", "apprenticeship", "higher_education")
 # Activities belong to their own organization and site; they have no participant attributes.
 # (Their audience is free text: a staff breakdown, never a dimension a donor's table takes.)
 ACTIVITY_DIMENSIONS = ("organization", "site", "province", "activity_type")
@@ -51,114 +47,116 @@ SERVICE_DIMENSIONS = PARTICIPANT_DIMENSIONS + ("service_type", "referred_by")
 FINAL_VERDICTS = ("convicted", "acquitted", "dismissed")
 
 
-def in_period(dates: pd.Series, start, end) -> np.ndarray:
+def in_period(dates, start, end) -> np.ndarray:
     """Whether each date is in [start, end] (no start: any date up to the end). A missing
     date is in no period. The one reading of "dated in the period" every view uses."""
-    mask = dates.notna() & (dates <= end)
-    return (mask & (dates >= start) if start is not None else mask).to_numpy(dtype=bool, copy=True)
+    values = np.asarray(dates)
+    high, low = _instant(end, values.dtype), (None if start is None else _instant(start, values.dtype))
+    if high.dtype == values.dtype and low is not None and low.dtype == values.dtype:
+        # One pass on the integers: a date before the start (or NaT, the smallest) wraps past the end.
+        span = high.astype(np.int64) - low.astype(np.int64)
+        if span < 0:
+            return np.zeros(len(values), dtype=bool)
+        return (values.view(np.int64) - low.astype(np.int64)).view(np.uint64) <= np.uint64(span)
+    mask = values <= high                                           # NaT compares False
+    if low is not None:
+        mask &= values >= low
+    return mask
 
 
-def add_months(dates: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """Each date `months` calendar months later, on the same day or the month's last
-    (31 January + 1 month is 28 or 29 February), as `pd.DateOffset(months=...)` does."""
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    first = dates.astype("datetime64[M]")
-    target = first + np.asarray(months).astype("timedelta64[M]")
-    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
-    day = (dates - first.astype("datetime64[D]")).astype(np.int64)
-    return (target.astype("datetime64[D]") + np.minimum(day, length - 1)).astype("datetime64[ns]")
+def _instant(moment, dtype: np.dtype) -> np.datetime64:
+    """A moment in the dates' own unit where it is exact there (no conversion of every date)."""
+    instant = np.datetime64(pd.Timestamp(moment))
+    if dtype.kind == "M" and instant.astype(dtype) == instant:
+        return instant.astype(dtype)
+    return instant
 
 
-def registrations(p: Prepared, start, end) -> pd.DataFrame:
+def chosen(pidx: np.ndarray, among: np.ndarray | None) -> np.ndarray | bool:
+    """Whether each row's participant is among those a selection chose (a mask over pidx; every
+    one without it). A row of nobody's (pidx -1) is never among them."""
+    return True if among is None else np.append(among, False)[pidx]
+
+
+def registrations(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Participants whose intake_date is in the period."""
-    pidx = np.flatnonzero(in_period(p.participants["intake_date"], start, end))
+    pidx = np.flatnonzero(in_period(p.participants["intake_date"], start, end) & (True if among is None else among))
     return pd.DataFrame({"pidx": pidx, "record_key": p.participants["record_key"].to_numpy()[pidx]})
 
 
-def enrollment_ends(p: Prepared, start, end) -> pd.DataFrame:
+def enrollment_ends(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Enrollments whose end_date is in the period (running ones have none)."""
     e = p.enrollments
-    return e[in_period(e["end_date"], start, end)]
+    return e[in_period(e["end_date"], start, end) & chosen(e["pidx"].to_numpy(), among)]
 
 
-def enrollment_starts(p: Prepared, start, end) -> pd.DataFrame:
+def enrollment_starts(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Enrollments whose start_date is in the period."""
     e = p.enrollments
-    return e[in_period(e["start_date"], start, end)]
+    return e[in_period(e["start_date"], start, end) & chosen(e["pidx"].to_numpy(), among)]
 
 
-def life_skills_graduates(p: Prepared, start, end) -> pd.DataFrame:
+def life_skills_graduates(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Participants with a graduated life_skills enrollment ending in the period (her first
-    such graduation), and whether a further course started after it, by the period's end."""
-    e = p.enrollments
+    such graduation), and whether a further course started after it, by the period's end (both
+    looked up in the courses arranged once per store version, `Prepared.course_history`)."""
+    e, history = p.enrollments, p.course_history
     pidx = e["pidx"].to_numpy()
-    registered = pidx >= 0
-    grads = e[registered & (e["course_type"] == "life_skills").to_numpy() & (e["status"] == "graduated").to_numpy()
-              & in_period(e["end_date"], start, end)]
-    grads = grads.sort_values(["pidx", "end_date"], kind="stable").drop_duplicates("pidx")
+    rows = history.graduations
+    rows = rows[in_period(e["end_date"].to_numpy()[rows], start, end) & chosen(pidx[rows], among)]
+    rows = rows[np.r_[True, pidx[rows][1:] != pidx[rows][:-1]]] if len(rows) else rows   # her first
     # She progressed when her latest further course by the period's end started after it.
-    further = registered & e["course_type"].isin(FURTHER_COURSE_TYPES).to_numpy() & (e["start_date"] <= end).to_numpy()
-    latest_start = np.full(len(p.participants), np.iinfo(np.int64).min)
-    np.maximum.at(latest_start, pidx[further], e["start_date"].to_numpy()[further].view(np.int64))
-    ended = grads["end_date"].to_numpy().astype(e["start_date"].dtype).view(np.int64)
-    return grads.assign(progressed=latest_start[grads["pidx"].to_numpy()] > ended)
+    who = pidx[rows].astype(np.int64)
+    latest = history.further.latest(who, day_number(end))
+    progressed = (latest >= 0) & (history.further.day(latest) > day_numbers(e["end_date"].to_numpy()[rows]))
+    return e.take(rows).assign(progressed=progressed)
 
 
-def participant_status(p: Prepared, start, end) -> pd.DataFrame:
+def _days_as_dates(days: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Day numbers as datetime64[ns], NaT where not present."""
+    return np.where(present, days * np.int64(86_400_000_000_000), np.iinfo(np.int64).min).view("datetime64[ns]")
+
+
+def participant_status(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Every participant registered by the period's end, with her known follow-ups up to it:
-    latest known status, first exit, and whether the exit held from 180 days on."""
-    n = len(p.participants)
-    f = p.followups
-    upto = (f["followup_date"] <= end).to_numpy()
-    pidx = f["pidx"].to_numpy()[upto]
-    dates = f["followup_date"].to_numpy()[upto]
-    in_work = (f["employment_status"] == "entertainment_work").to_numpy()[upto]
-    in_business = (f["employment_status"] == "own_business").to_numpy()[upto]
-
-    last = np.flatnonzero(np.r_[pidx[1:] != pidx[:-1], True]) if len(pidx) else np.array([], dtype=int)
-    known = np.zeros(n, dtype=bool)
-    known[pidx[last]] = True
-    last_known = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    last_known[pidx[last]] = dates[last]
-    latest_out = np.zeros(n, dtype=bool)
-    latest_out[pidx[last]] = ~in_work[last]
-    own_business = np.zeros(n, dtype=bool)
-    own_business[pidx[last]] = in_business[last]
-    # Latest known status as a code of KNOWN_STATUSES (-1: no known follow-up).
-    to_known = pd.Index(KNOWN_STATUSES).get_indexer(f["employment_status"].cat.categories)
-    latest_code = np.full(n, -1, dtype=np.int64)
-    latest_code[pidx[last]] = to_known[f["employment_status"].cat.codes.to_numpy()[upto][last]]
-
-    # First exit: the first known follow-up out of entertainment work (rows are date-sorted).
-    out_rows = np.flatnonzero(~in_work)
-    first_out = out_rows[np.r_[True, pidx[out_rows][1:] != pidx[out_rows][:-1]]] if len(out_rows) else out_rows
-    first_exit = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    first_exit[pidx[first_out]] = dates[first_out]
-    later = dates >= first_exit[pidx] + np.timedelta64(SUSTAINED_DAYS, "D")   # NaT compares False
-    followed = np.zeros(n, dtype=bool)
-    followed[pidx[later]] = True
-    relapsed = np.zeros(n, dtype=bool)
-    relapsed[pidx[later & in_work]] = True
-
-    registered = np.flatnonzero((p.participants["intake_date"] <= end).to_numpy())
-    at_risk = p.participants["at_risk"].to_numpy()
+    latest known status, first exit, and whether the exit held from 180 days on (each a look-up
+    in the follow-ups arranged once per store version, `Prepared.followup_history`)."""
+    history = p.followup_history
+    end_day = day_number(end)
+    registered = np.flatnonzero(in_period(p.participants["intake_date"], None, end)
+                                & (True if among is None else among))
+    latest = history.latest(registered, end_day)
+    known = latest >= 0
+    status = np.where(known, history.status[latest], -1)
+    last_day = history.day(latest)
+    first_exit = history.first_exit[registered]
+    exited = first_exit <= end_day
+    followed = known & exited & (last_day - SUSTAINED_DAYS >= first_exit)
+    sustained = followed & ~(history.relapse[registered] <= end_day)
+    at_risk = p.participants["at_risk"].to_numpy()[registered]
     return pd.DataFrame({
         "pidx": registered,
-        "at_risk": at_risk[registered],
-        "known": known[registered],
-        "out_of_entertainment": latest_out[registered],
-        "own_business": own_business[registered],
-        "latest_status": pd.Categorical.from_codes(latest_code[registered], categories=KNOWN_STATUSES),
-        "exit_followed_180d": (at_risk & followed)[registered],
-        "sustained": (at_risk & followed & ~relapsed)[registered],
+        "at_risk": at_risk,
+        "known": known,
+        "out_of_entertainment": known & (status != KNOWN_STATUSES.index("entertainment_work")),
+        "own_business": status == KNOWN_STATUSES.index("own_business"),
+        "latest_status": pd.Categorical.from_codes(status, categories=KNOWN_STATUSES),
+        "exit_followed_180d": at_risk & followed,
+        "sustained": at_risk & sustained,
         "intake_date": p.participants["intake_date"].to_numpy()[registered],
-        "first_exit": first_exit[registered],
-        "last_known": last_known[registered],
+        "first_exit": _days_as_dates(first_exit, exited),
+        "last_known": _days_as_dates(last_day, known),
         "record_key": p.participants["record_key"].to_numpy()[registered],
-    })
+    }, copy=False)
 
 
-def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
+def _quarters(quarters: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Quarters (numbered from 1970's first) as codes of their labels ("2024Q1"), in time order."""
+    codes, uniques = pd.factorize(quarters, sort=True)
+    return codes, [f"{1970 + q // 4}Q{q % 4 + 1}" for q in uniques]
+
+
+def cohort_milestones(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """At-risk participants registered in the period, once per milestone (3, 6, 12 months after
     intake), with her intake quarter and her outcome at the milestone as at the period's end:
     once the milestone has passed by then, the known follow-up dated by then closest to it
@@ -166,69 +164,68 @@ def cohort_milestones(p: Prepared, start, end) -> pd.DataFrame:
     the window closed on or before her organization's latest follow-up by then (how far its
     data reaches), otherwise not yet due. Field workbooks arrive late, organization by
     organization: an open window, or one the data has not reached, is nobody's loss."""
-    women = registrations(p, start, end)["pidx"].to_numpy()
+    women = registrations(p, start, end, among)["pidx"].to_numpy()
     women = women[p.participants["at_risk"].to_numpy()[women]]
-    upto = (p.followups["followup_date"] <= end).to_numpy()
-    f_pidx = p.followups["pidx"].to_numpy()[upto]
-    f_day = p.followups["followup_date"].to_numpy()[upto].astype("datetime64[D]").astype(np.int64)
-    f_in = (p.followups["employment_status"] == "entertainment_work").to_numpy()[upto]
-    organization = p.participants["organization"].cat.codes.to_numpy()
-    never = np.iinfo(np.int64).min
-    reach = np.full(len(p.participants["organization"].cat.categories), never)
-    np.maximum.at(reach, organization[f_pidx], f_day)               # each organization's latest follow-up
+    history = p.followup_history
+    end_day = day_number(end)
+    organization = p.participants["organization"].array
+    reach = history.reach(len(organization.categories), end_day)      # each organization's latest follow-up
 
-    milestone = np.repeat(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
-    pidx = np.tile(women, len(MILESTONE_MONTHS))
-    intake = p.participants["intake_date"].to_numpy()[pidx]
-    due = add_months(intake, milestone).astype("datetime64[D]").astype(np.int64)
-    # Follow-ups are sorted by participant, date and spreadsheet row, so one sorted key finds for
-    # each milestone the last follow-up on or before it and the first day after it (its last
-    # row: on one day the later row wins); the nearer of the two wins, on a tie the later. A
-    # sentinel (a participant nobody is) closes the key so every lookup lands somewhere.
-    span = np.int64(1 << 32)
-    f_pidx, f_day, f_in = np.append(f_pidx, len(organization)), np.append(f_day, 0), np.append(f_in, False)
-    key = f_pidx * span + f_day
-    before = np.searchsorted(key, pidx * span + due, side="right") - 1
-    after = np.searchsorted(key, key[before + 1], side="right") - 1
+    # Looked up woman by woman (ascending keys: numpy's binary search reuses its last bound),
+    # given milestone by milestone.
+    milestone = np.tile(np.array(MILESTONE_MONTHS, dtype=np.int64), len(women))
+    pidx = np.repeat(women, len(MILESTONE_MONTHS))
+    due = history.milestone_due[women].ravel().astype(np.int64)
+    # Her follow-ups are a sorted run of the history's key (participant, day, row): for each
+    # milestone the last follow-up on or before it, and the last row of the first day after it
+    # (dated by the end); the nearer of the two wins, on a tie the later. The key's sentinel
+    # (a participant nobody is) closes it, so every lookup lands somewhere.
+    before = history.at_or_before(pidx, due)
+    after = np.searchsorted(history.key, history.key[before + 1], side="right") - 1
     far = np.iinfo(np.int64).max
-    gap_before = np.where((before >= 0) & (f_pidx[before] == pidx), due - f_day[before], far)
-    gap_after = np.where(f_pidx[after] == pidx, f_day[after] - due, far)
+    gap_before = np.where((before >= 0) & (history.participant(before) == pidx), due - history.day(before), far)
+    after_day = history.day(after)
+    gap_after = np.where((history.participant(after) == pidx) & (after_day <= end_day), after_day - due, far)
     nearest = np.where(gap_after <= gap_before, after, before)
-    found = (np.minimum(gap_before, gap_after) <= MILESTONE_WINDOW_DAYS) \
-        & (due <= np.datetime64(end, "D").astype(np.int64))         # once the milestone has passed
-    closed = due + MILESTONE_WINDOW_DAYS <= reach[organization[pidx]]
-    outcome = np.select([found & ~f_in[nearest], found & f_in[nearest], closed], [0, 1, 2], 3)
-    quarters, labels = pd.factorize(pd.PeriodIndex(intake, freq="Q"))
+    found = (np.minimum(gap_before, gap_after) <= MILESTONE_WINDOW_DAYS) & (due <= end_day)   # once it has passed
+    in_work = history.status[nearest] == KNOWN_STATUSES.index("entertainment_work")
+    closed = due + MILESTONE_WINDOW_DAYS <= reach[np.asarray(organization.codes, dtype=np.int64)[pidx]]
+    outcome = np.select([found & ~in_work, found & in_work, closed], [0, 1, 2], 3)
+    pidx, milestone, outcome = (a.reshape(-1, len(MILESTONE_MONTHS)).T.ravel() for a in (pidx, milestone, outcome))
+    quarter = history.intake_quarter[pidx]
     return pd.DataFrame({
         "pidx": pidx,
-        "intake_quarter": pd.Categorical.from_codes(quarters, categories=labels.astype(str)),
+        "intake_quarter": pd.Categorical.from_codes(*_quarters(quarter)),
         "milestone": milestone,
         "outcome": pd.Categorical.from_codes(outcome, categories=MILESTONE_OUTCOMES),
         "record_key": p.participants["record_key"].to_numpy()[pidx],
-    })
+    }, copy=False)
 
 
-def savers(p: Prepared, start, end) -> pd.DataFrame:
+def savers(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Savings members (organization, member_id) with ledger rows up to the period's end, with
     their net savings from the ledger's start and their group type as of their latest row. A
     member is the ledger's organization's even where she is not a registered participant."""
-    rows = p.savings["period"].searchsorted(end, side="right")   # sorted by period
-    midx = p.savings["midx"].to_numpy()[:rows]
+    s = p.savings
+    upto = s["period"].searchsorted(end, side="right")             # sorted by period
+    # A member's rows all carry her pidx: chosen or not, she is wholly.
+    rows = np.arange(upto) if among is None else np.flatnonzero(chosen(s["pidx"].to_numpy()[:upto], among))
+    pick = slice(None, upto) if among is None else rows             # a slice is a view: no copy of every row
+    midx = s["midx"].to_numpy()[pick]
     # Each member's latest row (the last assignment wins), members in midx order.
-    latest_row = np.full(midx.max() + 1 if rows else 0, -1, dtype=np.int64)
-    latest_row[midx] = np.arange(rows)
+    latest_row = np.full(midx.max() + 1 if len(rows) else 0, -1, dtype=np.int64)
+    latest_row[midx] = rows
     latest = latest_row[latest_row >= 0]
     # Rounded: $0.10 + $0.20 - $0.30 is 5.55e-17 in floating point, and "above 0" must say no.
-    net = np.round(np.bincount(midx, weights=p.savings["net"].to_numpy()[:rows]), 6)
-    s = p.savings
+    net = np.round(np.bincount(midx, weights=s["net"].to_numpy()[pick]), 6)
     return pd.DataFrame({"pidx": s["pidx"].to_numpy()[latest], "organization": s["organization"].array.take(latest),
-                         "net": net[midx[latest]], "group_type": s["group_type"].array.take(latest),
+                         "net": net[s["midx"].to_numpy()[latest]], "group_type": s["group_type"].array.take(latest),
                          "record_key": s["member_key"].to_numpy()[latest]})
 
 
-def services(p: Prepared, start, end) -> pd.DataFrame:
+def services(p: Prepared, start, end, among=None) -> pd.DataFrame:
     """Services whose service_date is in the period."""
-    return p.services[in_period(p.services["service_date"], start, end)]
+    return p.services[in_period(p.services["service_date"], start, end) & chosen(p.services["pidx"].to_numpy(), among)]
 
 
 def activities(p: Prepared, start, end) -> pd.DataFrame:
@@ -299,39 +296,42 @@ class Fact:
     """A fact as data: how to build it for a period, the dimensions it can be filtered and
     broken down by, the columns metric expressions may name (with the values a category
     column takes, so a misspelt literal is caught too), and the table and date column its
-    records come from (how far its data reaches)."""
-    build: Callable[[Prepared, object, object], pd.DataFrame]
+    records come from (how far its data reaches). A fact of participants' rows is built over
+    the participants a selection chose (`among`, a mask over pidx): only their rows are read."""
+    build: Callable[..., pd.DataFrame]
     dimensions: tuple[str, ...]
     columns: tuple[str, ...]
     source: tuple[str, str]
     categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    of_participants: bool = False
 
 
 ENROLLMENT_COLUMNS = ("pidx", "course", "course_type", "cohort", "start_date", "end_date", "status", "scholarship")
 ENROLLMENT_CATEGORIES = {"course_type": COURSE_TYPES, "status": ENROLLMENT_STATUSES}
 
 FACTS: dict[str, Fact] = {
-    "registrations": Fact(registrations, PARTICIPANT_DIMENSIONS, ("pidx",), ("participants", "intake_date")),
+    "registrations": Fact(registrations, PARTICIPANT_DIMENSIONS, ("pidx",), ("participants", "intake_date"),
+                          of_participants=True),
     "enrollment_ends": Fact(enrollment_ends, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
-                            ENROLLMENT_COLUMNS, ("enrollments", "end_date"), ENROLLMENT_CATEGORIES),
+                            ENROLLMENT_COLUMNS, ("enrollments", "end_date"), ENROLLMENT_CATEGORIES, True),
     "enrollment_starts": Fact(enrollment_starts, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
-                              ENROLLMENT_COLUMNS, ("enrollments", "start_date"), ENROLLMENT_CATEGORIES),
+                              ENROLLMENT_COLUMNS, ("enrollments", "start_date"), ENROLLMENT_CATEGORIES, True),
     "life_skills_graduates": Fact(life_skills_graduates, PARTICIPANT_DIMENSIONS + ("course", "course_type"),
                                   ENROLLMENT_COLUMNS + ("progressed",), ("enrollments", "end_date"),
-                                  ENROLLMENT_CATEGORIES),
+                                  ENROLLMENT_CATEGORIES, True),
     "participant_status": Fact(participant_status, PARTICIPANT_DIMENSIONS + ("latest_status",),
                                ("pidx", "at_risk", "known", "out_of_entertainment", "own_business", "latest_status",
                                 "exit_followed_180d", "sustained", "intake_date", "first_exit", "last_known"),
-                               ("followups", "followup_date"), {"latest_status": KNOWN_STATUSES}),
+                               ("followups", "followup_date"), {"latest_status": KNOWN_STATUSES}, True),
     "cohort_milestones": Fact(cohort_milestones, PARTICIPANT_DIMENSIONS + ("intake_quarter", "milestone"),
                               ("pidx", "intake_quarter", "milestone", "outcome"), ("participants", "intake_date"),
-                              {"outcome": MILESTONE_OUTCOMES}),
+                              {"outcome": MILESTONE_OUTCOMES}, True),
     "savers": Fact(savers, PARTICIPANT_DIMENSIONS + ("group_type",), ("pidx", "organization", "net", "group_type"),
-                   ("savings", "period")),
+                   ("savings", "period"), of_participants=True),
     "services": Fact(services, SERVICE_DIMENSIONS,
                      ("pidx", "service_date", "service_type", "status", "amount", "referred_by"),
                      ("services", "service_date"),
-                     {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES, "referred_by": REFERRED_BY}),
+                     {"service_type": SERVICE_TYPES, "status": SERVICE_STATUSES, "referred_by": REFERRED_BY}, True),
     "activities": Fact(activities, ACTIVITY_DIMENSIONS,
                        ("organization", "site", "province", "activity_type", "audience", "activity_date", "reached",
                         "new_contacts"),

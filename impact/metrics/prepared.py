@@ -10,6 +10,7 @@ participant, date and spreadsheet row: the explicit tie-breaker for two checks o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.compute as pc
 from impact.contract.frames import merge_participants, typed
 from impact.contract.provinces import place
 from impact.contract.tables import AT_RISK_WORK_SETTINGS
+from impact.metrics.histories import CourseHistory, FollowupHistory
 
 NOT_RECORDED = "not recorded"
 UNPLACED = "not placed"   # a site no province could be found for (the Data page lists them)
@@ -41,6 +43,16 @@ class Prepared:
     targets: pd.DataFrame
     network_members: pd.DataFrame   # pidx where the member is a registered participant, else -1
     cases: pd.DataFrame             # counts with their defaults: survivors 1, minors and convictions 0
+
+    @cached_property
+    def followup_history(self) -> FollowupHistory:
+        """The follow-ups arranged for a status as at any day (built by `prepare`)."""
+        return FollowupHistory.of(self.followups, self.participants)
+
+    @cached_property
+    def course_history(self) -> CourseHistory:
+        """The enrollments arranged for graduations and further courses as at any day (built by `prepare`)."""
+        return CourseHistory.of(self.enrollments, len(self.participants))
 
     @property
     def first_date(self) -> pd.Timestamp | None:
@@ -185,9 +197,10 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
     savings = _savings(tables["savings"], register)
 
     e = tables["enrollments"]
+    # Cohorts as a category: few classes, and a selection's enrollment facts take codes, not text.
     enrollments = _frame({
         "pidx": register.pidx(e), "course": _category(e["course"]), "course_type": _category(e["course_type"]),
-        "cohort": e["cohort"].astype("str"), "start_date": pd.to_datetime(e["start_date"]),
+        "cohort": pd.Categorical(e["cohort"]), "start_date": pd.to_datetime(e["start_date"]),
         "end_date": pd.to_datetime(e["end_date"]), "status": e["status"].astype("category"),
         "scholarship": e["scholarship"].astype("boolean").fillna(False).to_numpy(dtype=bool),   # blank is no
         "record_key": _keys(e),
@@ -244,8 +257,10 @@ def prepare(tables: dict[str, pd.DataFrame]) -> Prepared:
         "survivors": c["survivors"].astype(float).fillna(1), "minors": c["minors"].astype(float).fillna(0),
         "perpetrators_convicted": c["perpetrators_convicted"].astype(float), "record_key": _keys(c),
     })
-    return Prepared(participants, enrollments, followups, services, savings, activities,
-                    tables["targets"].reset_index(drop=True), network_members, cases)
+    prepared = Prepared(participants, enrollments, followups, services, savings, activities,
+                        tables["targets"].reset_index(drop=True), network_members, cases)
+    prepared.followup_history, prepared.course_history   # once per store version, not on a first selection
+    return prepared
 
 
 def _savings(v: pd.DataFrame, register: _Register) -> pd.DataFrame:
