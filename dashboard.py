@@ -30,6 +30,5 @@ page = routes[chosen.url_path or page_registry.HOME]     # the home page's URL p
 with errors.shown_plainly(lang, page.path):
     session.pin_version()     # one read of the store's version a run; every cache is keyed on it
     visitor = gate.admit(session.store(), page, lang)
-    st.session_state["frame"] = sidebar.draw(visitor, page, widgets=not session.tiles_only())
+    st.session_state["frame"] = sidebar.draw(visitor, page)
     chosen.run()
-session.tiles_drawn()     # a page without tiles, or one that failed: the sidebar's widgets in the next run

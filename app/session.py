@@ -41,11 +41,6 @@ TRENDS = ("participants_registered", "job_exit_rate", "graduation_rate", "people
 OVERVIEW_KEYS = tuple(dict.fromkeys(HEADLINE + FUNNEL_KEYS))   # the tiles and the funnel: one table
 TREND_GRAINS = ("quarter", "month")     # the first is the default
 _PINNED = "data_version"                # session state: this run's (store URL, data version)
-_TILES_SENT = "tiles_sent"              # session state: the session's first run ended after its tiles
-# Seconds between a tiles-only run and the next: the browser fetches the tile's chunk and its
-# dependencies from a server at rest (measured: 2-10 ms a file; 0.4-0.5 s while the next run
-# held the interpreter; the tile painted at 1.0 s with the pause, 1.5-3 s without).
-_CHUNKS_FETCHED = 0.2
 
 
 @dataclass(frozen=True)
@@ -225,25 +220,6 @@ def today() -> dt.date:
 def first_date() -> dt.date | None:
     first = prepared().first_date
     return None if first is None else first.date()
-
-
-def tiles_only() -> bool:
-    """Whether this run draws the page's head and tiles only: a session's first run, in a
-    browser that has none of Streamlit's lazily loaded chunks yet. Its sidebar widgets (some 30
-    chunks) and charts (Plotly's, 4.7 MB, parsed on the browser's main thread) would be fetched
-    before the tile's and hold its paint back; so the run ends after the tiles
-    (`tiles_drawn`) and the next, started shortly after, draws the whole page."""
-    return not st.session_state.get(_TILES_SENT)
-
-
-def tiles_drawn() -> None:
-    """A page's tiles are drawn: in a tiles-only run, end it here and run the page again
-    shortly, whole (the same tiles, then the charts, in the same places). Also called by the
-    router after a page without tiles."""
-    if tiles_only():
-        st.session_state[_TILES_SENT] = True
-        time.sleep(_CHUNKS_FETCHED)
-        st.rerun()
 
 
 def frame() -> tuple[View, Selection, str]:

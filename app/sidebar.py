@@ -30,19 +30,16 @@ def language() -> str:
     return st.session_state.get("lang") or decode_view(st.query_params.to_dict()).lang
 
 
-def draw(who: Visitor, page: Page, widgets: bool = True) -> session.Frame:
-    """The sidebar and the page's head; the frame the page reads (`session.frame()`). Without
-    `widgets` (a tiles-only run, `session.tiles_only`) the view and selection are the same but
-    the sidebar holds its title only."""
-    view, selection = filter_sidebar(who, widgets)
+def draw(who: Visitor, page: Page) -> session.Frame:
+    """The sidebar and the page's head; the frame the page reads (`session.frame()`)."""
+    view, selection = filter_sidebar(who)
     cards.page_style()
     with st.sidebar:
         organizations = selection.filters.get("organization") or (who.link.scope.organizations if who.donor else ())
         st.markdown(f"### {', '.join(organizations) if organizations else text('app_title', view.lang)}")
-        for shown in page_registry.pages_for(who.role, who.shared_pages) if widgets else ():
+        for shown in page_registry.pages_for(who.role, who.shared_pages):
             st.page_link(shown.file, label=text(shown.title, view.lang), query_params=url_params(view, who))
-        if widgets:
-            gate.sign_out_button(who, view.lang)
+        gate.sign_out_button(who, view.lang)
     if who.donor:
         note = f" ({who.link.note})" if who.link.note else ""    # a link made without a note: no "()"
         st.info(text("shared_by", view.lang).format(who=who.link.created_by, note=note,
@@ -55,11 +52,9 @@ def draw(who: Visitor, page: Page, widgets: bool = True) -> session.Frame:
     return session.Frame(who, view, selection)
 
 
-def filter_sidebar(who: Visitor, widgets: bool = True) -> tuple[View, Selection]:
-    """Read the view from the URL, draw the filters (without `widgets`, only settle their
-    values), write the view back into the URL. A donor's filters and period are clamped to her
-    link's scope (`impact.access.protection`)."""
-    draw_widget = _draw if widgets else _not_drawn
+def filter_sidebar(who: Visitor) -> tuple[View, Selection]:
+    """Read the view from the URL, draw the filters, write the view back into the URL. A donor's
+    filters and period are clamped to her link's scope (`impact.access.protection`)."""
     view = decode_view(st.query_params.to_dict())
     # A link made without a start (before links were given their first record's) starts there too.
     scope = sharing.from_first_record(who.link.scope, session.prepared()) if who.donor else None
@@ -72,31 +67,30 @@ def filter_sidebar(who: Visitor, widgets: bool = True) -> tuple[View, Selection]
         st.session_state[key] = st.session_state.get(key, value)
     lang = st.session_state["lang"]
     with st.sidebar:
-        draw_widget(st.radio, text("language", lang), LANGUAGES, key="lang", horizontal=True,
-                    format_func=lambda code: "English" if code == "en" else "ខ្មែរ")
+        st.radio(text("language", lang), LANGUAGES, key="lang", horizontal=True,
+                 format_func=lambda code: "English" if code == "en" else "ខ្មែរ")
         lang = st.session_state["lang"]
         if scope is not None:
-            _release_period(scope, (view.start, view.end), today, lang, draw_widget)
+            _release_period(scope, (view.start, view.end), today, lang)
         else:
-            draw_widget(st.selectbox, text("period", lang), PRESETS, key="preset",
-                        format_func=lambda p: text(f"period_{p}", lang))
+            st.selectbox(text("period", lang), PRESETS, key="preset", format_func=lambda p: text(f"period_{p}", lang))
         if st.session_state["preset"] == "custom" and scope is None:
             if st.session_state["start"] is None:
                 st.session_state["start"] = dt.date(today.year, 1, 1)
             if st.session_state["end"] is None:
                 st.session_state["end"] = today
             for key in ("start", "end"):    # Streamlit's default range is only ten years
-                draw_widget(st.date_input, text("from" if key == "start" else "to", lang), key=key,
-                            format="DD/MM/YYYY", min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
+                st.date_input(text("from" if key == "start" else "to", lang), key=key, format="DD/MM/YYYY",
+                              min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 12, 31))
         above = {}      # each filter offers what the filters above it leave: the chosen organization's sites
         for dimension in FILTER_PARAMS.values():
             choices = session.options(dimension, scope, above)
             st.session_state[f"f_{dimension}"] = [v for v in st.session_state[f"f_{dimension}"] if v in choices]
             if scope is not None:     # a donor: one value or all
                 st.session_state[f"f_{dimension}"] = st.session_state[f"f_{dimension}"][:1]
-            draw_widget(st.multiselect, text(dimension, lang), choices, key=f"f_{dimension}",
-                        placeholder=text("all", lang), max_selections=1 if scope is not None else None,
-                        format_func=lambda v, d=dimension: formatting.category(d, v, lang))
+            st.multiselect(text(dimension, lang), choices, key=f"f_{dimension}", placeholder=text("all", lang),
+                           max_selections=1 if scope is not None else None,
+                           format_func=lambda v, d=dimension: formatting.category(d, v, lang))
             above[dimension] = st.session_state[f"f_{dimension}"]
     view = View(st.session_state["preset"],
                 st.session_state["start"] if st.session_state["preset"] == "custom" else None,
@@ -110,22 +104,14 @@ def filter_sidebar(who: Visitor, widgets: bool = True) -> tuple[View, Selection]
     return view, protection.scoped_selection(scope, start, end, view.filters, today)
 
 
-def _draw(widget, *args, **kwargs) -> None:
-    widget(*args, **kwargs)
-
-
-def _not_drawn(widget, *args, **kwargs) -> None:
-    """A filter of a tiles-only run: its value (session state, keyed) is read all the same."""
-
-
-def _release_period(scope: sharing.Scope, asked: tuple, today: dt.date, lang: str, draw_widget) -> None:
+def _release_period(scope: sharing.Scope, asked: tuple, today: dt.date, lang: str) -> None:
     """A donor's period: one of her link's whole quarters and years (no day-level dates)."""
     periods = sharing.release_periods(scope, today)
     if st.session_state.get("release") not in periods:
         st.session_state["release"] = asked if asked in periods else periods[0]
     whole = text("period_shared", lang)
-    draw_widget(st.selectbox, text("period", lang), periods, key="release",
-                format_func=lambda p: whole if p == periods[0] else formatting.release(*p, whole))
+    st.selectbox(text("period", lang), periods, key="release",
+                 format_func=lambda p: whole if p == periods[0] else formatting.release(*p, whole))
     st.session_state["preset"] = "custom"
     st.session_state["start"], st.session_state["end"] = st.session_state["release"]
 

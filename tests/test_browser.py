@@ -277,27 +277,6 @@ def test_the_overview_opens_with_its_kpis(server, page):
     screenshot(page, "overview_open")
 
 
-def test_a_new_visitor_sees_the_tiles_before_the_charts_and_filters_are_fetched(server, context):
-    """A session's first run draws the tiles alone (`app.session.tiles_only`): the tile is painted
-    before the browser asks for Streamlit's Plotly chunk (4.7 MB, parsed on the main thread) or
-    the sidebar's widget chunks; then the whole page follows by itself."""
-    context.add_init_script("""new MutationObserver((_, observer) => {
-        if (document.querySelector('[data-testid="stMetricValue"]')) {
-            observer.disconnect();
-            requestAnimationFrame(() => { window.tilePainted = performance.now(); });
-        }
-    }).observe(document, {subtree: true, childList: true});""")
-    page = context.new_page()
-    open_app(page, server["base"])
-    expect(page.locator('[data-testid="stPlotlyChart"]').nth(2)).to_be_attached(timeout=FIRST_PAINT)
-    settle(page, FIRST_PAINT)
-    expect(multiselect(page, "Organization")).to_be_visible()
-    fetched = dict(page.evaluate("""performance.getEntriesByType('resource')
-        .map(e => [e.name.split('/').pop().split('.')[0], e.startTime])"""))
-    painted = page.evaluate("window.tilePainted")
-    assert painted < fetched["PlotlyChart"] and painted < fetched["Multiselect"], (painted, fetched)
-
-
 def test_a_filter_changes_the_kpis_and_the_url(server, page):
     open_app(page, server["base"])
     before = kpi(page, "Women registered").inner_text()

@@ -25,7 +25,6 @@ if left_out:
 totals = session.metrics(selection, keys=KEYS)
 for column, key in zip(st.columns(3) + st.columns(3), KEYS):
     cards.kpi(column, key, totals, lang)
-session.tiles_drawn()
 
 left, right = st.columns(2)
 with left:   # every step a protected count for a donor

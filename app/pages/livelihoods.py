@@ -23,7 +23,6 @@ totals = session.metrics(selection, keys=KEYS)
 for column, key in zip(st.columns(4), KEYS):
     cards.kpi(column, key, totals, lang)
 st.caption(text("exit_coverage_caption", lang))
-session.tiles_drawn()
 
 cards.province_map(session.metrics(selection, by=("province",), keys=PAIR), PAIR[0], lang, also=PAIR[1:])
 

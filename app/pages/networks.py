@@ -28,7 +28,6 @@ by_networks = replace(selection, filters={**selection.filters, "referred_by": NE
 completion = session.metrics(by_networks, keys=KEYS[3:])
 for column, key in zip(st.columns(4), KEYS):
     cards.kpi(column, key, completion if key in KEYS[3:] else totals, lang)
-session.tiles_drawn()
 
 grain = st.segmented_control(text("by_period", lang), GRAINS, default=GRAINS[0], required=True, key="networks_grain",
                              format_func=lambda g: text(g, lang))

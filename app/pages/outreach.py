@@ -33,7 +33,6 @@ else:
     held = session.staff(activity_summary, selection, today=session.today())
     third.metric(COUNTS["activities"], cards.figure(held, lambda t: f"{t['activities'].iloc[0]:,.0f}"), border=True,
                  help=DEFINITIONS["activities"])
-    session.tiles_drawn()
     cards.province_map(session.metrics(selection, by=("province",), keys=("people_reached",)), "people_reached", lang)
     by = st.segmented_control(text("breakdown", lang), ("activity_type", "site", "month"), default="activity_type",
                               required=True, key="outreach_by", format_func=lambda d: text(d, lang))

@@ -35,7 +35,6 @@ for column, key in zip(columns, HEADLINE):
     if previous is not None and value == value and previous.at[key, "value"] == previous.at[key, "value"]:
         shown = formatting.change(METRICS[key].kind, value - previous.at[key, "value"])
         column.caption(f"{shown} {text('change_since', lang)}")
-session.tiles_drawn()     # a new visitor's first run ends here: the tiles painted before the charts' chunks load
 
 # Progress to target goes under the tiles once computed: every target's actual takes a while
 # with a cold cache (a cold start, a new upload), and the headline numbers should not wait.

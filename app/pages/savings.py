@@ -23,7 +23,6 @@ today = session.today()
 totals = in_currency(session.metrics(selection, keys=KEYS), currency)
 for column, key in zip(st.columns(2), KEYS):
     cards.kpi(column, key, totals, lang, currency)
-session.tiles_drawn()
 
 cards.province_map(session.metrics(selection, by=("province",), keys=KEYS[:1]), KEYS[0], lang)
 

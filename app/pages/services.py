@@ -24,7 +24,6 @@ first.metric(text("referrals", lang), cards.figure(types, lambda t: f"{t['referr
 cards.kpi(second, KEY, totals, lang)
 third.metric(text("funding_given", lang), cards.figure(money, lambda t: formatting.money(t["amount_total"].sum())),
              border=True, help=text("def_amounts", lang))
-session.tiles_drawn()
 
 cards.province_map(session.metrics(selection, by=("province",), keys=(KEY,)), KEY, lang)
 

@@ -19,14 +19,12 @@ if not session.exact_figures():
     progress = promised_targets(progress)
 progress = targets_in_view(progress, selection)
 if not cards.ready(progress, text("targets_title", lang), lang):
-    session.tiles_drawn()     # nothing more to draw, but the sidebar's widgets
     st.stop()
 
 if "status" in progress:
     for column, status in zip(st.columns(4), STATUS_MARKS):
         column.metric(f"{STATUS_MARKS[status]} {text('status_' + status.replace(' ', '_'), lang)}",
                       f"{(progress['status'] == status).sum():,}", border=True)
-session.tiles_drawn()
 
 report = target_report(progress, lang)
 st.subheader(text("targets_title", lang))

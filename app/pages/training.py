@@ -25,7 +25,6 @@ cards.kpi(second, "graduation_rate", totals, lang)
 cards.kpi(third, "vocational_progression", totals, lang)
 fourth.metric(text("scholarships", lang), cards.figure(grants, lambda t: f"{t['with_scholarship'].sum():,}"),
               border=True, help=text("def_scholarships", lang))
-session.tiles_drawn()
 
 cards.province_map(session.metrics(selection, by=("province",), keys=KEYS[:1]), KEYS[0], lang)
 
