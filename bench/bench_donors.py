@@ -15,9 +15,10 @@ during and after.
 
 Then browsers: N fresh Chromium contexts (one browser, Debian's chromium) opening the link at
 once, timed from navigation to the first KPI tile painted, against a three-line Streamlit app
-(`st.metric`, served the same way, in the same run, just before): on 2 cores the browsers
-themselves saturate the machine, so the goal is relative, the donor Overview's p95 within
-1.5x the trivial app's, for each N of `--browsers` (10,20).
+(`st.metric`, served the same way: `st.App` with the dashboard's socket setting; in the same
+run, just before and just after): on 2 cores the browsers themselves saturate the machine, so
+the goal is relative, the donor Overview's p95 within 1.5x the trivial app's, for each N of
+`--browsers` (10,20).
 
 Exits 1 when a goal is missed.
 Run: `.venv/bin/python bench/bench_donors.py [--sessions 20] [--seconds 60] [--browsers 10,20]`
@@ -44,6 +45,21 @@ from bench_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, TILE, serve   # noqa: E
 
 TICKS = os.sysconf("SC_CLK_TCK")
 TRIVIAL_APP = 'import streamlit as st\n\nst.metric("Trivial", 1)\n'
+# The trivial app served the way serve.py serves the dashboard: in `st.App`, its listening
+# socket set to send at once (`app.sockets`), so the two differ by their pages only.
+TRIVIAL_SERVER = """import streamlit as st
+from contextlib import asynccontextmanager
+
+from app import sockets
+
+
+@asynccontextmanager
+async def sending_at_once(app):
+    sockets.send_at_once()
+    yield
+
+app = st.App("trivial.py", lifespan=sending_at_once)
+"""
 BROWSER_RATIO = 1.5     # the donor Overview's p95 over the trivial app's, with browsers
 
 
@@ -175,8 +191,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "trivial.py").write_text(TRIVIAL_APP, encoding="utf-8")
+        (folder / "trivial_server.py").write_text(TRIVIAL_SERVER, encoding="utf-8")
         server = serve(folder, args.port)
-        trivial = serve(folder, args.port + 1, str(folder / "trivial.py"))
+        trivial = serve(folder, args.port + 1, str(folder / "trivial_server.py"))
         try:
             query = share_link(folder)
             ok = asyncio.run(measure(f"ws://localhost:{args.port}/_stcore/stream", query, args.sessions,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import http.client
 import io
 import os
 import re
@@ -243,6 +244,24 @@ def number(text: str) -> int:
 
 def test_the_server_seeds_its_store_before_it_lets_anyone_in(server):
     assert demo_file_count() == 9 and server["uploads_when_ready"] == demo_file_count()   # one upload each
+
+
+def test_the_server_answers_a_kept_alive_connection_at_once(server):
+    """A cold browser fetches about a hundred JavaScript chunks, six connections at a time: with
+    Nagle's algorithm on (Streamlit's socket, `app.sockets`) each small response after a
+    connection's first waited 40 ms for the client's delayed ACK (the health check's too)."""
+    host, port = urlparse(server["base"]).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        seconds = []
+        for _ in range(7):
+            start = time.perf_counter()
+            connection.request("GET", "/_stcore/health")
+            assert connection.getresponse().read()
+            seconds.append(time.perf_counter() - start)
+    finally:
+        connection.close()
+    assert sorted(seconds)[3] < 0.025, seconds
 
 
 def test_the_overview_opens_with_its_kpis(server, page):
