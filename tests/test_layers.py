@@ -79,3 +79,14 @@ def test_a_deliberate_violation_is_caught():
     assert violations("facts", bad, {"impact.store", "streamlit"}) == [
         "facts imports impact.store", "facts imports streamlit"]
     assert violations("facts", "from impact.storefront import x\n", {"impact.store"}) == []
+
+
+def test_the_server_side_of_an_upload_loads_no_validation_library():
+    """Rows are validated in the reader child: the server process, which imports the pipeline,
+    does not carry pandera (12 MiB a process)."""
+    import subprocess
+    import sys
+    found = subprocess.run([sys.executable, "-c", "import sys, impact.intake.pipeline, impact.cli; "
+                            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandera'))"],
+                           cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "[]"

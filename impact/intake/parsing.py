@@ -27,7 +27,6 @@ from impact.contract.frames import DTYPES, concat, typed
 from impact.intake.layout import Layout, data_rows, find_layout, identifier_by_content
 from impact.intake.load_report import DroppedColumn, FileResult, Issue, LoadResult, SheetReport
 from impact.contract.tables import AMOUNT, BOOLEAN, TABLES
-from impact.intake.validation import validation_problems
 from impact.intake.reading import SPREADSHEET_SUFFIXES, Sheet, UnreadableFile, read_workbook
 
 _TICKS = ("✓", "✔")
@@ -233,6 +232,8 @@ def _read_sheet(result: FileResult, sheet: str, grid: list[list], layout: Layout
     frame = pd.DataFrame(clean, index=range(len(data)))
     organization = frame["organization"] if "organization" in frame else pd.Series(None, index=frame.index, dtype="str")
     frame = typed(frame.assign(organization=organization.fillna(result.organization)), table.name)
+    # Imported here: rows are validated in the reader child, so the server never loads pandera (12 MiB).
+    from impact.intake.validation import validation_problems
     invalid = validation_problems(table.name, frame)
     for k, name, problem in invalid:
         if k not in bad:   # a cell that could not be read is reported once, above
