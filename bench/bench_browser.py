@@ -6,8 +6,8 @@ Playwright, never a browser download), `--repeat` times (median shown):
 
 | figure | goal |
 |---|---|
-| navigation to the first KPI tile painted | < 2 s |
-| navigation to every Overview chart drawn | < 3 s |
+| navigation to the first KPI tile painted (the frame, timed in the page) | < 2 s |
+| navigation to every Overview chart drawn (the same) | < 3 s |
 | a filter change (one organization) to the updated tiles | < 500 ms |
 | a page switch (Overview -> Outreach) to its tiles | < 800 ms |
 
@@ -86,17 +86,51 @@ def warmed(browser, base: str) -> None:
         context.close()
 
 
+# In the page, from the start of the navigation: the frame in which the first tile, then the
+# last chart of the finished run, is on screen (a task queued after that frame's
+# requestAnimationFrame runs once it is painted). Playwright's own check notices the tile later
+# when the browser's main thread is busy right after painting it (parsing Plotly's 4.7 MB
+# chunk); its figure is reported beside, not held to the goal.
+PAINT_MARKS = """(() => {
+  window.__painted = {};
+  const found = {
+    "first tile": () => document.querySelector('%s'),
+    "all overview charts": () => {
+      const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+      return document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')
+        && c.length > 0 && c.every(e => e.querySelector('.main-svg'));
+    },
+  };
+  const pending = {};
+  const look = () => {
+    for (const [name, present] of Object.entries(found)) {
+      if (pending[name] || !present()) continue;
+      pending[name] = true;
+      requestAnimationFrame(() => {
+        const after = new MessageChannel();
+        after.port1.onmessage = () => { window.__painted[name] = performance.now() / 1000; };
+        after.port2.postMessage(null);
+      });
+    }
+  };
+  new MutationObserver(look).observe(document, {childList: true, subtree: true, attributes: true});
+})();""" % TILE.replace("'", "\\'")
+
+
 def one_visit(browser, base: str) -> dict[str, float]:
     """One new person: a cold profile, the Overview, a filter, another page."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(PAINT_MARKS)
     page = context.new_page()
     try:
         start = time.perf_counter()
         page.goto(base + "/")
         page.wait_for_selector(TILE, timeout=60_000)
-        times = {"first tile": time.perf_counter() - start}
+        times = {"first tile, seen by Playwright": time.perf_counter() - start}
         charts_drawn(page)
-        times["all overview charts"] = time.perf_counter() - start
+        times["all charts, seen by Playwright"] = time.perf_counter() - start
+        page.wait_for_function("() => Object.keys(window.__painted).length === 2", timeout=10_000)
+        times.update(page.evaluate("window.__painted"))
 
         before = tiles_text(page)
         widget = page.locator('[data-testid="stMultiSelect"]').filter(
@@ -139,13 +173,13 @@ def main() -> int:
             server.terminate()
             server.wait(timeout=20)
     failed = False
-    print(f"{'figure':<26} {'median':>8} {'goal':>6}   runs (s)")
-    for name, goal in GOALS.items():
+    print(f"{'figure':<32} {'median':>8} {'goal':>6}   runs (s)")
+    for name in runs[0]:
         values = [run[name] for run in runs]
-        median = statistics.median(values)
-        failed |= median >= goal
-        print(f"{name:<26} {median:>7.2f}s {goal:>5.1f}s   " + " ".join(f"{v:.2f}" for v in values)
-              + ("" if median < goal else "   MISSED"))
+        median, goal = statistics.median(values), GOALS.get(name)
+        failed |= goal is not None and median >= goal
+        print(f"{name:<32} {median:>7.2f}s {f'{goal:.1f}s' if goal else '':>6}   " + " ".join(f"{v:.2f}" for v in values)
+              + ("   MISSED" if goal is not None and median >= goal else ""))
     print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
     return 1 if failed else 0
 
