@@ -334,6 +334,16 @@ def test_every_row_and_value_goes_in_however_the_statements_split_the_rows(store
     assert table["birth_year"].tolist() == [pd.NA if i % 3 == 0 else 1970 + i for i in range(n)]
 
 
+def test_a_date_keeps_its_day_in_the_store_whatever_its_time_and_year(store):
+    """Dates go to SQLite as ISO days through Arrow's cast: a time of day is dropped, never
+    rounded into the next day, before 1970 as after."""
+    days = ["1969-12-31 13:45", "1950-06-01 23:59", "1900-01-01 00:00", "2024-03-15 13:45"]
+    sheet = participants([f"P-{i}" for i in range(len(days))], intake_date=pd.to_datetime(days))
+    store.ingest(load(make_file("KWCD_days.xlsx", {"participants": sheet})))
+    stored = store.tables()["participants"].sort_values("participant_id")["intake_date"]
+    assert stored.dt.strftime("%Y-%m-%d").tolist() == ["1969-12-31", "1950-06-01", "1900-01-01", "2024-03-15"]
+
+
 def test_100k_participants_ingest_whole(store):
     """A large register goes in whole, its blanks kept. (How fast it goes is bench/bench_load.py's
     question: a time limit here would fail on a busy machine, not on slow code.)"""
