@@ -501,8 +501,10 @@ class Store:
             .order_by(participants.c.upload_id))
         replaced = {(f.organization, f.file_name) for f in result.files}
         stored = stored[~_in(stored, ["source_organization", "file"], list(replaced))]
-        frame = pd.concat([typed(stored, "participants").assign(file=stored["file"]), incoming],
-                          ignore_index=True)
+        # A source's first upload meets no stored rows: nothing to stack (stacking an empty
+        # frame's categories onto the upload's turned its columns into objects, 0.08 s at 100k rows).
+        frame = incoming if stored.empty else pd.concat(
+            [typed(stored, "participants").assign(file=stored["file"]), incoming], ignore_index=True)
         # A conflict needs a woman in two rows, and most of a load is women new to the store:
         # only the rows of a repeated key are compared (a third of a 100,000-row upload's time).
         frame = frame[frame.duplicated(PARTICIPANT_KEY, keep=False)]

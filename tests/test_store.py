@@ -273,6 +273,16 @@ def test_conflicts_with_other_sources_and_files(store):
     assert store.conflicts_with(load(make_file("KWCD_s.xlsx", {"followups": followups(["P1"])}))) == []
 
 
+def test_conflicts_between_the_files_of_a_first_upload(store):
+    """An empty store: the files of one load are compared with each other alone."""
+    incoming = load(
+        make_file("KWCD_a.xlsx", {"participants": participants(["P1", "P2"], site="Kep")}),
+        make_file("KWCD_b.xlsx", {"participants": participants(["P2", "P3"], site=["Kampot", "Kep"])}))
+    assert store.conflicts_with(incoming) == [
+        Conflict(ORG, "P2", "site", (("KWCD_a.xlsx", "Kep"), ("KWCD_b.xlsx", "Kampot")))]
+    assert store.conflicts_with(load(incoming.files[0])) == []
+
+
 def test_tables_return_only_active_rows(store):
     v1 = make_file("KWCD_pouk.xlsx", {"participants": participants(["OLD"]),
                                       "followups": followups(["OLD"])})
