@@ -17,6 +17,7 @@ Run: `.venv/bin/python bench/bench_browser.py [--repeat 5] [--port 8599]`
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -94,7 +95,7 @@ def warmed(browser, base: str) -> None:
 PAINT_MARKS = """(() => {
   window.__painted = {};
   const found = {
-    "first tile": () => document.querySelector('%s'),
+    "first tile": () => document.querySelector(%s),
     "all overview charts": () => {
       const c = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
       return document.querySelector('[data-testid="stApp"][data-test-script-state="notRunning"]')
@@ -114,7 +115,7 @@ PAINT_MARKS = """(() => {
     }
   };
   new MutationObserver(look).observe(document, {childList: true, subtree: true, attributes: true});
-})();""" % TILE.replace("'", "\\'")
+})();""" % json.dumps(TILE)
 
 
 def one_visit(browser, base: str) -> dict[str, float]:
