@@ -103,6 +103,18 @@ def test_the_next_file_is_read_in_a_fresh_child(tmp_path):
         == ["P-1", "P-2", "P-3"]
 
 
+def test_a_file_bigger_than_a_pipe_arrives_whole_and_one_the_child_cannot_hold_is_one_line(tmp_path, monkeypatch):
+    """The bytes go to the child down a pipe of their own (64 KB at a time); a child whose
+    memory limit cannot hold them says so, and the server's send neither hangs nor raises."""
+    rows = [PARTICIPANT_HEADER] + [participant(f"P-{n}") for n in range(20_000)]
+    content = write_csv(tmp_path / "KWCD_big.csv", rows).read_bytes()
+    assert len(content) > 1_000_000
+    assert len(isolated.read_file("KWCD_big.csv", content).tables["participants"]) == 20_000
+    monkeypatch.setenv("IMPACT_READ_MEMORY_MB", "1")
+    with pytest.raises(UnreadableFile, match=r"^KWCD_huge.csv: the reader stopped \(out of memory\)"):
+        isolated.read_file("KWCD_huge.csv", content * 40)
+
+
 def test_the_child_never_runs_the_page_streamlit_made_main(tmp_path, monkeypatch):
     """Streamlit makes the page it draws `__main__`; multiprocessing would run it again in
     every child before reading."""

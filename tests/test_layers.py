@@ -90,3 +90,16 @@ def test_the_server_side_of_an_upload_loads_no_validation_library():
                             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandera'))"],
                            cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     assert found == "[]"
+
+
+def test_the_reader_children_validate_without_the_data_synthesis_library():
+    """The forkserver the reader children are forked from validates rows with pandera, but
+    never synthesizes data: hypothesis (installed for the tests) stays out of it, and its
+    Arrow buffers come from the C library's malloc, which the child hands back."""
+    import subprocess
+    import sys
+    found = subprocess.run([sys.executable, "-c", "import sys, impact.intake.reader_warmup, pyarrow; "
+                            "print(sorted({m.split('.')[0] for m, module in sys.modules.items() if module} & {'hypothesis', 'pandera'}), "
+                            "pyarrow.default_memory_pool().backend_name)"],
+                           cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+    assert found == "['pandera'] system"

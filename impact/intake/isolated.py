@@ -76,14 +76,24 @@ def start() -> None:
 def read_file(file_name: str, content: bytes, organization: str | None = None,
               mappings: dict[str, dict[str, str]] | None = None) -> FileResult:
     """`impact.intake.parsing.read_file` in a child process; raises UnreadableFile, with one line
-    for the field team, when the child cannot finish."""
+    for the field team, when the child cannot finish. The file's bytes go down a pipe of their
+    own once the child runs, not into the launch's pickle: that would copy them once more in
+    the server, and glibc keeps such a freed copy of a big file in the heap."""
     start()
     receiver, sender = _CONTEXT.Pipe(duplex=False)
+    content_reader, content_writer = _CONTEXT.Pipe(duplex=False)
     child = _ReadProcess(target=_read_in_child, daemon=True,
-                         args=(sender, dict(os.environ), file_name, content, organization, mappings))
+                         args=(sender, content_reader, dict(os.environ), file_name, organization, mappings))
     child.start()
     sender.close()
+    content_reader.close()
     try:
+        try:
+            content_writer.send_bytes(content)
+        except OSError:   # the child died before it took the file: its exit code says why, below
+            pass
+        finally:
+            content_writer.close()
         if not receiver.poll(config.read_timeout_s()):
             raise UnreadableFile(f"{file_name}: reading took longer than {config.read_timeout_s():g} s; "
                                  "split the file into smaller ones")
@@ -109,7 +119,7 @@ def _too_big(file_name: str, how: str) -> str:
             "a file may use; the file is far too big or has cells far from its data")
 
 
-def _read_in_child(sender, environ: dict[str, str], file_name: str, content: bytes, organization: str | None,
+def _read_in_child(sender, content_reader, environ: dict[str, str], file_name: str, organization: str | None,
                    mappings: dict | None) -> None:
     """The child's whole life: take the parent's settings, limit its memory, read, send back
     the result without the bytes the parent already has, or the exception (UnreadableFile is
@@ -125,6 +135,8 @@ def _read_in_child(sender, environ: dict[str, str], file_name: str, content: byt
         # A child lives for one file, under its memory limit, and frees what it made when it
         # exits: the cycle collector's passes over a million new cells are a quarter of the read.
         gc.disable()
+        content = content_reader.recv_bytes()
+        content_reader.close()
         result = parsing.read_file(file_name, content, organization, mappings)
         result.content = b""
         message = reduction.ForkingPickler.dumps(("read", result))   # what `send` would write

@@ -20,6 +20,7 @@ import pandas as pd
 from xlsxwriter.utility import xl_col_to_name
 
 from impact import config
+from impact.memory import release_freed_memory
 
 from impact.intake import isolated
 from impact.intake.cleaning import as_text, clean_column, is_blank, object_array, parser_for
@@ -143,6 +144,7 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     bytes with a new mapping is a new version in the store, and the same bytes with the same
     mapping are unchanged."""
     sheets = read_workbook(content, file_name)
+    release_freed_memory()   # the reader's parse buffers (a third of a big sheet's peak), before the cleaning's own
     layouts = [(s, find_layout(s.rows, s.name)) for s in sheets]
     result = FileResult(file_name, "", content, organization or organization_of(file_name, None, _organization_cells(layouts)))
     own = {table: m for table, m in (mappings or {}).get(result.organization, {}).items() if m}
