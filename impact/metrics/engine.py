@@ -131,7 +131,9 @@ def _record_dates(prepared: Prepared, fact: str | None, filters: dict[str, tuple
             for name, spec in FACTS.items() if fact in (None, name) and set(filters) <= set(spec.dimensions)]
 
 
-def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+def measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+    """A catalog expression (a numerator or denominator) over a fact's rows, one float a row:
+    the engine's evaluation, for the views made beside it (savings groups, services by type)."""
     if expression is None:
         return np.full(len(fact), np.nan)
     if expression == ROWS:
@@ -304,7 +306,7 @@ def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...
 def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
          period_start, period_end, with_keys: bool) -> dict[str, np.ndarray]:
     """One metric's rows; its cells' key sums only when asked for (a third of its sums)."""
-    num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+    num, den = measure(fact, m.numerator), measure(fact, m.denominator)
     if m.kind == Kind.MEDIAN:
         return _median(prepared, m, fact, dims, period_start, period_end, num, den)
     sums = {"numerator": num, "denominator": den}
