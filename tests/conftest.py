@@ -28,6 +28,13 @@ from tests.helpers import TODAY
 POSTGRES = os.environ.get("IMPACT_TEST_POSTGRES_URL")
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked slow first (in their order), the others after them as collected:
+    pytest-xdist hands tests out in this order, so the last ones to finish are short ones and
+    no worker waits for another to end a slow test."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """The demo store, seeded once for the whole run as of TODAY (seeding writes and ingests

@@ -267,6 +267,7 @@ def breakdowns(draw):
     return table(*rows), (table(*totals) if totals else None), dims, threshold, rounding
 
 
+@pytest.mark.slow
 @hypothesis_settings(max_examples=150, deadline=None)
 @given(case=breakdowns())
 def test_no_suppressed_cell_can_be_worked_back(case):

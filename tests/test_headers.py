@@ -179,6 +179,7 @@ def near_miss(draw):
     return table, column, text
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(near_miss())
 def test_no_header_within_two_edits_of_a_column_is_dropped_quietly(tmp_path, case):

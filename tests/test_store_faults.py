@@ -186,6 +186,7 @@ def big_load(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("after", [0.0, 0.1, 0.4, 1.0])
 def test_a_load_killed_at_any_moment_leaves_the_store_before_or_after(path, big_load, after):
     store = open_store(path)
