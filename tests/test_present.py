@@ -2,6 +2,7 @@
 from the dashboard's own label table."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import pandas as pd
@@ -40,6 +41,9 @@ def test_dates_periods_and_quarters():
     dates = pd.Series(pd.to_datetime(["2024-03-31", "2024-04-01", "2025-12-31"]))
     assert formatting.quarters(dates).tolist() == ["2024 Q1", "2024 Q2", "2025 Q4"]
     assert formatting.quarter(pd.Timestamp("2024-04-01")) == "2024 Q2"
+    days = pd.Series(pd.date_range("1999-11-30", "2031-02-01", freq="17D"))
+    assert [formatting.quarter(d) for d in days] == formatting.quarters(days).tolist()
+    assert formatting.quarter(dt.date(2026, 12, 31)) == "2026 Q4"
 
 
 def test_amounts_convert_to_riel_and_nothing_else_does():

@@ -119,8 +119,11 @@ def quarters(dates: pd.Series) -> pd.Series:
 
 
 def quarter(date) -> str:
-    """One date's quarter (see `quarters`)."""
-    return quarters(pd.Series([date])).iloc[0]
+    """One date's quarter, as `quarters` labels a column. A Period, not a one-row Series: a
+    donor's period list labels every quarter and year of her link on every run (through a
+    Series, a fifth of the server's time per visit)."""
+    period = pd.Period(date, freq="Q")
+    return f"{period.year} Q{period.quarter}"
 
 
 def release(start, end, whole: str) -> str:
