@@ -15,6 +15,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -857,3 +858,11 @@ def test_new_contacts_figure_from_the_outreach_log(tmp_path):
     assert row(r, "people_reached", site="Phnom Penh")["value"] == 135
     assert row(metrics(tables, "2024-01-01", "2024-12-31"), "new_contacts")["value"] == 56
     assert row(metrics(tables, "2024-01-01", "2024-12-31", site="Phnom Penh"), "new_contacts")["value"] == 51
+
+
+def test_arrays_after_small_pages_for_arrays_are_not_offered_huge_pages():
+    """numpy's default asks for huge pages for big arrays; after the switch it no longer does
+    (numpy's setter returns the setting it replaces)."""
+    from impact.memory import small_pages_for_arrays
+    small_pages_for_arrays()
+    assert np._core.multiarray._set_madvise_hugepage(False) is False

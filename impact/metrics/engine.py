@@ -131,7 +131,9 @@ def _record_dates(prepared: Prepared, fact: str | None, filters: dict[str, tuple
             for name, spec in FACTS.items() if fact in (None, name) and set(filters) <= set(spec.dimensions)]
 
 
-def _measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+def measure(fact: pd.DataFrame, expression: str | None) -> np.ndarray:
+    """A catalog expression (a numerator or denominator) over a fact's rows, one float a row:
+    the engine's evaluation, for the views made beside it (savings groups, services by type)."""
     if expression is None:
         return np.full(len(fact), np.nan)
     if expression == ROWS:
@@ -217,7 +219,7 @@ def compute(prepared: Prepared, selection: Selection = Selection(), by: tuple[st
                 continue
             if m.fact not in facts:
                 facts[m.fact] = _built(prepared, fact, selection, flow_start, period_end, chosen)
-            parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end))
+            parts.append(_one(prepared, m, facts[m.fact], dims, period_start, period_end, cell_keys))
     columns = RESULT_COLUMNS[:4] + dims + RESULT_COLUMNS[4:] + (list(KEY_COLUMNS) if cell_keys else [])
     if not parts:
         return pd.DataFrame(columns=columns)
@@ -302,21 +304,23 @@ def participant_mask(prepared: Prepared, pidx, filters: dict[str, tuple[str, ...
 
 
 def _one(prepared: Prepared, m: Metric, fact: pd.DataFrame, dims: list[str],
-         period_start, period_end) -> dict[str, np.ndarray]:
-    num, den = _measure(fact, m.numerator), _measure(fact, m.denominator)
+         period_start, period_end, with_keys: bool) -> dict[str, np.ndarray]:
+    """One metric's rows; its cells' key sums only when asked for (a third of its sums)."""
+    num, den = measure(fact, m.numerator), measure(fact, m.denominator)
     if m.kind == Kind.MEDIAN:
         return _median(prepared, m, fact, dims, period_start, period_end, num, den)
-    record_keys = fact["record_key"].to_numpy(dtype=np.int64)
-    # A row contributes to a cell's numerator (denominator) when it counts there: not 0, not NaN.
-    sums = {"numerator": num, "denominator": den,
-            "numerator_key": np.where((num != 0) & ~np.isnan(num), record_keys, 0),
-            "denominator_key": np.where((den != 0) & ~np.isnan(den), record_keys, 0)}
+    sums = {"numerator": num, "denominator": den}
+    if with_keys:
+        record_keys = fact["record_key"].to_numpy(dtype=np.int64)
+        # A row contributes to a cell's numerator (denominator) when it counts there: not 0, not NaN.
+        sums |= {"numerator_key": np.where((num != 0) & ~np.isnan(num), record_keys, 0),
+                 "denominator_key": np.where((den != 0) & ~np.isnan(den), record_keys, 0)}
     if dims:
         groups, sums = _grouped_sums(prepared, fact, dims, sums)
     else:
         groups, sums = {}, {c: np.array([np.nansum(v)]) for c, v in sums.items()}
     num, den = sums["numerator"].astype(float), sums["denominator"].astype(float)
-    cell_keys = {c: sums[c].astype(np.int64) % KEY_MODULUS for c in KEY_COLUMNS}
+    cell_keys = {c: sums[c].astype(np.int64) % KEY_MODULUS for c in KEY_COLUMNS} if with_keys else None
     if m.kind == Kind.COUNT:
         return _rows(m, groups, period_start, period_end, num, den, value=num, cell_keys=cell_keys)
     if m.kind == Kind.RATE:

@@ -16,7 +16,7 @@ import pandas as pd
 from impact.metrics.catalog import metric
 from impact.metrics.intervals import rate
 from impact.metrics.facts import FACTS
-from impact.metrics.engine import Selection, as_metric_rows, bounds, filtered
+from impact.metrics.engine import Selection, as_metric_rows, bounds, filtered, measure
 from impact.present.formatting import currency_rate
 
 GROUP = ["organization", "group_id"]
@@ -42,7 +42,7 @@ def savings_by_group(prepared, selection: Selection = Selection(), currency: str
     counts in each, with her rows in that group."""
     s = ledger(prepared, selection, today)
     members = s.groupby(GROUP + ["midx"], observed=True).agg(net=("net", "sum"), group_type=("group_type", "last"))
-    members["saver"] = members.eval(metric("savings_rate").numerator)
+    members["saver"] = measure(members, metric("savings_rate").numerator).astype(bool)   # the rate's numerator: 1 a saver
     out = members.groupby(GROUP, observed=True).agg(
         group_type=("group_type", "last"), members=("saver", "size"), savers=("saver", "sum"),
         net_savings=("net", "sum")).reset_index()

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 
 from impact.metrics.catalog import metric
 from impact.metrics.facts import FACTS, services
 from impact.metrics.intervals import rate
-from impact.metrics.engine import Selection, bounds, filtered
+from impact.metrics.engine import Selection, bounds, filtered, measure
 
 FUNDING_TYPES = ("business_loan", "financial_support")
 COMPLETION = "referral_completion_rate"
@@ -29,8 +28,7 @@ def services_by_type(prepared, selection: Selection = Selection(), today: dt.dat
     if s.empty:
         return pd.DataFrame(columns=COLUMNS)
     m = metric(COMPLETION)
-    s = s.assign(numerator=np.asarray(s.eval(m.numerator), dtype=float),
-                 denominator=np.asarray(s.eval(m.denominator), dtype=float),
+    s = s.assign(numerator=measure(s, m.numerator), denominator=measure(s, m.denominator),
                  given=s["amount"].where(s["status"] == "completed"))
     by_status = s.groupby(["service_type", "status"], observed=True).size().unstack(fill_value=0)
     out = by_status.reindex(columns=["completed", "pending", "declined"], fill_value=0)
