@@ -33,7 +33,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impact.metrics.catalog import CATALOG, METRICS, ROWS, Kind, Timing
-from impact.metrics.engine import Selection, _built, _measure, compute, filtered
+from impact.metrics.engine import Selection, _built, compute, filtered, measure
 from impact.metrics.engine import periods as periods_of
 from impact.metrics.facts import FACTS
 from impact.metrics.prepared import prepare
@@ -298,4 +298,4 @@ def test_catalog_expressions_read_as_dataframe_eval_reads_them(tables, selection
                 continue
             fact = facts[m.fact]
             expected = np.asarray(fact.eval(expression), dtype=float) if len(fact) else np.zeros(0)
-            np.testing.assert_array_equal(_measure(fact, expression), expected, err_msg=f"{m.key}: {expression}")
+            np.testing.assert_array_equal(measure(fact, expression), expected, err_msg=f"{m.key}: {expression}")
