@@ -28,6 +28,25 @@ from tests.helpers import TODAY
 POSTGRES = os.environ.get("IMPACT_TEST_POSTGRES_URL")
 
 
+def pytest_collection_modifyitems(items):
+    """The tests marked slow first (in their order), the others after them as collected:
+    pytest-xdist hands tests out in this order, so the last ones to finish are short ones and
+    no worker waits for another to end a slow test."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def components_scanned_once():
+    """Streamlit's component registry scanned once a process: each new AppTest reads the
+    metadata of every installed package for components (0.1 s; a few hundred AppTests a run),
+    and the installed packages do not change while the tests run."""
+    from streamlit.components.v2 import manifest_scanner
+    found = manifest_scanner.scan_component_manifests()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(manifest_scanner, "scan_component_manifests", lambda max_workers=None: list(found))
+        yield
+
+
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
     """The demo store, seeded once for the whole run as of TODAY (seeding writes and ingests

@@ -3,6 +3,8 @@ of the metrics and views that document a definition with a handful of women; and
 builders of one row each (`person`, `enrol`, ...) with the KWCD defaults the metric tests share."""
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 
 from impact.contract.frames import typed
@@ -12,14 +14,22 @@ from impact.contract.tables import TABLES
 
 def clean_tables_with(defaults: dict[str, dict], **rows: list[dict]) -> dict[str, pd.DataFrame]:
     """Every stored column present with its dtype, and the spreadsheet row each came from."""
-    out = {}
-    for name in TABLES:
-        records = [{**defaults.get(name, {}), **r} for r in rows.get(name, [])]
-        frame = pd.DataFrame.from_records(records, index=range(len(records)))
-        frame["source_sheet"] = name
-        frame["source_row"] = range(2, len(records) + 2)
-        out[name] = typed(frame, name)
-    return out
+    return {name: _typed_rows(name, [{**defaults.get(name, {}), **r} for r in rows[name]]) if rows.get(name)
+            else _empty(name).copy() for name in TABLES}
+
+
+def _typed_rows(name: str, records: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, index=range(len(records)))
+    frame["source_sheet"] = name
+    frame["source_row"] = range(2, len(records) + 2)
+    return typed(frame, name)
+
+
+@functools.cache
+def _empty(name: str) -> pd.DataFrame:
+    """A table without rows, typed once: most tests give rows to a few tables of nine, and
+    typing a table costs a dozen pandas conversions (property tests build hundreds)."""
+    return _typed_rows(name, [])
 
 
 def prepared(organization: str, **rows: list[dict]) -> Prepared:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -114,13 +115,12 @@ def snapshot(path) -> dict[str, list[tuple]]:
 # One process: prepares its work, says it is ready, waits for the signal, then acts, so the
 # processes act at the same moment. Prints what the store did as JSON.
 WORKER = """
-import json, sys, time
+import json, pickle, sys, time
 from pathlib import Path
 from impact.store import open_store
 url, go, action, argument = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 if action == "ingest":
-    from impact.intake.parsing import load_files
-    result = load_files([argument])
+    result = pickle.loads(Path(argument).read_bytes())
     store = open_store(url)
 Path(f"{go}.ready{sys.argv[5]}").touch()
 while not go.exists():
@@ -138,7 +138,9 @@ else:
 
 
 def at_once(url: str, tmp_path: Path, action: str, arguments: list[str]) -> list:
-    """Run one worker per argument, release them together, and return what each printed."""
+    """Run one worker per argument, release them together, and return what each printed.
+    "ingest" takes a pickled LoadResult (`pickled`): the race is in the store, and a worker
+    that read the file itself would start a reader forkserver of its own first."""
     go = tmp_path / "go"
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, url, str(go), action, argument, str(i)],
                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -152,6 +154,12 @@ def at_once(url: str, tmp_path: Path, action: str, arguments: list[str]) -> list
     assert [w.returncode for w in workers] == [0] * len(workers), outputs
     assert not any("Traceback" in err for _, err in outputs), outputs
     return [json.loads(out) for out, _ in outputs]
+
+
+def pickled(result: LoadResult, path: Path) -> str:
+    """`result` pickled at `path`, for an "ingest" worker of `at_once`."""
+    path.write_bytes(pickle.dumps(result))
+    return str(path)
 
 
 def demo_file_count() -> int:

@@ -434,6 +434,7 @@ def cli_env(tmp_path, monkeypatch) -> dict:
     return dict(os.environ)
 
 
+@pytest.mark.slow
 def test_users_and_share_commands_run_as_a_process(db, cli_env):
     """The entry point itself (`python -m impact`: stdin, exit codes, streams) for an account
     and a share link; the other command-line tests call `cli.main` in this process."""
@@ -520,6 +521,7 @@ def test_cli_share_create_verify_revoke(db, tmp_path, cli_env, impact_cli):
     store.close()
 
 
+@pytest.mark.slow
 def test_failed_sign_ins_at_once_through_two_servers_lock_after_the_limit(url, monkeypatch):
     """Guesses sent at the same moment to two servers on one store: only MAX_FAILURES are
     checked against the password, the rest refused, as if they had come one by one (with the

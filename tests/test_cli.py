@@ -96,6 +96,7 @@ def test_template_command(tmp_path, impact_cli):
     assert (tmp_path / "blank.xlsx").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_the_data_commands_run_as_a_process(register, tmp_path):
     """The entry point itself (`python -m impact`: its exit code and streams), once for a load
     and once for a refusal; the other tests call `cli.main` in this process."""
@@ -174,6 +175,7 @@ def test_metrics_where_filters_any_dimension_and_names_the_known_values(demo_sto
     assert "not a filter" in impact_cli("metrics", "--help").stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", (("metrics", "--json", "--by", "month"), ("share", "list", "--json")))
 def test_a_reader_that_stops_reading_gets_no_traceback(command, demo_store, tmp_path):
     """`python -m impact metrics --json | head`: the output is cut by the reader, not an error."""

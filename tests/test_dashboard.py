@@ -22,6 +22,7 @@ def app(demo_store, today, monkeypatch):
     return at
 
 
+@pytest.mark.slow
 def test_first_start_seeds_an_empty_store(tmp_path, monkeypatch):
     monkeypatch.setenv("IMPACT_STORE", str(tmp_path / "new.db"))
     monkeypatch.setattr("impact.config.DEMO_DIR", tmp_path / "demo")

@@ -44,6 +44,8 @@ MONTHLY = [0, 1, 2, 3, 5, 8, 12, 20, 30]
 SLACK = int(disclosure.NOISE.max()) + 2          # noise, then rounding to 5: +-4
 THRESHOLD = 10
 
+pytestmark = pytest.mark.slow       # every view a donor can ask for
+
 
 def _frame(name: str, rows: list[dict]) -> pd.DataFrame:
     from impact.contract.frames import typed

@@ -78,6 +78,7 @@ def test_far_cell_is_refused_from_the_sheet_dimension_in_one_line(tmp_path, caps
     assert "sheet 'Register' reaches cell XFD1048576" in err and "delete the stray cells" in err
 
 
+@pytest.mark.slow
 def test_far_cell_without_dimension_kills_only_the_child(tmp_path):
     """No <dimension> to warn: the reader aborts, in the child, under its memory limit."""
     path = far_cell_xlsx(tmp_path / "KWCD_far.xlsx", dimension=False)
@@ -135,6 +136,7 @@ def test_a_read_over_the_time_limit_is_one_line(tmp_path, monkeypatch):
         isolated.read_file("KWCD_good.xlsx", content)
 
 
+@pytest.mark.slow
 def test_sixteen_thousand_columns_still_load(tmp_path):
     rows = [row + [None] * (16_383 - len(row)) + ["far"] for row in DATA]
     path = write_raw_xlsx(tmp_path / "KWCD_wide.xlsx", sheet_xml(rows, "A1:XFD4"))
@@ -143,6 +145,7 @@ def test_sixteen_thousand_columns_still_load(tmp_path):
 
 # --- 2. a zip bomb ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_bomb_is_refused_by_its_inflation_ratio_in_bounded_memory(tmp_path):
     path = bomb_xlsx(tmp_path / "KWCD_bomb.xlsx")
     assert path.stat().st_size < 200_000
@@ -163,6 +166,7 @@ def test_unpacked_size_limit_comes_from_the_configuration(tmp_path, monkeypatch)
 
 # --- 3. a merge down to the last row ---------------------------------------------------------
 
+@pytest.mark.slow
 def test_huge_merge_is_clipped_to_the_data(tmp_path):
     out, seconds = run_limited("load", huge_merge_xlsx(tmp_path / "KWCD_merge.xlsx"), "--json",
                                "--dry-run", "--store", tmp_path / "none.db", memory_mib=1536)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -32,6 +33,7 @@ def grids():
                                               st.just(h), rows(len(h))))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(grid=grids(), as_csv=st.booleans())
 def test_junk_never_crashes_and_rows_are_accounted(tmp_path_factory, grid, as_csv):

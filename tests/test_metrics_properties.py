@@ -28,6 +28,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +63,7 @@ PROGRAMS = ("Night Outreach", "Empowerment Training", "Community Protection Netw
 GROUP_TYPES = ("karaoke workers", "women in prostitution", None)
 DAY0 = dt.date(2023, 1, 1)
 SETTINGS = settings(max_examples=25, deadline=None)
+pytestmark = pytest.mark.slow       # 25 field tables each, each prepared and computed
 
 days = st.integers(0, 730)
 

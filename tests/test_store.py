@@ -354,6 +354,7 @@ def test_a_date_keeps_its_day_in_the_store_whatever_its_time_and_year(store):
     assert stored.dt.strftime("%Y-%m-%d").tolist() == ["1969-12-31", "1950-06-01", "1900-01-01", "2024-03-15"]
 
 
+@pytest.mark.slow
 def test_100k_participants_ingest_whole(store):
     """A large register goes in whole, its blanks kept. (How fast it goes is bench/bench_load.py's
     question: a time limit here would fail on a busy machine, not on slow code.)"""

@@ -10,8 +10,10 @@ from impact.demo.seed import seed_demo_store
 from impact.intake.parsing import load_files
 from impact.store import open_store
 from tests.conftest import empty_postgres
-from tests.helpers import at_once, demo_file_count
+from tests.helpers import at_once, demo_file_count, pickled
 from tests.workbooks import PARTICIPANT_HEADER, participant, write_xlsx
+
+pytestmark = pytest.mark.slow       # several processes each
 
 
 def active_sources(store) -> list[tuple[str, str]]:
@@ -27,8 +29,8 @@ def test_two_ingests_of_one_source_at_once(url, tmp_path, same_file):
     second = first if same_file else write_xlsx(
         tmp_path / "b" / "KWCD_reg.xlsx", {"S": [PARTICIPANT_HEADER, participant("P-1"), participant("P-3")]})
     open_store(url).close()
-    statuses = sorted(s for statuses in at_once(url, tmp_path, "ingest", [str(first), str(second)])
-                      for s in statuses)
+    loads = [pickled(load_files([path]), tmp_path / f"{i}.pickle") for i, path in enumerate((first, second))]
+    statuses = sorted(s for statuses in at_once(url, tmp_path, "ingest", loads) for s in statuses)
     store = open_store(url)
     assert statuses == (["new", "unchanged"] if same_file else ["new", "replaced"])
     assert len(store.uploads()) == (1 if same_file else 2)

@@ -3,6 +3,7 @@ lock, a full disk, a read-only store. Each ends in one plain line, never a trace
 leaves the store as it was."""
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -162,25 +163,36 @@ def test_data_page_says_the_store_is_busy(demo_store, monkeypatch):
     assert snapshot(path) == before
 
 
-# Builds a 100,000-row load, says so, then ingests it into the store at argv[1].
+# Ingests the 100,000-row load pickled at argv[2] into the store at argv[1], saying when it starts.
 KILLED_LOAD = """
-import sys
+import pickle, sys
 from impact.store import open_store
-from tests.helpers import load, make_file, participants
 store = open_store(sys.argv[1])
-big = load(make_file("KWCD_big.xlsx", {"participants": participants([f"B{i:06d}" for i in range(100_000)])}))
+with open(sys.argv[2], "rb") as f:
+    big = pickle.load(f)
 print("ingesting", flush=True)
 store.ingest(big)
 print("done", flush=True)
 """
 
 
+@pytest.fixture(scope="module")
+def big_load(tmp_path_factory) -> Path:
+    """A 100,000-row load, built once for the module and pickled: each killed process only
+    reads it, instead of importing the test helpers and building it again (seconds each)."""
+    path = tmp_path_factory.mktemp("big_load") / "load.pickle"
+    big = load(make_file("KWCD_big.xlsx", {"participants": participants([f"B{i:06d}" for i in range(100_000)])}))
+    path.write_bytes(pickle.dumps(big))
+    return path
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("after", [0.0, 0.1, 0.4, 1.0])
-def test_a_load_killed_at_any_moment_leaves_the_store_before_or_after(path, after):
+def test_a_load_killed_at_any_moment_leaves_the_store_before_or_after(path, big_load, after):
     store = open_store(path)
     store.ingest(a_load("P1"))
     before = snapshot(path)
-    worker = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, str(path)], cwd=REPO,
+    worker = subprocess.Popen([sys.executable, "-c", KILLED_LOAD, str(path), str(big_load)], cwd=REPO,
                               stdout=subprocess.PIPE, text=True)
     assert worker.stdout.readline() == "ingesting\n"
     time.sleep(after)

@@ -82,6 +82,7 @@ def _config() -> Config:
     return config
 
 
+@pytest.mark.slow
 def test_store_made_before_migrations_upgrades_and_keeps_everything(url):
     old, replaced, tables = store_made_before_migrations(url)
     history = old.uploads()
@@ -136,6 +137,7 @@ def test_a_store_newer_than_the_code_is_refused(url, impact_cli):
     assert revision_of(url) == NEWER
 
 
+@pytest.mark.slow
 def test_two_servers_upgrading_one_store_at_once(url, tmp_path):
     old, _, _ = store_made_before_migrations(url)
     old.close()
@@ -143,6 +145,7 @@ def test_two_servers_upgrading_one_store_at_once(url, tmp_path):
     assert revision_of(url) == migrations.HEAD
 
 
+@pytest.mark.slow
 def test_two_servers_creating_one_store_at_once(url, tmp_path):
     assert at_once(url, tmp_path, "open", ["first", "second"]) == [0, 0]
     assert revision_of(url) == migrations.HEAD
