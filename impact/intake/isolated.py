@@ -88,12 +88,11 @@ def read_file(file_name: str, content: bytes, organization: str | None = None,
     sender.close()
     content_reader.close()
     try:
-        try:
-            content_writer.send_bytes(content)
-        except OSError:   # the child died before it took the file: its exit code says why, below
-            pass
-        finally:
-            content_writer.close()
+        with content_writer:
+            try:
+                content_writer.send_bytes(content)
+            except OSError:   # the child died before it took the file: its exit code says why, below
+                pass
         if not receiver.poll(config.read_timeout_s()):
             raise UnreadableFile(f"{file_name}: reading took longer than {config.read_timeout_s():g} s; "
                                  "split the file into smaller ones")
